@@ -1,0 +1,19 @@
+"""dl7: an interactive runner for the "7 Steps to Understanding Deep Learning" curriculum.
+
+Importing ``dl7`` is cheap: the kernel-side API (``from dl7 import check``) lives in
+``dl7.checks`` and the runner's heavy pieces are imported only by the commands that use them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "check"]
+
+
+def check(exercise_id: str, *args: Any, **kwargs: Any) -> Any:
+    """Check one exercise inside a notebook: ``check("step2.sigmoid", sigmoid)``."""
+    from dl7.checks import check as _check
+
+    return _check(exercise_id, *args, **kwargs)

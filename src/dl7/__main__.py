@@ -1,0 +1,5 @@
+"""``python -m dl7``."""
+
+from dl7.cli import main
+
+main()

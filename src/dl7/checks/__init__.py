@@ -1,0 +1,220 @@
+"""The in-notebook check API: ``check("step2.sigmoid", sigmoid)``.
+
+This module runs inside the learner's kernel. It imports nothing from the CLI side and
+nothing heavy at import time: checker modules import numpy or TensorFlow themselves.
+
+A *checker* is a function registered for one exercise id with :func:`checker`. It receives
+whatever the notebook passes to :func:`check`, exercises it against facts (known values,
+numerical gradients, invariants), and either returns (passed, optionally with a message) or
+raises :class:`CheckFailed` with a message a beginner can act on. If the learner's own code
+raises ``NotImplementedError`` the exercise is *not attempted*; any other exception from the
+learner's code is an *error*, reported with the exception and the line it came from.
+
+:func:`check` never raises into the notebook. It displays a readable result and emits the
+same result as a MIME bundle (:data:`MIME_TYPE`) that ``dl7 run`` reads back.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+MIME_TYPE = "application/vnd.dl7.check+json"
+CHECKERS_ENV = "DL7_CHECKERS"
+STATUSES = ("passed", "failed", "not_attempted", "error")
+
+Checker = Callable[..., "str | None"]
+_REGISTRY: dict[str, Checker] = {}
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class CheckFailed(AssertionError):
+    """Raised by a checker when the learner's answer is wrong; the message is shown as is."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check, as displayed in Jupyter and read back by the runner."""
+
+    id: str
+    status: str
+    message: str
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["passed"] = self.passed
+        return data
+
+    def _symbol(self) -> str:
+        return {"passed": "✔", "failed": "✘", "not_attempted": "…", "error": "!"}[self.status]
+
+    def _label(self) -> str:
+        return {
+            "passed": "passed",
+            "failed": "failed",
+            "not_attempted": "not attempted yet",
+            "error": "error",
+        }[self.status]
+
+    def __str__(self) -> str:
+        return f"{self._symbol()} {self.id}: {self._label()} — {self.message}"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        colour = {
+            "passed": "#1a7f37",
+            "failed": "#cf222e",
+            "not_attempted": "#9a6700",
+            "error": "#cf222e",
+        }[self.status]
+        body = html.escape(self.message).replace("\n", "<br>")
+        markup = (
+            f'<div style="border-left:4px solid {colour};padding:4px 10px;font-family:sans-serif">'
+            f'<b style="color:{colour}">{self._symbol()} {html.escape(self.id)}: {self._label()}</b>'
+            f"<br>{body}</div>"
+        )
+        return {"text/plain": str(self), "text/html": markup, MIME_TYPE: self.to_json()}
+
+
+def checker(exercise_id: str) -> Callable[[Checker], Checker]:
+    """Register the decorated function as the checker for ``exercise_id``."""
+
+    def register(fn: Checker) -> Checker:
+        _REGISTRY[exercise_id] = fn
+        return fn
+
+    return register
+
+
+def registered() -> dict[str, Checker]:
+    """A copy of the registry (for tests and tools)."""
+    return dict(_REGISTRY)
+
+
+def evaluate(exercise_id: str, *args: Any, **kwargs: Any) -> CheckResult:
+    """Run the checker for ``exercise_id`` on the learner's objects; never raises."""
+    start = time.perf_counter()
+    try:
+        fn = _lookup(exercise_id)
+    except LookupError as exc:
+        return CheckResult(exercise_id, "error", str(exc), time.perf_counter() - start)
+    try:
+        message = fn(*args, **kwargs)
+        status = "passed"
+        message = message or "all checks passed"
+    except CheckFailed as exc:
+        status, message = "failed", str(exc) or "the answer is not right yet"
+    except NotImplementedError:
+        status, message = "not_attempted", "not done yet: replace `raise NotImplementedError` with your code"
+    except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
+        status, message = "error", describe_exception(exc)
+    return CheckResult(exercise_id, status, message, round(time.perf_counter() - start, 4))
+
+
+def check(exercise_id: str, *args: Any, **kwargs: Any) -> CheckResult:
+    """Check an exercise, show the result in the notebook, and return it."""
+    result = evaluate(exercise_id, *args, **kwargs)
+    _show(result)
+    return result
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``ValueError: ... (in sigmoid, line 3)``: the learner's innermost frame, not dl7's."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not Path(f.filename).resolve().is_relative_to(_PACKAGE_DIR)
+    ]
+    if not frames:  # nothing of the learner's on the stack: the checker itself broke
+        return f"the checker crashed ({type(exc).__name__}: {exc}); please report this to the course author"
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" (in {last.name}, line {last.lineno}"
+        where += f": {last.line.strip()})" if last.line else ")"
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"your code raised {text}{where}"
+
+
+def _show(result: CheckResult) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # plain Python, no IPython installed
+        print(result)
+        return
+    if get_ipython() is None:
+        print(result)
+    else:
+        display(result)
+
+
+def _lookup(exercise_id: str) -> Checker:
+    if exercise_id in _REGISTRY:
+        return _REGISTRY[exercise_id]
+    for spec in _checker_modules():
+        load_module(spec)
+        if exercise_id in _REGISTRY:
+            return _REGISTRY[exercise_id]
+    # The default course keeps one module per step: dl7.checks.step2 for "step2.*".
+    prefix = exercise_id.split(".", 1)[0]
+    if prefix.isidentifier() and importlib.util.find_spec(f"dl7.checks.{prefix}") is not None:
+        importlib.import_module(f"dl7.checks.{prefix}")
+    if exercise_id in _REGISTRY:
+        return _REGISTRY[exercise_id]
+    raise LookupError(f"no checker is registered for {exercise_id!r}; check the id's spelling")
+
+
+def _checker_modules() -> list[str]:
+    """Checker modules named by the runner (env) or by the enclosing workspace."""
+    env = os.environ.get(CHECKERS_ENV)
+    if env:
+        return [s for s in env.split(os.pathsep) if s]
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        info = folder / ".dl7" / "workspace.json"
+        if info.is_file():
+            try:
+                return list(json.loads(info.read_text(encoding="utf-8")).get("checkers", []))
+            except (OSError, ValueError):
+                return []
+    return []
+
+
+def load_module(spec: str) -> Any:
+    """Import a checker module given as a dotted name or as a path to a ``.py`` file."""
+    if spec.endswith(".py"):
+        path = Path(spec).resolve()
+        name = "dl7_course_checks_" + "".join(c if c.isalnum() else "_" for c in str(path))
+        if name in sys.modules:
+            return sys.modules[name]
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"cannot load checker module {spec}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        module_spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(spec)
+
+
+# Helpers for checker authors -------------------------------------------------------------
+
+
+def fail(message: str) -> CheckFailed:
+    """``raise fail("...")`` reads well inside a checker."""
+    return CheckFailed(message)
