@@ -1,0 +1,274 @@
+"""Checkers for notebook 03: a general fully-connected network, gradient checking, digits.
+
+Facts: a softmax/cross-entropy loss the checker evaluates itself, its central-difference
+gradients for several depths and both activations, and accuracy on a held-out split of
+scikit-learn's bundled digits computed here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from dl7.checks import CheckFailed, checker
+from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape, numerical_gradient
+from dl7.checks.step3._common import _expect_grad, _pair, _rng, _sigmoid
+
+
+def _act(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    return np.tanh if name == "tanh" else _sigmoid
+
+
+def _mlp_params(
+    sizes: Sequence[int], rng: np.random.Generator, scale: float = 0.8
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [
+        (rng.normal(0, scale, (m, n)), rng.normal(0, 0.3, n))
+        for m, n in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+
+
+def _mlp_activations(
+    params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, activation: str
+) -> list[np.ndarray]:
+    acts, h = [X], X
+    for i, (W, b) in enumerate(params):
+        z = h @ W + b  # (N, n_out)
+        if i < len(params) - 1:
+            h = _act(activation)(z)
+        else:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            h = e / e.sum(axis=1, keepdims=True)
+        acts.append(h)
+    return acts
+
+
+def _mlp_loss(
+    params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, y: np.ndarray, activation: str
+) -> float:
+    probs = _mlp_activations(params, X, activation)[-1]
+    return float(-np.mean(np.log(probs[np.arange(len(y)), y])))
+
+
+_MLP_CASES = [
+    ([4, 3], "sigmoid"),
+    ([5, 4, 3], "sigmoid"),
+    ([3, 6, 4], "tanh"),
+    ([4, 5, 3, 2], "tanh"),
+    ([6, 3, 4, 3, 5], "sigmoid"),
+]
+
+
+def _mlp_case(
+    sizes: Sequence[int], rng: np.random.Generator, n: int = 7
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    params = _mlp_params(sizes, rng)
+    return params, rng.normal(0, 1, (n, sizes[0])), rng.integers(0, sizes[-1], n)
+
+
+def _copy_params(params: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(W.copy(), b.copy()) for W, b in params]
+
+
+@checker("step3.mlp_forward")
+def check_mlp_forward(forward: Callable[..., Any]) -> str:
+    expect_callable(forward, "forward")
+    rng = _rng()
+    for sizes, activation in [*_MLP_CASES, ([5, 4, 3], "tanh")]:
+        params, X, _ = _mlp_case(sizes, rng)
+        what = f"forward(params for sizes {sizes}, X of shape {X.shape}, activation={activation!r})"
+        acts = forward(_copy_params(params), X.copy(), activation)
+        want = _mlp_activations(params, X, activation)
+        if not isinstance(acts, (list, tuple)) or len(acts) != len(want):
+            raise CheckFailed(
+                f"{what} returned {type(acts).__name__} of length {len(acts) if hasattr(acts, '__len__') else '?'}; "
+                f"expected a list of {len(want)} arrays: the input X, then each layer's output"
+            )
+        for i, (got, w) in enumerate(zip(acts, want, strict=True)):
+            layer = (
+                "the input X"
+                if i == 0
+                else "the softmax output"
+                if i == len(want) - 1
+                else f"hidden layer {i}"
+            )
+            got = expect_shape(got, w.shape, f"{what}[{i}] ({layer})")
+            if i == len(want) - 1 and not np.allclose(got.sum(axis=1), 1.0):
+                raise CheckFailed(f"{what}[-1]: each row should be probabilities summing to 1; use a softmax")
+            expect_close(
+                got,
+                w,
+                f"{what}[{i}] ({layer})",
+                hint="hidden: activation(h @ W + b); last layer: softmax(h @ W + b), no activation before it",
+            )
+    sizes = [3, 4, 2]
+    params = [(W * 400.0, b) for W, b in _mlp_params(sizes, rng)]
+    X = rng.normal(0, 1, (5, 3))
+    with np.errstate(all="ignore"):
+        probs = as_array(forward(params, X, "tanh")[-1], "forward(...)[-1] with very large weights")
+    if not np.all(np.isfinite(probs)):
+        raise CheckFailed(
+            "forward with very large weights gave nan/inf probabilities — subtract each row's "
+            "max from the logits before np.exp (softmax does not change)"
+        )
+    return "activations and softmax probabilities match for depths 1 to 4, sigmoid and tanh"
+
+
+@checker("step3.gradient_check")
+def check_gradient_check(
+    numerical_gradient_fn: Callable[..., Any], relative_error: Callable[..., Any]
+) -> str:
+    expect_callable(numerical_gradient_fn, "numerical_gradient")
+    expect_callable(relative_error, "relative_error")
+    rng = _rng()
+    x = rng.uniform(-2, 2, (3, 2))
+    before = x.copy()
+    shapes: list[tuple[int, ...]] = []
+
+    def f(v: np.ndarray) -> float:
+        shapes.append(np.shape(v))
+        return float(np.sum(np.exp(1.5 * v) + v**3))
+
+    what = "numerical_gradient(f, x of shape (3, 2), eps=1e-5) with f(x) = sum(exp(1.5 x) + x^3)"
+    got = expect_shape(numerical_gradient_fn(f, x, 1e-5), (3, 2), what)
+    if not np.array_equal(x, before):
+        raise CheckFailed(f"{what} left x changed; put each entry back after nudging it")
+    if any(s != (3, 2) for s in shapes):
+        raise CheckFailed(
+            f"{what} called f with shape {next(s for s in shapes if s != (3, 2))}; call it on x itself"
+        )
+    exact = 1.5 * np.exp(1.5 * before) + 3 * before**2
+    one_sided = np.zeros_like(before)
+    for i in np.ndindex(before.shape):
+        bumped = before.copy()
+        bumped[i] += 1e-5
+        one_sided[i] = (f(bumped) - f(before)) / 1e-5
+    if np.allclose(got, one_sided, atol=1e-9, rtol=1e-9) and not np.allclose(got, exact, atol=1e-7):
+        raise CheckFailed(
+            f"{what} is one-sided (error ~1e-5); the CENTRAL difference "
+            "(f(x + eps) - f(x - eps)) / (2 eps) is far more accurate"
+        )
+    expect_close(got, exact, what, atol=1e-7, rtol=1e-7, hint="nudge one entry at a time, both ways")
+    a = rng.normal(size=(4, 3))
+    checks = [
+        ("relative_error(a, a)", lambda: relative_error(a, a.copy()), lambda r: r == 0, "0"),
+        (
+            "relative_error of two zero arrays",
+            lambda: relative_error(np.zeros(3), np.zeros(3)),
+            lambda r: r == 0,
+            "0 (not nan: guard the division)",
+        ),
+        (
+            "relative_error(a, a * (1 + 1e-8))",
+            lambda: relative_error(a, a * (1 + 1e-8)),
+            lambda r: 0 < r < 1e-7,
+            "a tiny positive number",
+        ),
+        (
+            "relative_error(a, -a)",
+            lambda: relative_error(a, -a),
+            lambda r: r >= 0.5,
+            "a large number (>= 0.5)",
+        ),
+        (
+            "relative_error(a, a + 0.01)",
+            lambda: relative_error(a, a + 0.01),
+            lambda r: 1e-4 < r < 0.1,
+            "about 0.005",
+        ),
+    ]
+    for label, call, ok, expected in checks:
+        value = float(as_array(call(), label))
+        if not (math.isfinite(value) and ok(value)):
+            raise CheckFailed(f"{label} returned {value:.3g}; expected {expected}")
+    r1, r2 = float(relative_error(a, a + 0.01 * a)), float(relative_error(1e6 * a, 1e6 * (a + 0.01 * a)))
+    if not math.isclose(r1, r2, rel_tol=1e-6):
+        raise CheckFailed(
+            f"relative_error changed from {r1:.3g} to {r2:.3g} when both arrays were scaled by 1e6; "
+            "divide by their size so that it is RELATIVE"
+        )
+    if not math.isclose(float(relative_error(a, 2 * a)), float(relative_error(2 * a, a)), rel_tol=1e-9):
+        raise CheckFailed("relative_error(a, b) differs from relative_error(b, a); make it symmetric")
+    return "central differences to ~1e-9, and a scale-free relative error"
+
+
+@checker("step3.mlp_backprop")
+def check_mlp_backprop(loss_and_grads: Callable[..., Any]) -> str:
+    expect_callable(loss_and_grads, "loss_and_grads")
+    rng = _rng()
+    worst = 0.0
+    for sizes, activation in _MLP_CASES:
+        params, X, y = _mlp_case(sizes, rng)
+        what = f"loss_and_grads for sizes {sizes}, activation={activation!r}, a batch of {len(X)}"
+        given = _copy_params(params)
+        loss, grads = _pair(loss_and_grads(given, X.copy(), y.copy(), activation), what, "(loss, grads)")
+        if any(
+            not np.array_equal(W, W0) or not np.array_equal(b, b0)
+            for (W, b), (W0, b0) in zip(given, params, strict=True)
+        ):
+            raise CheckFailed(f"{what} changed the params passed in; only compute, do not update")
+        expect_close(
+            loss,
+            _mlp_loss(params, X, y, activation),
+            f"{what}: loss",
+            hint="the mean over the batch of -log(probability of the true class)",
+        )
+        if not isinstance(grads, (list, tuple)) or len(grads) != len(params):
+            raise CheckFailed(
+                f"{what}: grads should be a list of {len(params)} (dW, db) pairs, one per layer"
+            )
+        for layer, ((W, b), pair) in enumerate(zip(params, grads, strict=True), start=1):
+            dW, db = _pair(pair, f"{what}: grads[{layer - 1}]", "(dW, db)")
+            for name, got, key in (("dW", dW, 0), ("db", db, 1)):
+
+                def f(v: np.ndarray, layer: int = layer, key: int = key) -> float:
+                    trial = _copy_params(params)
+                    pair_ = list(trial[layer - 1])
+                    pair_[key] = v
+                    trial[layer - 1] = (pair_[0], pair_[1])
+                    return _mlp_loss(trial, X, y, activation)
+
+                want = numerical_gradient(f, (W, b)[key])
+                label = f"{what}: {name} of layer {layer}"
+                arr = expect_shape(got, want.shape, label)
+                for factor, why in (
+                    (len(X), "N times too large — average over the batch"),
+                    (1 / len(X), "N times too small — average over the batch only once"),
+                ):
+                    if np.allclose(arr, factor * want, atol=1e-8, rtol=1e-5) and not np.allclose(
+                        want, 0, atol=1e-8
+                    ):
+                        raise CheckFailed(f"{label} is {why}")
+                hint = (
+                    "compared with central differences; check the derivative of "
+                    f"{activation} and the order of the matrix products"
+                )
+                _expect_grad(arr, want, label, hint=hint)
+                worst = max(worst, float(np.max(np.abs(arr - want))))
+    return f"all gradients match central differences (largest difference {worst:.1e}) for depths 1 to 4"
+
+
+@checker("step3.digits")
+def check_digits(classify: Callable[..., Any]) -> str:
+    expect_callable(classify, "classify_digits")
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    _, X_test, _, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    pred = as_array(classify(X_test.copy()), "classify_digits(test images)")
+    if pred.shape == (len(y_test), 10):
+        raise CheckFailed(
+            "classify_digits returned scores of shape (360, 10); return one label per image (argmax)"
+        )
+    pred = expect_shape(pred, y_test.shape, "classify_digits(360 test images)")
+    accuracy = float(np.mean(pred == y_test))
+    if accuracy < 0.95:
+        raise CheckFailed(
+            f"accuracy {accuracy:.1%} on the 360 held-out digits; expected at least 95% — "
+            "train longer, tune the learning rate, or check the pixel scaling (0..16 -> 0..1)"
+        )
+    return f"accuracy {accuracy:.1%} on the 360 held-out digits"

@@ -1,0 +1,355 @@
+"""The ``dl7`` command line: parse arguments, call one core function, render what it returns.
+
+Heavy modules (nbclient, nbconvert, TensorFlow) are imported only inside the commands that
+need them, so ``dl7 next`` and ``dl7 status`` start as fast as Typer and Rich allow.
+Every :class:`~dl7.errors.Dl7Error` is turned into one line on stderr and an exit code by
+:func:`_guard`, the only place that catches it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from dl7 import __version__
+from dl7.errors import Dl7Error, ExitCode
+
+app = typer.Typer(
+    name="dl7",
+    help="Learn deep learning in seven steps, in real notebooks with checked exercises.\n\n"
+    "Start with `dl7 next`: it tells you what to read and which notebook to solve.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+StepArg = Annotated[str, typer.Argument(help="A step id such as `step5` (or just `5`).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
+
+class _State:
+    curriculum_path: str | None = None
+
+
+state = _State()
+
+
+def _guard(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Dl7Error as exc:
+            err.print(f"[bold red]error:[/] {escape(exc.message)}")
+            if exc.hint:
+                err.print(f"[dim]hint: {escape(exc.hint)}[/]")
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"dl7 {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def main_options(
+    ctx: typer.Context,
+    curriculum: Annotated[
+        str | None,
+        typer.Option("--curriculum", "-c", envvar="DL7_CURRICULUM", metavar="PATH",
+                     help="Run another course: a curriculum.yaml or the folder holding it."),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Learn deep learning in seven steps, in real notebooks with checked exercises."""
+    state.curriculum_path = curriculum
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
+
+
+# -- shared plumbing --------------------------------------------------------------------------
+
+
+def _load() -> Any:
+    from dl7.curriculum import load
+
+    return load(state.curriculum_path)
+
+
+def _open(quiet: bool = False) -> tuple[Any, Any, Any]:
+    """Curriculum, prepared workspace and progress store, with notices printed."""
+    from dl7.progress import Progress
+    from dl7.views import workspace_notice
+    from dl7.workspace import open_workspace
+
+    curriculum = _load()
+    prepared = open_workspace(curriculum)
+    if not quiet:
+        workspace_notice(err, prepared)
+    progress = Progress(prepared.workspace.progress_path, curriculum.id)
+    if progress.moved_aside:
+        err.print(f"[yellow]warning:[/] the progress file was corrupt; it was moved to "
+                  f"{escape(str(progress.moved_aside))} and a new one was started")
+    return curriculum, prepared, progress
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# -- learner commands -------------------------------------------------------------------------
+
+
+@app.command("next")
+@_guard
+def next_(as_json: JsonOpt = False) -> None:
+    """What to do now: the current step, its readings, its notebook and the commands to run."""
+    from dl7.journey import journey
+    from dl7.views import render_next, status_json
+
+    curriculum, prepared, progress = _open(quiet=as_json)
+    with progress:
+        j = journey(curriculum, progress, prepared.workspace.root)
+    if as_json:
+        current = j.current
+        data = status_json(j)
+        data["next"] = None if current is None else {
+            "step": current.step.id,
+            "notebooks": [str(prepared.workspace.root / nb.path) for nb in current.step.notebooks],
+            "commands": [f"dl7 run {current.step.id}", f"dl7 hint {current.step.id}"],
+        }
+        _print_json(data)
+        return
+    render_next(out, curriculum, j)
+
+
+@app.command()
+@_guard
+def status(as_json: JsonOpt = False) -> None:
+    """The whole journey: every step's exercises, readings and last run."""
+    from dl7.journey import journey
+    from dl7.views import render_status, status_json
+
+    curriculum, prepared, progress = _open(quiet=as_json)
+    with progress:
+        j = journey(curriculum, progress, prepared.workspace.root)
+    if as_json:
+        _print_json(status_json(j))
+    else:
+        render_status(out, j)
+
+
+@app.command()
+@_guard
+def run(
+    step: StepArg,
+    notebook: Annotated[str | None, typer.Argument(help="Only this notebook of the step (its file name).")] = None,
+    html: Annotated[bool, typer.Option("--html", help="Also export the executed notebook as HTML.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a step's notebooks in a fresh kernel, check every exercise, and record the attempt.
+
+    Exit code 0 when every exercise passes, 1 when any does not, 130 on Ctrl-C.
+    """
+    from dl7.runner import run_step
+    from dl7.views import render_run, run_json
+
+    curriculum, prepared, progress = _open(quiet=as_json)
+    the_step = curriculum.step(step)
+    notebooks = curriculum.notebook(the_step, notebook)
+    with progress:
+        if as_json:
+            result = run_step(curriculum, prepared.workspace, progress, the_step, notebooks, html=html)
+        else:
+            with _CellProgress(out) as bars:
+                result = run_step(curriculum, prepared.workspace, progress, the_step, notebooks,
+                                  on_notebook=bars.notebook, html=html)
+    if as_json:
+        _print_json(run_json(result))
+    else:
+        render_run(out, result)
+    if result.interrupted:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    raise typer.Exit(int(ExitCode.OK if result.passed else ExitCode.NOT_PASSING))
+
+
+class _CellProgress:
+    """One progress bar per notebook, advancing as each code cell finishes."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("cells"), TimeElapsedColumn(), TextColumn("[dim]{task.fields[now]}"),
+            console=console, transient=False,
+        )
+
+    def __enter__(self) -> _CellProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def notebook(self, nb: Any) -> Callable[[Any], None]:
+        task = self.progress.add_task(f"{nb.step} · {Path(nb.path).name}", total=None, now="starting kernel")
+
+        def on_event(event: Any) -> None:
+            if event.done:
+                self.progress.update(task, total=event.code_total, completed=event.code_index + 1, now="")
+            else:
+                self.progress.update(task, total=event.code_total, now=f"cell {event.index + 1}")
+
+        return on_event
+
+
+@app.command()
+@_guard
+def hint(
+    step: StepArg,
+    exercise: Annotated[str | None, typer.Argument(help="The exercise (e.g. `sigmoid` or `step2.sigmoid`); "
+                                                   "default: the first one not passing yet.")] = None,
+) -> None:
+    """Show the next hint for an exercise: one more each time you ask."""
+    from dl7.journey import journey
+    from dl7.views import render_hint
+
+    curriculum, prepared, progress = _open()
+    with progress:
+        the_step = curriculum.step(step)
+        if exercise is None:
+            j = journey(curriculum, progress, prepared.workspace.root)
+            pending = [e for e in j.state(the_step.id).exercises if e.status != "passed"]
+            if not the_step.exercises:
+                raise Dl7Error(f"step {the_step.id} has no exercises")
+            exercise = (pending[0] if pending else j.state(the_step.id).exercises[0]).id
+        ex_id = exercise if "." in exercise else f"{the_step.id}.{exercise}"
+        matches = [e for e in the_step.exercises if e.id == ex_id]
+        if not matches:
+            known = ", ".join(e.name for e in the_step.exercises)
+            raise Dl7Error(f"step {the_step.id} has no exercise {exercise!r}", hint=f"its exercises: {known}")
+        ex = matches[0]
+        if not ex.hints:
+            out.print(f"{ex.id} has no hints. Its check message in `dl7 run {the_step.id}` says what is off.")
+            return
+        shown = progress.show_next_hint(ex.id, len(ex.hints))
+    render_hint(out, ex.id, ex.title, ex.hints, shown)
+
+
+@app.command()
+@_guard
+def read(
+    step: StepArg,
+    reading: Annotated[str | None, typer.Argument(help="A reading's number in the list, or its id.")] = None,
+    undo: Annotated[bool, typer.Option("--undo", help="Mark the reading as not done.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a step's readings; with READING, mark it done (or not done with --undo)."""
+    from dl7.journey import journey
+    from dl7.views import readings_table
+
+    curriculum, prepared, progress = _open(quiet=as_json)
+    with progress:
+        the_step = curriculum.step(step)
+        if reading is not None:
+            readings = the_step.readings
+            chosen = [r for r in readings if r.id == reading]
+            if not chosen and reading.isdigit() and 1 <= int(reading) <= len(readings):
+                chosen = [readings[int(reading) - 1]]
+            if not chosen:
+                raise Dl7Error(f"step {the_step.id} has no reading {reading!r}",
+                               hint=f"use a number from 1 to {len(readings)} or an id from `dl7 read {the_step.id}`")
+            progress.mark_reading(chosen[0].id, not undo)
+            if not as_json:
+                out.print(f"{'Unmarked' if undo else 'Marked'} [bold]{escape(chosen[0].title)}[/] as "
+                          f"{'not done' if undo else 'done'}.")
+        j = journey(curriculum, progress, prepared.workspace.root)
+    st = j.state(the_step.id)
+    if as_json:
+        _print_json({"step": the_step.id, "readings": [
+            {"id": r.id, "title": r.title, "author": r.author, "kind": r.kind, "url": r.url,
+             "minutes": r.minutes, "done": r.id in st.readings_done} for r in the_step.readings]})
+        return
+    if not the_step.readings:
+        out.print(f"{the_step.id} has no readings.")
+        return
+    out.print(f"[bold]{escape(the_step.id)} — {escape(the_step.title)}[/]: "
+              f"{st.readings_count} of {len(the_step.readings)} readings done")
+    out.print(readings_table(st))
+    if reading is None:
+        out.print(f"\n[dim]Mark one done with `dl7 read {the_step.id} N`; undo with `--undo`.[/]")
+
+
+@app.command()
+@_guard
+def reset(
+    step: StepArg,
+    notebook: Annotated[str | None, typer.Argument(help="Only this notebook of the step (its file name).")] = None,
+) -> None:
+    """Restore a fresh notebook; your current one is kept as a timestamped backup."""
+    from dl7.workspace import reset as reset_notebook
+
+    curriculum, prepared, progress = _open()
+    progress.close()
+    the_step = curriculum.step(step)
+    for nb in curriculum.notebook(the_step, notebook):
+        done = reset_notebook(prepared.workspace, curriculum, nb)
+        out.print(f"Restored [cyan]{escape(str(done.path))}[/]")
+        if done.backup:
+            out.print(f"  your previous version is kept at [cyan]{escape(str(done.backup))}[/]")
+
+
+@app.command("list")
+@_guard
+def list_(as_json: JsonOpt = False) -> None:
+    """List the steps of the course."""
+    from dl7.journey import journey
+    from dl7.views import list_json, render_list
+
+    if as_json:
+        _print_json(list_json(_load()))
+        return
+    curriculum, prepared, progress = _open()
+    with progress:
+        render_list(out, journey(curriculum, progress, prepared.workspace.root))
+
+
+@app.command()
+@_guard
+def show(step: StepArg, as_json: JsonOpt = False) -> None:
+    """Show one step in detail: summary, readings, notebooks and exercises."""
+    from dl7.journey import journey
+    from dl7.views import render_show, step_json
+
+    if as_json:
+        _print_json(step_json(_load().step(step)))
+        return
+    curriculum, prepared, progress = _open()
+    the_step = curriculum.step(step)
+    with progress:
+        j = journey(curriculum, progress, prepared.workspace.root)
+    render_show(out, j, j.state(the_step.id))
+
+
+def main() -> None:
+    app()

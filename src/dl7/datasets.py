@@ -1,0 +1,449 @@
+"""The dataset registry: offline sources first, optional downloads with sha256 and a cache.
+
+``load("digits")`` works anywhere: scikit-learn ships those images. Larger sets (MNIST,
+CIFAR-10) are downloaded only on request: :func:`fetch` (``dl7 data fetch NAME``) streams the
+file into a temporary file in the cache, verifies its sha256, extracts archives safely and
+moves the finished folder into place with one rename, so the cache never holds half a data
+set, whatever goes wrong (Ctrl-C included). Nothing here touches the network unless
+:func:`fetch` is called, and this module imports neither typer nor rich.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DATA_ENV = "DL7_DATA"
+DEFAULT_TEST_FRACTION = 0.25
+_CHUNK = 1 << 16
+_TIMEOUT_S = 30.0
+
+Progress = Callable[[int, "int | None"], None]
+"""``progress(bytes_done, bytes_total_or_None)``, called as a download advances."""
+
+
+class DatasetError(Exception):
+    """A data set is unknown, not downloaded yet, or could not be fetched.
+
+    ``exit_code`` is 2 for bad input (an unknown name) and 1 for everything else.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """A train/test split; unpacks as ``x_train, y_train, x_test, y_test``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.x_train, self.y_train, self.x_test, self.y_test))
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images in NHWC layout, float32 in [0, 1], with integer labels; unpacks as ``images, labels``."""
+
+    name: str
+    images: np.ndarray  # (N, H, W, C) float32 in [0, 1]
+    labels: np.ndarray  # (N,) int64 class indices
+    class_names: tuple[str, ...]
+    test_start: int | None = None  # images[test_start:] is the set's official test split, if any
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.images, self.labels))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split(self, test_fraction: float | None = None, seed: int = 0) -> Split:
+        """A fixed, stratified train/test split.
+
+        With no ``test_fraction``, a set with an official test split (MNIST, CIFAR-10) uses it;
+        any other set holds out 25 % of each class, chosen by ``seed``. Same arguments, same split.
+        """
+        import numpy as np
+
+        if test_fraction is None and self.test_start is not None:
+            train_idx = np.arange(self.test_start)
+            test_idx = np.arange(self.test_start, len(self))
+        else:
+            fraction = DEFAULT_TEST_FRACTION if test_fraction is None else float(test_fraction)
+            if not 0.0 < fraction < 1.0:
+                raise ValueError(f"test_fraction must be between 0 and 1; got {fraction}")
+            rng = np.random.default_rng(seed)
+            train_parts, test_parts = [], []
+            for label in np.unique(self.labels):
+                idx = rng.permutation(np.flatnonzero(self.labels == label))
+                k = round(fraction * len(idx))
+                test_parts.append(idx[:k])
+                train_parts.append(idx[k:])
+            train_idx = rng.permutation(np.concatenate(train_parts))
+            test_idx = np.sort(np.concatenate(test_parts))
+        return Split(self.images[train_idx], self.labels[train_idx], self.images[test_idx], self.labels[test_idx])
+
+
+@dataclass(frozen=True)
+class Source:
+    """A registry entry. ``url is None`` means the data ships with an installed package."""
+
+    name: str
+    description: str
+    loader: Callable[[Path | None], Dataset]  # gets the cached file (or folder, for archives)
+    url: str | None = None
+    sha256: str | None = None
+    size_bytes: int | None = None  # of the download
+    filename: str | None = None  # the downloaded file's name inside the data set's folder
+    extract: bool = False  # the download is a tar archive to unpack
+    homepage: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One row of :func:`registry`."""
+
+    name: str
+    description: str
+    size_bytes: int | None
+    url: str | None
+    sha256: str | None
+    bundled: bool
+    cached: bool
+    path: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+# Registry -------------------------------------------------------------------------------
+
+_SOURCES: dict[str, Source] = {}
+
+
+def register(source: Source, *, replace_existing: bool = False) -> Source:
+    """Add a data set (a course may bring its own); a name is registered once."""
+    if source.name in _SOURCES and not replace_existing:
+        raise ValueError(f"a data set named {source.name!r} is already registered")
+    if source.url is not None and not (source.sha256 and source.filename):
+        raise ValueError(f"{source.name}: a downloadable data set needs sha256 and filename")
+    _SOURCES[source.name] = source
+    return source
+
+
+def unregister(name: str) -> None:
+    _SOURCES.pop(name, None)
+
+
+def names() -> list[str]:
+    return list(_SOURCES)
+
+
+def cache_dir() -> Path:
+    """``$DL7_DATA`` if set, else the per-user cache (platformdirs) ``.../dl7/datasets``."""
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("dl7")) / "datasets"
+
+
+def dataset_dir(name: str) -> Path:
+    return cache_dir() / name
+
+
+def registry() -> list[DatasetInfo]:
+    """Every registered data set and whether it is available offline now."""
+    rows = []
+    for s in _SOURCES.values():
+        bundled = s.url is None
+        folder = dataset_dir(s.name)
+        cached = bundled or folder.is_dir()
+        path = str(folder) if (cached and not bundled) else None
+        rows.append(DatasetInfo(s.name, s.description, s.size_bytes, s.url, s.sha256, bundled, cached, path))
+    return rows
+
+
+def _source(name: str) -> Source:
+    try:
+        return _SOURCES[name]
+    except KeyError:
+        known = ", ".join(_SOURCES)
+        raise DatasetError(f"unknown data set {name!r}; known data sets: {known}", exit_code=2) from None
+
+
+def _megabytes(n: int | None) -> str:
+    return "" if n is None else f" ({n / 1e6:.0f} MB)"
+
+
+# Loading ------------------------------------------------------------------------------------
+
+
+def load(name: str) -> Dataset:
+    """Load a data set: bundled ones always, downloaded ones once ``dl7 data fetch NAME`` ran."""
+    source = _source(name)
+    if source.url is None:
+        return replace(source.loader(None), name=name)
+    folder = dataset_dir(name)
+    if not folder.is_dir():
+        raise DatasetError(
+            f"the {name} data set is not downloaded yet{_megabytes(source.size_bytes)}; "
+            f"run `dl7 data fetch {name}` once while online, then try again"
+        )
+    target = folder if source.extract else folder / str(source.filename)
+    try:
+        data = source.loader(target)
+    except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
+        raise DatasetError(
+            f"the cached {name} data set in {folder} could not be read ({exc}); "
+            f"run `dl7 data fetch {name} --force` to download it again"
+        ) from exc
+    return replace(data, name=name)
+
+
+def _digits(_: Path | None) -> Dataset:
+    import numpy as np
+    from sklearn.datasets import load_digits  # 0.8 s to import, so only when asked
+
+    bunch = load_digits()
+    images = (bunch.images / 16.0).astype(np.float32)[..., None]  # (1797, 8, 8, 1) in [0, 1]
+    return Dataset("digits", images, bunch.target.astype(np.int64), tuple(str(d) for d in range(10)))
+
+
+def load_npz_images(path: Path | None) -> Dataset:
+    """An ``.npz`` with ``x_train, y_train, x_test, y_test`` (the layout of Keras's mnist.npz)."""
+    import numpy as np
+
+    assert path is not None
+    with np.load(path, allow_pickle=False) as f:
+        x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    x = np.concatenate([x_train, x_test])
+    images = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+    if images.ndim == 3:
+        images = images[..., None]  # (N, H, W) -> (N, H, W, 1)
+    labels = np.concatenate([y_train, y_test]).astype(np.int64).ravel()
+    classes = tuple(str(i) for i in range(int(labels.max()) + 1))
+    return Dataset(path.stem, images, labels, classes, test_start=len(x_train))
+
+
+def _cifar10(folder: Path | None) -> Dataset:
+    import numpy as np
+
+    assert folder is not None
+    base = folder / "cifar-10-batches-py"
+
+    def batch(name: str) -> dict[bytes, Any]:
+        # pickle is safe enough here: the archive's sha256 was verified before extraction.
+        with open(base / name, "rb") as f:
+            return dict(pickle.load(f, encoding="bytes"))
+
+    parts = [batch(f"data_batch_{i}") for i in range(1, 6)] + [batch("test_batch")]
+    x = np.concatenate([p[b"data"] for p in parts]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    labels = np.concatenate([np.asarray(p[b"labels"]) for p in parts]).astype(np.int64)
+    meta = batch("batches.meta")
+    classes = tuple(n.decode() for n in meta[b"label_names"])
+    return Dataset("cifar10", x.astype(np.float32) / 255.0, labels, classes, test_start=50_000)
+
+
+register(
+    Source(
+        name="digits",
+        description="Handwritten digits, 1,797 images of 8×8 pixels (UCI), bundled with scikit-learn",
+        loader=_digits,
+        homepage="https://archive.ics.uci.edu/dataset/80/optical+recognition+of+handwritten+digits",
+    )
+)
+register(
+    Source(
+        name="mnist",
+        description="MNIST handwritten digits, 70,000 images of 28×28 (60,000 train + 10,000 test)",
+        loader=load_npz_images,
+        url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+        sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+        size_bytes=11_490_434,
+        filename="mnist.npz",
+        homepage="http://yann.lecun.com/exdb/mnist/",
+        notes="The file Keras's mnist.load_data() downloads; sha256 as pinned in keras.datasets.mnist.",
+    )
+)
+register(
+    Source(
+        name="cifar10",
+        description="CIFAR-10, 60,000 colour images of 32×32 in 10 classes (50,000 train + 10,000 test)",
+        loader=_cifar10,
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        size_bytes=170_498_071,
+        filename="cifar-10-python.tar.gz",
+        extract=True,
+        homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+        notes="Published md5 c58f30108f718f92721af3b95e74349a; sha256 as pinned in keras.datasets.cifar10. "
+        "Loaded as float32, about 740 MB in memory.",
+    )
+)
+
+
+# Fetching -----------------------------------------------------------------------------------
+
+
+def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -> Path | None:
+    """Download, verify and install a data set into the cache; return its folder.
+
+    Returns ``None`` for a bundled set (nothing to download) and the existing folder when the
+    set is cached already (unless ``force``). On any failure, Ctrl-C included, the temporary
+    files are removed and the cache is left as it was.
+    """
+    source = _source(name)
+    if source.url is None:
+        return None
+    final = dataset_dir(name)
+    if final.is_dir() and not force:
+        return final
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    part: Path | None = None
+    staging: Path | None = None
+    try:
+        fd, part_name = tempfile.mkstemp(dir=root, prefix=f".{name}-", suffix=".part")
+        part = Path(part_name)
+        with os.fdopen(fd, "wb") as out:
+            digest = _download(source, out, progress)
+        if digest != source.sha256:
+            raise DatasetError(
+                f"the download of {name} is corrupt: its sha256 is {digest}, expected {source.sha256}; "
+                "the file was deleted. Try again; if it keeps happening the file on the server has changed"
+            )
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}-", suffix=".staging"))
+        if source.extract:
+            extract_tar(part, staging)
+        else:
+            os.replace(part, staging / str(source.filename))
+            part = None
+        _install(staging, final)
+        staging = None
+        return final
+    finally:  # runs on errors and on KeyboardInterrupt alike: never leave half a file behind
+        if part is not None:
+            part.unlink(missing_ok=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _download(source: Source, out: Any, progress: Progress | None) -> str:
+    """Stream ``source.url`` into ``out``; return the sha256 hex digest of what arrived."""
+    url = str(source.url)
+    host = urllib.parse.urlsplit(url).netloc or url
+    digest = hashlib.sha256()
+    done = 0
+    request = urllib.request.Request(url, headers={"User-Agent": "dl7"})
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else source.size_bytes
+            if progress:
+                progress(0, total)
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+    except urllib.error.HTTPError as exc:
+        raise DatasetError(f"could not download {source.name}: {host} answered HTTP {exc.code} {exc.reason}") from exc
+    except urllib.error.URLError as exc:
+        raise DatasetError(
+            f"could not reach {host} to download {source.name} ({exc.reason}); are you online?"
+        ) from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DatasetError(
+            f"the download of {source.name} broke off after {done:,} bytes ({exc or type(exc).__name__}); "
+            f"nothing was kept: run `dl7 data fetch {source.name}` again"
+        ) from exc
+    if length and length.isdigit() and done != int(length):
+        raise DatasetError(
+            f"the download of {source.name} was interrupted: got {done:,} of {int(length):,} bytes; "
+            f"nothing was kept: run `dl7 data fetch {source.name}` again"
+        )
+    return digest.hexdigest()
+
+
+def _install(staging: Path, final: Path) -> None:
+    """Move the finished folder into place with one rename (replacing an old copy if any)."""
+    old: Path | None = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-", suffix=".old"))
+        os.replace(final, old / final.name)
+    try:
+        os.replace(staging, final)
+    except OSError:
+        if not final.is_dir():  # another fetch may have finished first; otherwise it is real
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def extract_tar(archive: Path, dest: Path) -> None:
+    """Unpack ``archive`` into ``dest``, refusing any member that could land outside ``dest``."""
+    dest = dest.resolve()
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                problem = _unsafe(member, dest)
+                if problem:
+                    raise DatasetError(f"refusing to extract {archive.name}: member {member.name!r} {problem}")
+            tar.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, EOFError) as exc:
+        raise DatasetError(f"could not extract {archive.name}: {exc}") from exc
+
+
+def _inside(root: Path, relative: str) -> bool:
+    target = os.path.normpath(os.path.join(root, relative))
+    return os.path.commonpath([str(root), target]) == str(root)
+
+
+def _unsafe(member: tarfile.TarInfo, dest: Path) -> str | None:
+    """Why ``member`` is not safe to extract, or None."""
+    name = member.name.replace("\\", "/")
+    path = PurePosixPath(name)
+    if path.is_absolute() or (len(name) > 1 and name[1] == ":"):
+        return "has an absolute path"
+    if ".." in path.parts:
+        return "climbs out of the target folder with '..'"
+    if member.issym():
+        link = member.linkname.replace("\\", "/")
+        if link.startswith("/") or not _inside(dest, os.path.join(str(path.parent), link)):
+            return f"is a link pointing outside the data set ({member.linkname})"
+    elif member.islnk():
+        if member.linkname.startswith("/") or not _inside(dest, member.linkname):
+            return f"is a link pointing outside the data set ({member.linkname})"
+    elif not (member.isfile() or member.isdir()):
+        return "is a device or special file"
+    return None

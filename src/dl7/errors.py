@@ -1,0 +1,43 @@
+"""The one error type dl7 raises for bad input, and the exit codes the CLI maps it to.
+
+Everything the user can fix (a broken manifest, an unknown step, an unreadable notebook)
+is a :class:`Dl7Error`. The CLI catches it in exactly one place and prints one line plus an
+optional hint; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    NOT_PASSING = 1  # exercises not passing, validation failed
+    BAD_INPUT = 2  # bad usage or bad input
+    INTERRUPTED = 130
+
+
+class Dl7Error(Exception):
+    """A problem the user can fix: a one-line message, an optional hint, an exit code."""
+
+    exit_code: ExitCode = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str, *, hint: str = "", exit_code: ExitCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class ManifestError(Dl7Error):
+    """A curriculum manifest problem, located by file, line and field."""
+
+    def __init__(self, file: str, line: int | None, field: str, problem: str, *, hint: str = "") -> None:
+        where = f"{file}:{line}" if line else file
+        loc = f"{where}: {field}: " if field else f"{where}: "
+        super().__init__(loc + problem, hint=hint)
+        self.file = file
+        self.line = line
+        self.field = field
+        self.problem = problem

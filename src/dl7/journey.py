@@ -1,0 +1,74 @@
+"""Where the learner stands: each step's exercises, readings and last run, and what is next.
+
+Pure data from the manifest and the progress store; no kernel, no notebook parsing, so
+``dl7 next`` and ``dl7 status`` stay instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dl7.curriculum import Curriculum, Step
+from dl7.progress import Progress
+
+
+@dataclass(frozen=True)
+class ExerciseState:
+    id: str
+    title: str
+    status: str  # passed | failed | not_attempted | error | not_reached | not_run
+    message: str
+
+
+@dataclass(frozen=True)
+class StepState:
+    step: Step
+    exercises: tuple[ExerciseState, ...]
+    readings_done: frozenset[str]
+    last_run: str | None
+
+    @property
+    def passed(self) -> int:
+        return sum(e.status == "passed" for e in self.exercises)
+
+    @property
+    def complete(self) -> bool:
+        if self.exercises:
+            return self.passed == len(self.exercises)
+        return all(r.id in self.readings_done for r in self.step.readings if not r.optional)
+
+    @property
+    def readings_count(self) -> int:
+        return sum(r.id in self.readings_done for r in self.step.readings)
+
+
+@dataclass(frozen=True)
+class Journey:
+    workspace: Path
+    course_title: str
+    steps: tuple[StepState, ...]
+
+    @property
+    def current(self) -> StepState | None:
+        """The first step that is not complete; None when the course is done."""
+        return next((s for s in self.steps if not s.complete), None)
+
+    def state(self, step_id: str) -> StepState:
+        return next(s for s in self.steps if s.step.id == step_id)
+
+
+def journey(curriculum: Curriculum, progress: Progress, workspace: Path) -> Journey:
+    latest = progress.latest_results()
+    done = frozenset(progress.readings_done())
+    attempts = progress.last_attempts()
+    steps = []
+    for step in curriculum.steps:
+        exercises = []
+        for ex in step.exercises:
+            record = latest.get(ex.id)
+            exercises.append(ExerciseState(ex.id, ex.title, record.status if record else "not_run",
+                                           record.message if record else ""))
+        last = attempts.get(step.id)
+        steps.append(StepState(step, tuple(exercises), done, last.started_at if last else None))
+    return Journey(workspace, curriculum.title, tuple(steps))

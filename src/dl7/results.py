@@ -1,0 +1,141 @@
+"""An executed notebook → one result per exercise named in the manifest.
+
+Each exercise's ``check(...)`` call emits a bundle (``application/vnd.dl7.check+json``);
+that bundle is the result. Without one, the cells since the previous exercise's check tell
+why: a ``NotImplementedError`` there means *not attempted*; another exception is an *error*
+(exception and line); a cell that never ran, or one that failed only because an earlier cell
+had failed, means *not reached* (which cell, and why).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from dl7.authoring import cell_source
+from dl7.checks import MIME_TYPE
+from dl7.curriculum import Notebook
+from dl7.execute import Execution
+
+STATUSES = ("passed", "failed", "not_attempted", "error", "not_reached", "not_run")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CALL = re.compile(r"""\bcheck\(\s*(['"])([A-Za-z0-9_.-]+)\1""")
+_LINE = re.compile(r"(?:Cell In\[\d*\]|Input In \[\d*\]|<ipython-input-[^>]*>), line (\d+)")
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    id: str
+    title: str
+    status: str
+    message: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CellError:
+    cell: int  # 0-based position among all cells
+    ename: str
+    evalue: str
+    line: int | None
+
+    def describe(self) -> str:
+        where = f"cell {self.cell + 1}" + (f", line {self.line}" if self.line else "")
+        text = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+        return f"{text} ({where})"
+
+
+def check_calls(nb: Any) -> dict[str, list[int]]:
+    """Exercise id → indices of the code cells that call ``check`` for it."""
+    calls: dict[str, list[int]] = {}
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code":
+            for match in _CALL.finditer(_strip_comments(cell_source(cell))):
+                calls.setdefault(match.group(2), []).append(index)
+    return calls
+
+
+def _strip_comments(source: str) -> str:
+    return "\n".join(line.split("#", 1)[0] if "check(" not in line.split("#", 1)[0] else line
+                     for line in source.splitlines())
+
+
+def bundles(nb: Any) -> dict[str, dict[str, Any]]:
+    """Exercise id → the last check bundle emitted for it."""
+    found: dict[str, dict[str, Any]] = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            data = output.get("data") or {}
+            bundle = data.get(MIME_TYPE)
+            if isinstance(bundle, dict) and isinstance(bundle.get("id"), str):
+                found[bundle["id"]] = bundle
+    return found
+
+
+def cell_errors(nb: Any) -> dict[int, CellError]:
+    errors: dict[int, CellError] = {}
+    for index, cell in enumerate(nb.get("cells", [])):
+        for output in cell.get("outputs", []) or []:
+            if output.get("output_type") == "error":
+                tb = _ANSI.sub("", "\n".join(output.get("traceback") or []))
+                lines = _LINE.findall(tb)
+                errors[index] = CellError(
+                    index, str(output.get("ename", "Error")), str(output.get("evalue", "")),
+                    int(lines[-1]) if lines else None,
+                )
+                break
+    return errors
+
+
+def collect(manifest: Notebook, execution: Execution) -> list[ExerciseResult]:
+    """One result per exercise of ``manifest``, in manifest order."""
+    nb = execution.nb
+    calls = check_calls(nb)
+    found = bundles(nb)
+    errors = cell_errors(nb)
+    call_cells = sorted({cells[0] for cells in calls.values()})
+    results = []
+    for exercise in manifest.exercises:
+        bundle = found.get(exercise.id)
+        if bundle is not None:
+            status = str(bundle.get("status", "failed"))
+            if status not in STATUSES:
+                status = "failed"
+            results.append(ExerciseResult(exercise.id, exercise.title, status, str(bundle.get("message", "")),
+                                          float(bundle.get("seconds", 0.0) or 0.0)))
+            continue
+        cells = calls.get(exercise.id)
+        if not cells:
+            results.append(ExerciseResult(exercise.id, exercise.title, "not_reached",
+                                          f"the notebook never calls check({exercise.id!r}); "
+                                          "was that cell deleted? `dl7 reset` restores a fresh copy"))
+            continue
+        status, message = _explain(cells[0], call_cells, errors, execution)
+        results.append(ExerciseResult(exercise.id, exercise.title, status, message))
+    return results
+
+
+def _explain(call: int, call_cells: list[int], errors: dict[int, CellError],
+             execution: Execution) -> tuple[str, str]:
+    earlier = [c for c in call_cells if c < call]
+    span_start = earlier[-1] + 1 if earlier else 0
+    if execution.stopped_at is not None and call >= execution.stopped_at:
+        if call == execution.stopped_at:
+            return "error" if execution.outcome in ("timeout", "budget") else "not_reached", (
+                f"{execution.message} (cell {call + 1})"
+            )
+        return "not_reached", f"not reached: {execution.message} at cell {execution.stopped_at + 1}"
+    span = [errors[i] for i in sorted(errors) if span_start <= i <= call]
+    for err in span:
+        if err.ename == "NotImplementedError":
+            return "not_attempted", f"not done yet: cell {err.cell + 1} still raises NotImplementedError"
+    before = [errors[i] for i in sorted(errors) if i < span_start]
+    if span and not before:
+        return "error", span[0].describe()
+    if before:
+        first = before[0]
+        if first.ename == "NotImplementedError":
+            return "not_reached", f"not reached: an earlier exercise is not done yet (cell {first.cell + 1})"
+        return "not_reached", f"not reached: an earlier cell failed: {first.describe()}"
+    return "not_reached", "the check produced no result (was its output cleared?)"

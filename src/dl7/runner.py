@@ -1,0 +1,136 @@
+"""``dl7 run``: execute a step's learner notebooks, check every exercise, record the attempt.
+
+The learner's notebook is read, never written: the executed copy goes to
+``.dl7/runs/<step>/``. Each notebook's attempt lands in the progress store in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from dl7.curriculum import Curriculum, Notebook, Step
+from dl7.errors import Dl7Error
+from dl7.progress import Progress, now
+from dl7.results import ExerciseResult
+from dl7.workspace import Workspace, notebook_text, read_notebook, write_atomic
+
+KEEP_RUNS = 5  # executed copies kept per notebook
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    notebook: Notebook
+    learner_path: Path
+    executed_path: Path | None
+    outcome: str
+    message: str
+    seconds: float
+    results: tuple[ExerciseResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.status == "passed" for r in self.results)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    step: Step
+    notebooks: tuple[NotebookRun, ...]
+
+    @property
+    def results(self) -> tuple[ExerciseResult, ...]:
+        return tuple(r for nb in self.notebooks for r in nb.results)
+
+    @property
+    def passed(self) -> bool:
+        return all(nb.passed for nb in self.notebooks)
+
+    @property
+    def interrupted(self) -> bool:
+        return any(nb.outcome == "interrupted" for nb in self.notebooks)
+
+
+ProgressFactory = Callable[[Notebook], "Callable[[object], None] | None"]
+
+
+def run_step(
+    curriculum: Curriculum,
+    ws: Workspace,
+    progress: Progress,
+    step: Step,
+    notebooks: tuple[Notebook, ...],
+    *,
+    on_notebook: Callable[[Notebook], Callable[[object], None] | None] | None = None,
+    html: bool = False,
+) -> StepRun:
+    """Run each notebook in turn; stop early (recording what ran) if the learner hits Ctrl-C."""
+    if not notebooks:
+        raise Dl7Error(f"step {step.id} has no notebooks to run", hint=f"`dl7 read {step.id}` lists its readings")
+    # Read every notebook before running any, so a broken file fails fast and changes nothing.
+    sources = {nb.path: read_notebook(ws.learner_path(nb)) for nb in notebooks}
+    runs = []
+    for nb in notebooks:
+        listener = on_notebook(nb) if on_notebook else None
+        run = run_notebook(curriculum, ws, progress, nb, sources[nb.path], listener=listener, html=html)
+        runs.append(run)
+        if run.outcome == "interrupted":
+            break
+    return StepRun(step, tuple(runs))
+
+
+def run_notebook(
+    curriculum: Curriculum,
+    ws: Workspace,
+    progress: Progress,
+    nb: Notebook,
+    source: dict[str, object],
+    *,
+    listener: Callable[[object], None] | None = None,
+    html: bool = False,
+) -> NotebookRun:
+    from dl7.execute import execute  # nbclient and jupyter_client load only when running
+    from dl7.results import collect
+
+    learner = ws.learner_path(nb)
+    started = now()
+    ws.runs_dir.mkdir(parents=True, exist_ok=True)
+    with open(ws.runs_dir / "kernel.log", "a", encoding="utf-8") as log:
+        log.write(f"--- {started} {nb.path}\n")
+        log.flush()
+        execution = execute(
+            source,
+            learner.parent,
+            cell_timeout=nb.cell_timeout,
+            budget=nb.budget,
+            checkers=curriculum.checkers,
+            progress=listener,
+            kernel_log=log,
+        )
+    results = collect(nb, execution)
+    executed = _save_executed(ws, nb, execution.nb, html=html)
+    progress.record_attempt(
+        nb.step, nb.path, started, round(execution.seconds, 3), execution.outcome, str(executed),
+        [(r.id, r.status, r.message, r.seconds) for r in results],
+    )
+    return NotebookRun(nb, learner, executed, execution.outcome, execution.message, execution.seconds,
+                       tuple(results))
+
+
+def _save_executed(ws: Workspace, nb: Notebook, executed: object, *, html: bool) -> Path:
+    folder = ws.runs_dir / nb.step
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    target = folder / f"{Path(nb.path).stem}.{stamp}.ipynb"
+    write_atomic(target, notebook_text(dict(executed)))  # type: ignore[call-overload]
+    if html:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(executed)
+        write_atomic(target.with_suffix(".html"), body)
+    old = sorted(folder.glob(f"{Path(nb.path).stem}.*.ipynb"))[:-KEEP_RUNS]
+    for path in old:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".html").unlink(missing_ok=True)
+    return target

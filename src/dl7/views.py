@@ -1,0 +1,228 @@
+"""Rich renderings and JSON documents of what the core returns. No logic lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from dl7.curriculum import Curriculum, Step
+from dl7.journey import Journey, StepState
+from dl7.runner import StepRun
+from dl7.workspace import Prepared
+
+STYLE = {
+    "passed": ("✔", "passed", "green"),
+    "failed": ("✘", "failed", "red"),
+    "not_attempted": ("…", "not attempted", "yellow"),
+    "error": ("!", "error", "red"),
+    "not_reached": ("-", "not reached", "magenta"),
+    "not_run": ("·", "not run", "dim"),
+}
+
+
+def badge(status: str) -> Text:
+    symbol, label, colour = STYLE.get(status, ("?", status, "white"))
+    return Text(f"{symbol} {label}", style=colour)
+
+
+def workspace_notice(console: Console, prepared: Prepared) -> None:
+    ws = prepared.workspace
+    if prepared.created:
+        console.print(f"[bold]Created your workspace[/] at [cyan]{escape(str(ws.root))}[/]")
+        console.print("  (your notebooks live there; set DL7_HOME to put it elsewhere)\n")
+    elif prepared.added:
+        console.print(f"Added {len(prepared.added)} new notebook(s) to your workspace: "
+                      + ", ".join(escape(p) for p in prepared.added) + "\n")
+
+
+def readings_table(state: StepState) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+    for n, r in enumerate(state.step.readings, start=1):
+        mark = "[green]✔[/]" if r.id in state.readings_done else "[dim]○[/]"
+        optional = " [dim](optional)[/]" if r.optional else ""
+        table.add_row(
+            f"{n}.", mark,
+            f"[bold]{escape(r.title)}[/]{optional}\n[dim]{escape(r.author)} · {escape(r.kind)} · "
+            f"{r.minutes} min · id {escape(r.id)}[/]\n[link={r.url}][blue]{escape(r.url)}[/][/link]",
+        )
+    return table
+
+
+def exercises_table(state: StepState) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+    for ex in state.exercises:
+        table.add_row(badge(ex.status), escape(ex.id), f"[dim]{escape(ex.title)}[/]")
+    return table
+
+
+def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> None:
+    state = journey.current
+    if state is None:
+        console.print(Panel(f"You have completed all {len(journey.steps)} steps of "
+                            f"[bold]{escape(journey.course_title)}[/]. Well done!\n"
+                            "`dl7 status` shows the whole journey.", title="dl7 next", border_style="green"))
+        return
+    step = state.step
+    total = len(journey.steps)
+    index = journey.steps.index(state) + 1
+    parts: list[Any] = [
+        Text.from_markup(f"[dim]{escape(journey.course_title)} · step {index} of {total}[/]"),
+        Text.from_markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]\n"),
+        Text(step.summary + "\n"),
+    ]
+    if step.readings:
+        parts += [Text.from_markup(f"[bold]Read or watch[/] ({state.readings_count}/{len(step.readings)} done)"),
+                  readings_table(state), Text("")]
+    if step.notebooks:
+        parts.append(Text.from_markup("[bold]Then solve the exercises in[/]"))
+        for nb in step.notebooks:
+            path = journey.workspace / nb.path
+            parts.append(Text.from_markup(f"  [cyan]{escape(str(path))}[/]  [dim]{escape(nb.title)}[/]"))
+        parts += [exercises_table(state), Text("")]
+    nb_path = journey.workspace / step.notebooks[0].path if step.notebooks else None
+    commands = []
+    if nb_path is not None:
+        commands.append(f"jupyter lab {nb_path}   [dim]# open the notebook and solve the exercises[/]")
+        commands.append(f"dl7 run {step.id}   [dim]# run it in a fresh kernel and check every exercise[/]")
+        commands.append(f"dl7 hint {step.id}   [dim]# stuck? one more hint each time[/]")
+    if step.readings:
+        commands.append(f"dl7 read {step.id} 1   [dim]# mark reading 1 as done[/]")
+    parts.append(Text.from_markup("[bold]Next commands[/]"))
+    parts += [Text.from_markup(f"  $ {c}") for c in commands]
+    console.print(Panel(Group(*parts), title="dl7 next", border_style="cyan", expand=False))
+
+
+def render_status(console: Console, journey: Journey) -> None:
+    table = Table(title=f"{journey.course_title}", title_justify="left")
+    table.add_column("step")
+    table.add_column("title")
+    table.add_column("exercises", justify="right")
+    table.add_column("readings", justify="right")
+    table.add_column("last run")
+    table.add_column("")
+    current = journey.current
+    for s in journey.steps:
+        mark = "[green]✔ complete[/]" if s.complete else ("[cyan]◀ you are here[/]" if s is current else "")
+        last = s.last_run.replace("T", " ")[:16] + " UTC" if s.last_run else "[dim]never[/]"
+        table.add_row(s.step.id, escape(s.step.title), f"{s.passed}/{len(s.exercises)}",
+                      f"{s.readings_count}/{len(s.step.readings)}", last, mark)
+    console.print(table)
+    console.print(f"[dim]workspace: {escape(str(journey.workspace))}[/]")
+
+
+def status_json(journey: Journey) -> dict[str, Any]:
+    return {
+        "workspace": str(journey.workspace),
+        "current": journey.current.step.id if journey.current else None,
+        "steps": [
+            {
+                "id": s.step.id,
+                "title": s.step.title,
+                "complete": s.complete,
+                "last_run": s.last_run,
+                "exercises": [{"id": e.id, "status": e.status} for e in s.exercises],
+                "readings": {"done": s.readings_count, "total": len(s.step.readings)},
+            }
+            for s in journey.steps
+        ],
+    }
+
+
+def render_run(console: Console, run: StepRun) -> None:
+    for nbrun in run.notebooks:
+        table = Table(title=f"{run.step.id} · {nbrun.notebook.title}", title_justify="left", expand=False)
+        table.add_column("result", no_wrap=True)
+        table.add_column("exercise", no_wrap=True)
+        table.add_column("why")
+        for r in nbrun.results:
+            table.add_row(badge(r.status), escape(r.id), escape(r.message))
+        console.print(table)
+        if nbrun.outcome != "completed":
+            console.print(f"[yellow]The run stopped: {escape(nbrun.message)}[/]")
+        console.print(f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(str(nbrun.executed_path))}[/]")
+    results = run.results
+    passed = sum(r.status == "passed" for r in results)
+    if run.passed:
+        console.print(f"\n[bold green]All {len(results)} exercises of {run.step.id} pass.[/] "
+                      "`dl7 next` shows what comes next.")
+    else:
+        console.print(f"\n[bold]{passed} of {len(results)} exercises pass.[/] "
+                      f"Fix the ones above, then `dl7 run {run.step.id}` again; `dl7 hint {run.step.id}` helps.")
+
+
+def run_json(run: StepRun) -> dict[str, Any]:
+    return {
+        "step": run.step.id,
+        "passed": run.passed,
+        "notebooks": [
+            {
+                "path": nb.notebook.path,
+                "outcome": nb.outcome,
+                "message": nb.message,
+                "seconds": round(nb.seconds, 3),
+                "executed": str(nb.executed_path) if nb.executed_path else None,
+                "exercises": [{"id": r.id, "status": r.status, "message": r.message} for r in nb.results],
+            }
+            for nb in run.notebooks
+        ],
+    }
+
+
+def render_list(console: Console, journey: Journey) -> None:
+    table = Table(box=None, show_header=True, header_style="bold")
+    for col in ("step", "title", "notebooks", "exercises", "readings", "minutes"):
+        table.add_column(col)
+    for s in journey.steps:
+        minutes = sum(r.minutes for r in s.step.readings)
+        done = "[green]✔[/] " if s.complete else "  "
+        table.add_row(done + s.step.id, escape(s.step.title), str(len(s.step.notebooks)),
+                      f"{s.passed}/{len(s.exercises)}", f"{s.readings_count}/{len(s.step.readings)}", str(minutes))
+    console.print(table)
+
+
+def list_json(curriculum: Curriculum) -> dict[str, Any]:
+    return {"course": curriculum.id, "title": curriculum.title,
+            "steps": [step_json(s) for s in curriculum.steps]}
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "title": step.title,
+        "summary": step.summary,
+        "readings": [{"id": r.id, "title": r.title, "author": r.author, "kind": r.kind, "url": r.url,
+                      "minutes": r.minutes, "optional": r.optional} for r in step.readings],
+        "notebooks": [{"path": nb.path, "title": nb.title, "cell_timeout": nb.cell_timeout, "budget": nb.budget,
+                       "exercises": [{"id": e.id, "title": e.title, "reading": e.reading, "hints": len(e.hints)}
+                                     for e in nb.exercises]} for nb in step.notebooks],
+    }
+
+
+def render_show(console: Console, journey: Journey, state: StepState) -> None:
+    step = state.step
+    parts: list[Any] = [Text.from_markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]"),
+                        Text(step.summary + "\n")]
+    if step.readings:
+        parts += [Text.from_markup("[bold]Readings[/]"), readings_table(state), Text("")]
+    for nb in step.notebooks:
+        parts.append(Text.from_markup(f"[bold]{escape(nb.title)}[/]  [cyan]{escape(str(journey.workspace / nb.path))}[/]"))
+        parts.append(Text.from_markup(f"[dim]time limits: {nb.cell_timeout} s a cell, {nb.budget} s in all[/]"))
+    if state.exercises:
+        parts.append(exercises_table(state))
+    console.print(Panel(Group(*parts), border_style="cyan", expand=False))
+
+
+def render_hint(console: Console, exercise_id: str, title: str, hints: tuple[str, ...], shown: int) -> None:
+    lines = [f"[bold]{escape(exercise_id)}[/] — {escape(title)}"]
+    for n, hint in enumerate(hints[:shown], start=1):
+        lines.append(f"\n[bold cyan]Hint {n} of {len(hints)}:[/] {escape(hint)}")
+    if shown >= len(hints):
+        lines.append("\n[dim]That was the last hint for this exercise.[/]")
+    else:
+        lines.append(f"\n[dim]Run the same command again for hint {shown + 1}.[/]")
+    console.print(Panel("\n".join(lines), title="dl7 hint", border_style="yellow", expand=False))

@@ -1,0 +1,209 @@
+"""The learner's workspace: where it is, what it holds, and how it is created and reset.
+
+Where: ``$DL7_HOME`` if set; else the nearest parent of the current directory holding a
+``.dl7/`` folder; else a per-user data folder (platformdirs).
+
+What: ``<workspace>/<notebook path in the course>`` for every learner copy,
+``.dl7/progress.sqlite`` for progress, ``.dl7/runs/`` for executed copies,
+``.dl7/workspace.json`` naming the course and its checker modules (the kernel reads it to
+find checkers when a learner runs a notebook in Jupyter), ``backups/`` for reset copies.
+
+dl7 never overwrites a learner's notebook: copies are created only where none exists, and a
+reset moves the current copy to a timestamped backup first. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dl7.authoring import MarkerError, learner_version
+from dl7.curriculum import Curriculum, Notebook
+from dl7.errors import Dl7Error
+
+HOME_ENV = "DL7_HOME"
+DOT = ".dl7"
+
+
+def locate(cwd: Path | None = None) -> Path:
+    """The workspace folder for this invocation (it may not exist yet)."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DOT).is_dir():
+            return folder
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("dl7", appauthor=False)) / "workspace"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    workspace: Workspace
+    created: bool  # the workspace did not exist before
+    added: tuple[str, ...]  # learner notebooks written now (relative paths)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def dot(self) -> Path:
+        return self.root / DOT
+
+    @property
+    def progress_path(self) -> Path:
+        return self.dot / "progress.sqlite"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.dot / "runs"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.root / "backups"
+
+    @property
+    def info_path(self) -> Path:
+        return self.dot / "workspace.json"
+
+    def learner_path(self, nb: Notebook) -> Path:
+        return self.root / nb.path
+
+    def exists(self) -> bool:
+        return self.info_path.is_file()
+
+
+def open_workspace(curriculum: Curriculum, root: Path | None = None) -> Prepared:
+    """Find (or create) the workspace and add any learner notebook it lacks."""
+    ws = Workspace(root or locate())
+    created = not ws.exists()
+    try:
+        ws.dot.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Dl7Error(f"cannot create the workspace at {ws.root}: {exc.strerror}",
+                       hint=f"set {HOME_ENV} to a folder you can write") from None
+    _claim(ws, curriculum)
+    added = tuple(nb.path for nb in curriculum.notebooks if _add_learner_copy(ws, curriculum, nb))
+    return Prepared(ws, created, added)
+
+
+def _claim(ws: Workspace, curriculum: Curriculum) -> None:
+    info: dict[str, Any] = {}
+    if ws.info_path.is_file():
+        try:
+            info = json.loads(ws.info_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            info = {}
+        owner = info.get("course")
+        if owner and owner != curriculum.id:
+            raise Dl7Error(
+                f"the workspace {ws.root} belongs to the course {owner!r}, not {curriculum.id!r}",
+                hint=f"set {HOME_ENV} to another folder for this course",
+            )
+    wanted = {
+        "course": curriculum.id,
+        "curriculum": str(curriculum.path),
+        "checkers": list(curriculum.checkers),
+        "created": info.get("created") or datetime.now().isoformat(timespec="seconds"),
+    }
+    if wanted != info:
+        write_atomic(ws.info_path, json.dumps(wanted, indent=2) + "\n")
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """A notebook as plain JSON data, or a one-line error naming the file and position."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise Dl7Error(f"notebook not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Dl7Error(f"cannot read notebook {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Dl7Error(
+            f"{path}:{exc.lineno}:{exc.colno}: not a valid notebook (JSON error: {exc.msg})",
+            hint="if you edited it by hand, `dl7 reset` restores a fresh copy and keeps yours as a backup",
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise Dl7Error(f"{path}: not a valid notebook (no list of cells)")
+    return data
+
+
+def pristine(curriculum: Curriculum, nb: Notebook) -> dict[str, Any]:
+    """The learner version of a source notebook."""
+    source = curriculum.source_path(nb)
+    try:
+        return dict(learner_version(read_notebook(source)))
+    except MarkerError as exc:
+        raise Dl7Error(f"{source}: {exc}") from None
+
+
+def notebook_text(nb: dict[str, Any]) -> str:
+    # The layout nbformat writes (indent 1, sorted keys), so diffs stay small.
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _add_learner_copy(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> bool:
+    target = ws.learner_path(nb)
+    if target.exists():
+        return False
+    write_atomic(target, notebook_text(pristine(curriculum, nb)), exclusive=True)
+    return True
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    notebook: str
+    path: Path
+    backup: Path | None
+
+
+def reset(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> ResetResult:
+    """Restore the pristine learner notebook, moving the current one to a backup first."""
+    target = ws.learner_path(nb)
+    fresh = notebook_text(pristine(curriculum, nb))
+    backup = None
+    if target.exists():
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        backup = ws.backups_dir / Path(nb.path).parent / f"{target.stem}.{stamp}{target.suffix}"
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(target, backup)  # copy first: the learner's work exists twice before we replace it
+    write_atomic(target, fresh)
+    return ResetResult(nb.path, target, backup)
+
+
+def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:
+    """Write via a temporary file and a rename, so a crash never leaves half a file.
+
+    With ``exclusive`` an existing file is never replaced (a learner's copy created meanwhile
+    by another process wins).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if exclusive:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
