@@ -26,6 +26,7 @@ app = typer.Typer(
     help="Learn deep learning in seven steps, in real notebooks with checked exercises.\n\n"
     "Start with `dl7 next`: it tells you what to read and which notebook to solve.",
     no_args_is_help=False,
+    pretty_exceptions_show_locals=False,
     add_completion=False,
     rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},

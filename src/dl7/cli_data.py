@@ -49,13 +49,18 @@ def list_(
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
         return
-    table = Table(title=f"Data sets (cache: {datasets.cache_dir()})", title_justify="left")
+    table = Table(
+        title="Data sets",
+        caption=f"Cache: {datasets.cache_dir()}\nDownload one with: dl7 data fetch NAME",
+        title_justify="left",
+        caption_justify="left",
+    )
     table.add_column("name", style="bold")
     table.add_column("size", justify="right")
     table.add_column("cached")
     table.add_column("source", overflow="fold")
     for r in rows:
-        cached = "[green]yes[/]" if r.cached else "[dim]no[/] (dl7 data fetch " + r.name + ")"
+        cached = "[green]yes[/]" if r.cached else "[dim]no[/]"
         table.add_row(r.name, _size(r), cached, r.url or "scikit-learn (no download)")
     _out().print(table)
 
@@ -79,17 +84,25 @@ def fetch(
     task = progress.add_task("download", total=None)
 
     def advance(done: int, total: int | None) -> None:
+        if not progress.live.is_started:  # only once bytes flow: errors before that stay one line
+            progress.start()
         progress.update(task, completed=done, total=total)
 
+    def stop_bar() -> None:
+        if progress.live.is_started:
+            progress.stop()
+
     try:
-        with progress:
-            folder = datasets.fetch(name, progress=advance, force=force)
+        folder = datasets.fetch(name, progress=advance, force=force)
     except datasets.DatasetError as exc:
+        stop_bar()
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
+        stop_bar()
         err.print("interrupted; nothing was kept")
         raise typer.Exit(130) from None
+    stop_bar()
     if folder is None:
         _out().print(f"{name} ships with an installed package; there is nothing to download.")
     else:

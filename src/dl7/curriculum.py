@@ -415,7 +415,10 @@ def _registered_ids(doc: _Doc, checkers: list[str]) -> set[str]:
         source = checker_source(spec)
         if source is None:
             raise doc.error(("checkers", i), f"checker module {spec!r} cannot be found")
-        ids |= registered_in(source)
+        # A package registers its checkers in submodules: read every module in its folder.
+        sources = sorted(source.parent.rglob("*.py")) if source.name == "__init__.py" else [source]
+        for path in sources:
+            ids |= registered_in(path)
     return ids
 
 

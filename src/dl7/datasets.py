@@ -105,7 +105,9 @@ class Dataset:
                 train_parts.append(idx[k:])
             train_idx = rng.permutation(np.concatenate(train_parts))
             test_idx = np.sort(np.concatenate(test_parts))
-        return Split(self.images[train_idx], self.labels[train_idx], self.images[test_idx], self.labels[test_idx])
+        return Split(
+            self.images[train_idx], self.labels[train_idx], self.images[test_idx], self.labels[test_idx]
+        )
 
 
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -
             )
         staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}-", suffix=".staging"))
         if source.extract:
-            extract_tar(part, staging)
+            extract_tar(part, staging, label=source.filename)
         else:
             os.replace(part, staging / str(source.filename))
             part = None
@@ -375,7 +377,9 @@ def _download(source: Source, out: Any, progress: Progress | None) -> str:
                 if progress:
                     progress(done, total)
     except urllib.error.HTTPError as exc:
-        raise DatasetError(f"could not download {source.name}: {host} answered HTTP {exc.code} {exc.reason}") from exc
+        raise DatasetError(
+            f"could not download {source.name}: {host} answered HTTP {exc.code} {exc.reason}"
+        ) from exc
     except urllib.error.URLError as exc:
         raise DatasetError(
             f"could not reach {host} to download {source.name} ({exc.reason}); are you online?"
@@ -409,19 +413,20 @@ def _install(staging: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def extract_tar(archive: Path, dest: Path) -> None:
+def extract_tar(archive: Path, dest: Path, label: str | None = None) -> None:
     """Unpack ``archive`` into ``dest``, refusing any member that could land outside ``dest``."""
     dest = dest.resolve()
+    label = label or archive.name
     try:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
             for member in members:
                 problem = _unsafe(member, dest)
                 if problem:
-                    raise DatasetError(f"refusing to extract {archive.name}: member {member.name!r} {problem}")
+                    raise DatasetError(f"refusing to extract {label}: member {member.name!r} {problem}")
             tar.extractall(dest, members=members, filter="data")
     except (tarfile.TarError, EOFError) as exc:
-        raise DatasetError(f"could not extract {archive.name}: {exc}") from exc
+        raise DatasetError(f"could not extract {label}: {exc}") from exc
 
 
 def _inside(root: Path, relative: str) -> bool:

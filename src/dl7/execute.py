@@ -14,6 +14,7 @@ a dead kernel or Ctrl-C. A learner's exception, a timeout or a dead kernel is an
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -106,8 +107,8 @@ def execute(
     extra_env: dict[str, str] | None = None,
 ) -> Execution:
     """Run ``nb`` (a dict or NotebookNode, not modified) top to bottom in a fresh kernel."""
-    nb = nbformat.from_dict(nb)
-    nbformat.validator.normalize(nb)
+    # reads() joins multi-line sources and upgrades older minor versions, as Jupyter does.
+    nb = nbformat.reads(json.dumps(nb), as_version=4)
     env = {**KERNEL_ENV, **(extra_env or {})}
     if checkers:
         env[CHECKERS_ENV] = os.pathsep.join(checkers)

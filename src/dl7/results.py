@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dl7.authoring import cell_source
 from dl7.checks import MIME_TYPE
 from dl7.curriculum import Notebook
-from dl7.execute import Execution
+
+if TYPE_CHECKING:  # execute imports nbclient; results must stay light for views
+    from dl7.execute import Execution
 
 STATUSES = ("passed", "failed", "not_attempted", "error", "not_reached", "not_run")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -125,7 +127,7 @@ def _explain(call: int, call_cells: list[int], errors: dict[int, CellError],
             return "error" if execution.outcome in ("timeout", "budget") else "not_reached", (
                 f"{execution.message} (cell {call + 1})"
             )
-        return "not_reached", f"not reached: {execution.message} at cell {execution.stopped_at + 1}"
+        return "not_reached", f"not reached: the run stopped at cell {execution.stopped_at + 1}: {execution.message}"
     span = [errors[i] for i in sorted(errors) if span_start <= i <= call]
     for err in span:
         if err.ename == "NotImplementedError":

@@ -79,7 +79,8 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
         parts += [Text.from_markup(f"[bold]Read or watch[/] ({state.readings_count}/{len(step.readings)} done)"),
                   readings_table(state), Text("")]
     if step.notebooks:
-        parts.append(Text.from_markup("[bold]Then solve the exercises in[/]"))
+        parts.append(Text.from_markup("[bold]Then solve the exercises in[/]" if step.readings
+                                      else "[bold]Solve the exercises in[/]"))
         for nb in step.notebooks:
             path = journey.workspace / nb.path
             parts.append(Text.from_markup(f"  [cyan]{escape(str(path))}[/]  [dim]{escape(nb.title)}[/]"))

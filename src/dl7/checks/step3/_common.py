@@ -9,29 +9,32 @@ import numpy as np
 from dl7.checks import CheckFailed
 from dl7.checks.helpers import as_array, expect_close
 
-
-def _rng() -> np.random.Generator:
-    return np.random.default_rng(_SEED)
+SEED = 20150317  # the day Mazur published his example
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def seeded_rng() -> np.random.Generator:
+    return np.random.default_rng(SEED)
+
+
+def logistic(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function, without overflow warnings
 
 
-def _pair(value: Any, what: str, names: str) -> tuple[Any, Any]:
+def unpack_pair(value: Any, what: str, names: str) -> tuple[Any, Any]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise CheckFailed(f"{what} returned {type(value).__name__}; expected a pair {names}")
     return value[0], value[1]
 
 
-def _expect_grad(got: Any, want: np.ndarray, what: str, hint: str = "") -> None:
+def expect_gradient(got: Any, want: np.ndarray, what: str, hint: str = "") -> None:
+    """Compare a gradient with a numerical one, naming the usual slips (sign, transpose)."""
     arr = as_array(got, what)
     if arr.shape != want.shape:
         why = " — the same shape as the weights it belongs to" if arr.shape == want.T.shape else ""
         raise CheckFailed(f"{what} has shape {arr.shape}; expected {want.shape}{why}")
     if np.allclose(arr, -want, atol=1e-7, rtol=1e-4) and not np.allclose(want, 0, atol=1e-7):
         raise CheckFailed(
-            f"{what} points the wrong way (it is minus the gradient) — check the sign of (out - target)"
+            f"{what} points the wrong way (it is minus the gradient) — check the sign of the output error"
         )
     if (
         arr.shape == want.shape
@@ -40,5 +43,5 @@ def _expect_grad(got: Any, want: np.ndarray, what: str, hint: str = "") -> None:
         and np.allclose(arr, want.T, atol=1e-7, rtol=1e-4)
         and not np.allclose(want, want.T, atol=1e-7)
     ):
-        raise CheckFailed(f"{what} is transposed: entry [j, i] belongs to the weight from unit i to unit j")
+        raise CheckFailed(f"{what} is transposed — it must line up entry for entry with its weights")
     expect_close(arr, want, what, atol=1e-7, rtol=1e-5, hint=hint)

@@ -14,7 +14,7 @@ import numpy as np
 
 from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape
-from dl7.checks.step3._common import _pair
+from dl7.checks.step3._common import unpack_pair
 
 
 def _quadratic(A: np.ndarray, c: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -52,7 +52,10 @@ def check_gd_step(gd_step: Callable[..., Any]) -> str:
     )
     A = np.array([[3.0, 1.0], [1.0, 2.0]])
     x = np.array([0.5, -1.5, 2.0])
-    grad3 = lambda v: np.array([v[0] ** 3, np.sin(v[1]), 4.0])  # noqa: E731
+
+    def grad3(v: np.ndarray) -> np.ndarray:
+        return np.array([v[0] ** 3, np.sin(v[1]), 4.0])
+
     got = expect_shape(gd_step(x, grad3, 0.1), (3,), "gd_step on a 3-D point")
     expect_close(got, x - 0.1 * grad3(x), "gd_step(x=[0.5, -1.5, 2], grad, lr=0.1) on another function")
     got = gd_step(np.array([2.0, 0.0]), _quadratic(A, np.zeros(2)), 0.0)
@@ -84,7 +87,7 @@ def check_gradient_descent(gradient_descent: Callable[..., Any]) -> str:
     ]
     for label, A, c, x0, lr, tol in cases:
         what = f"gradient_descent on {label} (lr={lr}, tol={tol:g})"
-        x, n = _pair(
+        x, n = unpack_pair(
             gradient_descent(_quadratic(A, c), x0.copy(), lr, tol=tol, max_iters=10_000), what, "(x, n_iters)"
         )
         x = expect_shape(x, c.shape, f"{what}: x")
@@ -112,7 +115,7 @@ def check_gradient_descent(gradient_descent: Callable[..., Any]) -> str:
         return np.array([-2 * (1 - px) - 40 * px * (py - px * px), 20 * (py - px * px)])
 
     what = "gradient_descent on (1 - x)^2 + 10 (y - x^2)^2 from (-1, 1) with lr=0.01, tol=1e-6"
-    x, n = _pair(
+    x, n = unpack_pair(
         gradient_descent(rosen_grad, np.array([-1.0, 1.0]), 0.01, tol=1e-6, max_iters=20_000), what, "(x, n)"
     )
     expect_close(x, [1.0, 1.0], f"{what}: x", atol=1e-4, rtol=0)
@@ -122,7 +125,7 @@ def check_gradient_descent(gradient_descent: Callable[..., Any]) -> str:
     # Divergence: lr above the stable range must not converge, and the loop must still end.
     what = "gradient_descent on f(x) = 2 (x - 3)^2 from x0 = [0] with the too-large lr=0.6, max_iters=50"
     with np.errstate(all="ignore"):
-        x, n = _pair(
+        x, n = unpack_pair(
             gradient_descent(
                 _quadratic(np.array([[4.0]]), np.array([3.0])), np.array([0.0]), 0.6, tol=1e-6, max_iters=50
             ),
@@ -156,7 +159,8 @@ def _count(n: Any, what: str) -> int:
 def _spd(eigenvalues: Sequence[float], seed: int) -> np.ndarray:
     """A symmetric positive definite matrix with known eigenvalues and non-trivial eigenvectors."""
     q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(len(eigenvalues), len(eigenvalues))))
-    return (q * np.asarray(eigenvalues, dtype=float)) @ q.T
+    A: np.ndarray = (q * np.asarray(eigenvalues, dtype=float)) @ q.T
+    return A
 
 
 @checker("step3.learning_rates")

@@ -15,7 +15,7 @@ import numpy as np
 
 from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape, numerical_gradient
-from dl7.checks.step3._common import _expect_grad, _pair, _rng, _sigmoid
+from dl7.checks.step3._common import expect_gradient, logistic, seeded_rng, unpack_pair
 
 MAZUR_PARAMS = {
     "W1": [[0.15, 0.20], [0.25, 0.30]],  # W1[j, i]: input i -> hidden j (w1, w2 / w3, w4)
@@ -43,8 +43,8 @@ def _random_params(n_in: int, n_hidden: int, n_out: int, rng: np.random.Generato
 
 
 def _mazur_outputs(p: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h = _sigmoid(p["W1"] @ x + p["b1"])  # (n_hidden,)
-    return h, _sigmoid(p["W2"] @ h + p["b2"])  # (n_out,)
+    h = logistic(p["W1"] @ x + p["b1"])  # (n_hidden,)
+    return h, logistic(p["W2"] @ h + p["b2"])  # (n_out,)
 
 
 def _mazur_error(p: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray) -> float:
@@ -59,7 +59,7 @@ def _mazur_numgrad(p: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray, key: 
 
 
 def _cases() -> list[tuple[str, dict[str, np.ndarray], np.ndarray, np.ndarray]]:
-    rng = _rng()
+    rng = seeded_rng()
     return [
         (
             "a 2-2-2 network with random weights",
@@ -93,7 +93,7 @@ def check_mazur_forward(forward: Callable[..., Any], total_error: Callable[..., 
     expect_callable(total_error, "total_error")
     x, t = np.array(MAZUR_X), np.array(MAZUR_TARGET)
     what = "forward(Mazur's params, [0.05, 0.10])"
-    out_h, out_o = _pair(forward(mazur_params(), x.copy()), what, "(out_h, out_o)")
+    out_h, out_o = unpack_pair(forward(mazur_params(), x.copy()), what, "(out_h, out_o)")
     hint = "net = W @ inputs + b, then the logistic function; W[j, i] connects input i to neuron j"
     expect_close(out_h, [0.593269992, 0.596884378], f"{what}: out_h", atol=1e-8, rtol=0, hint=hint)
     expect_close(out_o, [0.75136507, 0.772928465], f"{what}: out_o", atol=1e-8, rtol=0, hint=hint)
@@ -115,9 +115,9 @@ def check_mazur_forward(forward: Callable[..., Any], total_error: Callable[..., 
             "over outputs of 1/2 (target - out)^2"
         )
     expect_close(got, 0.245, what, hint="E_total = sum over outputs of 1/2 (target - out)^2")
-    for label, p, xi, ti in _cases():
+    for label, p, xi, _ in _cases():
         h_want, o_want = _mazur_outputs(p, xi)
-        h, o = _pair(
+        h, o = unpack_pair(
             forward({k: v.copy() for k, v in p.items()}, xi.copy()), f"forward on {label}", "(out_h, out_o)"
         )
         expect_close(h, h_want, f"forward on {label}: out_h", hint=hint)
@@ -143,8 +143,8 @@ def check_mazur_backward(backward: Callable[..., Any]) -> str:
             f"backward(Mazur's example)['W2'][0, 0] (dE/dw5) is {dw5:.9f}; expected 0.082167041 = "
             "dE/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw5"
         )
-    _expect_grad(grads["W2"], _mazur_numgrad(p, x, t, "W2"), "backward(Mazur's example)['W2']")
-    _expect_grad(
+    expect_gradient(grads["W2"], _mazur_numgrad(p, x, t, "W2"), "backward(Mazur's example)['W2']")
+    expect_gradient(
         grads["W1"],
         _mazur_numgrad(p, x, t, "W1"),
         "backward(Mazur's example)['W1']",
@@ -155,7 +155,7 @@ def check_mazur_backward(backward: Callable[..., Any]) -> str:
         if not isinstance(grads, dict) or "W1" not in grads or "W2" not in grads:
             raise CheckFailed(f"backward on {label} returned no dict with 'W1' and 'W2'")
         for key in ("W2", "W1"):
-            _expect_grad(
+            expect_gradient(
                 grads[key],
                 _mazur_numgrad(p, xi, ti, key),
                 f"backward on {label}: ['{key}']",
@@ -238,7 +238,7 @@ def check_mazur_train(train: Callable[..., Any]) -> str:
                 hint="exactly `steps` updates, each one like update()",
             )
     what = "train(Mazur's params, x, target, lr=0.5, steps=10000)"
-    new = _expect_params(train(p, x.copy(), t.copy(), MAZUR_LR, 10_000), p, what)
+    new = _expect_params(train(mazur_params(), x.copy(), t.copy(), MAZUR_LR, 10_000), p, what)
     err = _mazur_error(new, x, t)
     out = _mazur_outputs(new, x)[1]
     expect_close(err, 0.0000351085, f"E_total after {what}", atol=1e-6, rtol=0)

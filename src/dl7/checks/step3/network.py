@@ -7,6 +7,7 @@ scikit-learn's bundled digits computed here.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,25 +16,20 @@ import numpy as np
 
 from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape, numerical_gradient
-from dl7.checks.step3._common import _expect_grad, _pair, _rng, _sigmoid
+from dl7.checks.step3._common import expect_gradient, logistic, seeded_rng, unpack_pair
+
+Params = list[tuple[np.ndarray, np.ndarray]]  # [(W, b), ...]: W (n_in, n_out), b (n_out,)
 
 
 def _act(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    return np.tanh if name == "tanh" else _sigmoid
+    return np.tanh if name == "tanh" else logistic
 
 
-def _mlp_params(
-    sizes: Sequence[int], rng: np.random.Generator, scale: float = 0.8
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [
-        (rng.normal(0, scale, (m, n)), rng.normal(0, 0.3, n))
-        for m, n in zip(sizes[:-1], sizes[1:], strict=True)
-    ]
+def _mlp_params(sizes: Sequence[int], rng: np.random.Generator, scale: float = 0.8) -> Params:
+    return [(rng.normal(0, scale, (m, n)), rng.normal(0, 0.3, n)) for m, n in itertools.pairwise(sizes)]
 
 
-def _mlp_activations(
-    params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, activation: str
-) -> list[np.ndarray]:
+def _mlp_activations(params: Params, X: np.ndarray, activation: str) -> list[np.ndarray]:
     acts, h = [X], X
     for i, (W, b) in enumerate(params):
         z = h @ W + b  # (N, n_out)
@@ -46,9 +42,7 @@ def _mlp_activations(
     return acts
 
 
-def _mlp_loss(
-    params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, y: np.ndarray, activation: str
-) -> float:
+def _mlp_loss(params: Params, X: np.ndarray, y: np.ndarray, activation: str) -> float:
     probs = _mlp_activations(params, X, activation)[-1]
     return float(-np.mean(np.log(probs[np.arange(len(y)), y])))
 
@@ -69,14 +63,27 @@ def _mlp_case(
     return params, rng.normal(0, 1, (n, sizes[0])), rng.integers(0, sizes[-1], n)
 
 
-def _copy_params(params: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+def _copy_params(params: Params) -> Params:
     return [(W.copy(), b.copy()) for W, b in params]
+
+
+def _loss_of_one_array(
+    params: Params, X: np.ndarray, y: np.ndarray, activation: str, layer: int, key: int
+) -> Callable[[np.ndarray], float]:
+    """The loss as a function of one weight matrix (key 0) or bias vector (key 1) alone."""
+
+    def f(v: np.ndarray) -> float:
+        trial = _copy_params(params)
+        trial[layer] = (v, trial[layer][1]) if key == 0 else (trial[layer][0], v)
+        return _mlp_loss(trial, X, y, activation)
+
+    return f
 
 
 @checker("step3.mlp_forward")
 def check_mlp_forward(forward: Callable[..., Any]) -> str:
     expect_callable(forward, "forward")
-    rng = _rng()
+    rng = seeded_rng()
     for sizes, activation in [*_MLP_CASES, ([5, 4, 3], "tanh")]:
         params, X, _ = _mlp_case(sizes, rng)
         what = f"forward(params for sizes {sizes}, X of shape {X.shape}, activation={activation!r})"
@@ -84,7 +91,7 @@ def check_mlp_forward(forward: Callable[..., Any]) -> str:
         want = _mlp_activations(params, X, activation)
         if not isinstance(acts, (list, tuple)) or len(acts) != len(want):
             raise CheckFailed(
-                f"{what} returned {type(acts).__name__} of length {len(acts) if hasattr(acts, '__len__') else '?'}; "
+                f"{what} returned {type(acts).__name__}; "
                 f"expected a list of {len(want)} arrays: the input X, then each layer's output"
             )
         for i, (got, w) in enumerate(zip(acts, want, strict=True)):
@@ -123,7 +130,7 @@ def check_gradient_check(
 ) -> str:
     expect_callable(numerical_gradient_fn, "numerical_gradient")
     expect_callable(relative_error, "relative_error")
-    rng = _rng()
+    rng = seeded_rng()
     x = rng.uniform(-2, 2, (3, 2))
     before = x.copy()
     shapes: list[tuple[int, ...]] = []
@@ -153,36 +160,24 @@ def check_gradient_check(
         )
     expect_close(got, exact, what, atol=1e-7, rtol=1e-7, hint="nudge one entry at a time, both ways")
     a = rng.normal(size=(4, 3))
+    zeros = np.zeros(3)
+    # (call, its arguments, lowest and highest acceptable value, what to expect)
     checks = [
-        ("relative_error(a, a)", lambda: relative_error(a, a.copy()), lambda r: r == 0, "0"),
+        ("relative_error(a, a)", (a, a.copy()), 0.0, 0.0, "0"),
         (
             "relative_error of two zero arrays",
-            lambda: relative_error(np.zeros(3), np.zeros(3)),
-            lambda r: r == 0,
-            "0 (not nan: guard the division)",
+            (zeros, zeros.copy()),
+            0.0,
+            0.0,
+            "0, not nan",
         ),
-        (
-            "relative_error(a, a * (1 + 1e-8))",
-            lambda: relative_error(a, a * (1 + 1e-8)),
-            lambda r: 0 < r < 1e-7,
-            "a tiny positive number",
-        ),
-        (
-            "relative_error(a, -a)",
-            lambda: relative_error(a, -a),
-            lambda r: r >= 0.5,
-            "a large number (>= 0.5)",
-        ),
-        (
-            "relative_error(a, a + 0.01)",
-            lambda: relative_error(a, a + 0.01),
-            lambda r: 1e-4 < r < 0.1,
-            "about 0.005",
-        ),
+        ("relative_error(a, a * (1 + 1e-8))", (a, a * (1 + 1e-8)), 1e-300, 1e-7, "a tiny positive number"),
+        ("relative_error(a, -a)", (a, -a), 0.5, math.inf, "a large number (>= 0.5)"),
+        ("relative_error(a, a + 0.01)", (a, a + 0.01), 1e-4, 0.1, "about 0.005"),
     ]
-    for label, call, ok, expected in checks:
-        value = float(as_array(call(), label))
-        if not (math.isfinite(value) and ok(value)):
+    for label, (u, v), low, high, expected in checks:
+        value = float(as_array(relative_error(u, v), label))
+        if not (math.isfinite(value) and low <= value <= high):
             raise CheckFailed(f"{label} returned {value:.3g}; expected {expected}")
     r1, r2 = float(relative_error(a, a + 0.01 * a)), float(relative_error(1e6 * a, 1e6 * (a + 0.01 * a)))
     if not math.isclose(r1, r2, rel_tol=1e-6):
@@ -198,13 +193,15 @@ def check_gradient_check(
 @checker("step3.mlp_backprop")
 def check_mlp_backprop(loss_and_grads: Callable[..., Any]) -> str:
     expect_callable(loss_and_grads, "loss_and_grads")
-    rng = _rng()
+    rng = seeded_rng()
     worst = 0.0
     for sizes, activation in _MLP_CASES:
         params, X, y = _mlp_case(sizes, rng)
         what = f"loss_and_grads for sizes {sizes}, activation={activation!r}, a batch of {len(X)}"
         given = _copy_params(params)
-        loss, grads = _pair(loss_and_grads(given, X.copy(), y.copy(), activation), what, "(loss, grads)")
+        loss, grads = unpack_pair(
+            loss_and_grads(given, X.copy(), y.copy(), activation), what, "(loss, grads)"
+        )
         if any(
             not np.array_equal(W, W0) or not np.array_equal(b, b0)
             for (W, b), (W0, b0) in zip(given, params, strict=True)
@@ -221,16 +218,9 @@ def check_mlp_backprop(loss_and_grads: Callable[..., Any]) -> str:
                 f"{what}: grads should be a list of {len(params)} (dW, db) pairs, one per layer"
             )
         for layer, ((W, b), pair) in enumerate(zip(params, grads, strict=True), start=1):
-            dW, db = _pair(pair, f"{what}: grads[{layer - 1}]", "(dW, db)")
+            dW, db = unpack_pair(pair, f"{what}: grads[{layer - 1}]", "(dW, db)")
             for name, got, key in (("dW", dW, 0), ("db", db, 1)):
-
-                def f(v: np.ndarray, layer: int = layer, key: int = key) -> float:
-                    trial = _copy_params(params)
-                    pair_ = list(trial[layer - 1])
-                    pair_[key] = v
-                    trial[layer - 1] = (pair_[0], pair_[1])
-                    return _mlp_loss(trial, X, y, activation)
-
+                f = _loss_of_one_array(params, X, y, activation, layer - 1, key)
                 want = numerical_gradient(f, (W, b)[key])
                 label = f"{what}: {name} of layer {layer}"
                 arr = expect_shape(got, want.shape, label)
@@ -246,7 +236,7 @@ def check_mlp_backprop(loss_and_grads: Callable[..., Any]) -> str:
                     "compared with central differences; check the derivative of "
                     f"{activation} and the order of the matrix products"
                 )
-                _expect_grad(arr, want, label, hint=hint)
+                expect_gradient(arr, want, label, hint=hint)
                 worst = max(worst, float(np.max(np.abs(arr - want))))
     return f"all gradients match central differences (largest difference {worst:.1e}) for depths 1 to 4"
 

@@ -1,0 +1,35 @@
+"""Shared fixtures: every test gets its own workspace and never touches real user data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point DL7_HOME (and the data cache) at a temporary folder; forget any chosen course."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DL7_HOME", str(home))
+    monkeypatch.setenv("DL7_DATA", str(tmp_path / "data-cache"))
+    monkeypatch.delenv("DL7_CURRICULUM", raising=False)
+    monkeypatch.delenv("DL7_CHECKERS", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return home
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """A private copy of the fixture course, safe to modify."""
+    target = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, target)
+    return target
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes, to prove nothing changed."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

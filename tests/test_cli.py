@@ -1,0 +1,137 @@
+"""The CLI without kernels: next, status, hint, read, reset, list, show, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from dl7.cli import app
+from tests.conftest import snapshot
+
+runner = CliRunner()
+
+
+def dl7(course: Path | None, *args: str) -> tuple[int, str]:
+    prefix = ["--curriculum", str(course)] if course else []
+    result = runner.invoke(app, [*prefix, *args])
+    return result.exit_code, result.output
+
+
+def test_next_creates_the_workspace_and_shows_step_one(isolated: Path) -> None:
+    code, output = dl7(None, "next")
+    assert code == 0
+    assert "Created your workspace" in output and str(isolated) in output
+    assert "step1 — Introducing Deep Learning" in output
+    assert "Michael Nielsen" in output and "neuralnetworksanddeeplearning.com/chap1.html" in output
+    assert "dl7 run step1" in output and "jupyter lab" in output
+    assert (isolated / ".dl7" / "progress.sqlite").is_file()
+    assert list((isolated / "notebooks" / "step1").glob("*.ipynb"))
+
+
+def test_status_json_shape(isolated: Path) -> None:
+    code, output = dl7(None, "status", "--json")
+    data = json.loads(output)
+    assert code == 0
+    assert data["workspace"] == str(isolated)
+    assert [s["id"] for s in data["steps"]] == [f"step{n}" for n in range(1, 8)]
+    first = data["steps"][0]
+    assert set(first) >= {"id", "title", "complete", "exercises", "readings"}
+    assert all(e["status"] == "not_run" for e in first["exercises"])
+    assert first["readings"] == {"done": 0, "total": 3}
+
+
+def test_read_marks_and_unmarks(course: Path) -> None:
+    assert dl7(course, "read", "step1", "2")[0] == 0
+    data = json.loads(dl7(course, "read", "step1", "--json")[1])
+    assert [r["done"] for r in data["readings"]] == [False, True]
+    assert dl7(course, "read", "step1", "r-two", "--undo")[0] == 0
+    data = json.loads(dl7(course, "read", "1", "--json")[1])
+    assert [r["done"] for r in data["readings"]] == [False, False]
+    code, output = dl7(course, "read", "step1", "7")
+    assert code == 2 and "no reading '7'" in output
+
+
+def test_hints_are_progressive(course: Path) -> None:
+    first = dl7(course, "hint", "step1")[1]
+    assert "Hint 1 of 2: Multiply by two." in first and "Hint 2" not in first
+    second = dl7(course, "hint", "step1", "double")[1]
+    assert "Hint 2 of 2" in second and "last hint" in second
+    assert "Hint 1 of 1" in dl7(course, "hint", "1", "step1.greet")[1]
+    code, output = dl7(course, "hint", "step1", "nope")
+    assert code == 2 and "no exercise 'nope'" in output
+
+
+def test_reset_backs_up_the_learners_work(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    mine = isolated / "notebooks" / "basics.ipynb"
+    mine.write_text('{"cells": [], "mine": true}')
+    code, output = dl7(course, "reset", "step1", "basics")
+    assert code == 0 and "previous version is kept" in output
+    backups = list((isolated / "backups").rglob("basics.*.ipynb"))
+    assert len(backups) == 1 and '"mine": true' in backups[0].read_text()
+    assert "NotImplementedError" in mine.read_text()
+
+
+def test_list_and_show(course: Path) -> None:
+    code, output = dl7(course, "list")
+    assert code == 0 and "Basics" in output and "Slow" in output
+    data = json.loads(dl7(course, "list", "--json")[1])
+    assert data["steps"][0]["notebooks"][0]["exercises"][0] == {
+        "id": "step1.double", "title": "Double a number", "reading": "r-one", "hints": 2}
+    code, output = dl7(course, "show", "2")
+    assert code == 0 and "step2 — Slow" in output and "2 s a cell" in output
+
+
+def test_unknown_step_is_exit_2_with_hint(course: Path) -> None:
+    for command in ("run", "show", "hint", "read", "reset"):
+        code, output = dl7(course, command, "step9")
+        assert code == 2, command
+        assert "error: unknown step 'step9'" in output and "steps in this course: step1, step2" in output
+
+
+def test_malformed_manifest_is_exit_2_and_touches_nothing(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    before = snapshot(isolated)
+    manifest = course / "curriculum.yaml"
+    manifest.write_text(manifest.read_text().replace("    title: Basics\n", "    title: Basics\n    colour: x\n"))
+    for command in (["status"], ["next"], ["run", "step1"], ["reset", "step1"]):
+        code, output = dl7(course, *command)
+        assert code == 2, command
+        assert f"{manifest}:10: steps[0].colour: unknown key" in output
+        assert "Traceback" not in output
+    assert snapshot(isolated) == before
+
+
+def test_version_and_help() -> None:
+    assert "dl7 0." in dl7(None, "--version")[1]
+    code, output = dl7(None, "--help")
+    assert code == 0
+    for command in ("next", "run", "status", "hint", "read", "reset", "list", "show"):
+        assert command in output
+    assert "Exit code 0 when every exercise passes" in dl7(None, "run", "--help")[1]
+
+
+def test_next_and_status_import_no_heavy_modules(isolated: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from dl7.cli import app\n"
+        "for argv in (['next'], ['status'], ['status', '--json']):\n"
+        "    try:\n"
+        "        app(argv)\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'nbclient', 'nbconvert', 'jupyter_client', 'sklearn',"
+        " 'numpy', 'matplotlib') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
+
+
+def test_python_dash_m(isolated: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "dl7", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and "dl7" in done.stdout

@@ -1,0 +1,123 @@
+"""The manifest: the real course loads; every kind of mistake is located by file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dl7.curriculum import load, registered_in
+from dl7.errors import Dl7Error, ManifestError
+
+
+def test_the_seven_step_course_loads() -> None:
+    c = load()
+    assert [s.id for s in c.steps] == [f"step{n}" for n in range(1, 8)]
+    assert all(s.readings for s in c.steps)
+    for step in c.steps:
+        for r in step.readings:
+            assert r.url.startswith("http") and r.minutes > 0 and r.author
+    assert c.steps[0].notebooks, "step 1 has a notebook"
+    assert len(c.steps[0].exercises) >= 4 and len(c.steps[1].exercises) >= 4
+
+
+def test_fixture_course_loads(course: Path) -> None:
+    c = load(course)
+    assert c.id == "fixture"
+    assert c.step("1").id == "step1"
+    assert [e.id for e in c.step("step1").exercises] == ["step1.double", "step1.greet"]
+    assert c.step("step1").notebooks[0].cell_timeout == 30
+    assert c.exercise("step1.double").hints == ("Multiply by two.", "`return 2 * x`")
+
+
+def test_unknown_step_lists_known_ones(course: Path) -> None:
+    with pytest.raises(Dl7Error) as info:
+        load(course).step("9")
+    assert "unknown step '9'" in info.value.message
+    assert "step1, step2" in info.value.hint
+
+
+def _broken(course: Path, old: str, new: str) -> ManifestError:
+    manifest = course / "curriculum.yaml"
+    text = manifest.read_text()
+    assert old in text
+    manifest.write_text(text.replace(old, new, 1))
+    with pytest.raises(ManifestError) as info:
+        load(course)
+    return info.value
+
+
+def test_unknown_key_names_line_and_field(course: Path) -> None:
+    e = _broken(course, "    title: Basics\n", "    title: Basics\n    colour: blue\n")
+    assert e.line == 10
+    assert e.field == "steps[0].colour"
+    assert "unknown key" in str(e) and "curriculum.yaml:10" in str(e)
+
+
+def test_duplicate_exercise_id(course: Path) -> None:
+    e = _broken(course, "- id: step1.greet", "- id: step1.double")
+    assert "duplicate exercise id 'step1.double'" in e.problem
+    assert e.field == "steps[0].notebooks[0].exercises[1].id"
+
+
+def test_path_outside_the_course(course: Path) -> None:
+    e = _broken(course, "path: notebooks/basics.ipynb", "path: ../elsewhere.ipynb")
+    assert "outside the course folder" in e.problem
+    assert e.field.endswith("notebooks[0].path")
+
+
+def test_missing_notebook(course: Path) -> None:
+    e = _broken(course, "path: notebooks/basics.ipynb", "path: notebooks/missing.ipynb")
+    assert "notebook not found" in e.problem
+
+
+def test_exercise_without_a_checker(course: Path) -> None:
+    e = _broken(course, "- id: step1.greet", "- id: step1.wave")
+    assert "no checker is registered for 'step1.wave'" in e.problem
+    assert "@checker" in e.hint
+
+
+def test_wrong_type(course: Path) -> None:
+    e = _broken(course, "cell_timeout: 30", "cell_timeout: soon")
+    assert "expected an int, got a string" in e.problem
+
+
+def test_missing_key(course: Path) -> None:
+    e = _broken(course, "title: Fixture course\n", "")
+    assert "missing required key 'title'" in e.problem
+
+
+def test_invalid_yaml_reports_line(course: Path) -> None:
+    e = _broken(course, "id: fixture", "id: [fixture")
+    assert "not valid YAML" in e.problem and e.line is not None
+
+
+def test_duplicate_yaml_key(course: Path) -> None:
+    e = _broken(course, "title: Fixture course\n", "title: Fixture course\ntitle: Again\n")
+    assert "duplicate key" in e.problem and e.line == 5
+
+
+def test_unknown_reading_reference(course: Path) -> None:
+    e = _broken(course, "reading: r-one", "reading: r-nine")
+    assert "unknown reading 'r-nine'" in e.problem
+
+
+def test_exercise_id_must_belong_to_its_step(course: Path) -> None:
+    e = _broken(course, "- id: step1.greet", "- id: step2.greet")
+    assert "must look like step1.name" in e.problem
+
+
+def test_unsupported_format(course: Path) -> None:
+    e = _broken(course, "format: 1", "format: 2")
+    assert "unsupported format 2" in e.problem
+
+
+def test_missing_manifest(tmp_path: Path) -> None:
+    with pytest.raises(Dl7Error, match="curriculum not found"):
+        load(tmp_path / "nope.yaml")
+
+
+def test_registered_ids_are_read_without_importing(tmp_path: Path) -> None:
+    module = tmp_path / "mod.py"
+    module.write_text("import does_not_exist\n@checker('a.b')\ndef f(x): pass\n@other('a.c')\ndef g(x): pass\n")
+    assert registered_in(module) == {"a.b"}

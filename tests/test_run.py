@@ -1,0 +1,122 @@
+"""`dl7 run` end to end on the fixture course, through the real CLI and a real kernel."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dl7.cli import app
+from tests.conftest import snapshot
+
+pytestmark = pytest.mark.kernel
+runner = CliRunner()
+
+
+def dl7(course: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["--curriculum", str(course), *args])
+    return result.exit_code, result.output
+
+
+def run_json(course: Path, step: str) -> tuple[int, dict[str, str]]:
+    code, output = dl7(course, "run", step, "--json")
+    data = json.loads(output)
+    return code, {e["id"]: e for nb in data["notebooks"] for e in nb["exercises"]}
+
+
+def edit_cell(home: Path, index: int, source: str) -> None:
+    path = home / "notebooks" / "basics.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"][index]["source"] = source
+    path.write_text(json.dumps(nb))
+
+
+def test_unsolved_is_not_attempted(course: Path, isolated: Path) -> None:
+    code, results = run_json(course, "step1")
+    assert code == 1
+    assert {k: v["status"] for k, v in results.items()} == {
+        "step1.double": "not_attempted", "step1.greet": "not_attempted"}
+
+
+def test_solved_passes_and_completes_the_step(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
+    before = (isolated / "notebooks" / "basics.ipynb").read_bytes()
+    code, output = dl7(course, "run", "1")
+    assert code == 0, output
+    assert "✔ passed" in output and "greets politely" in output and "All 2 exercises of step1 pass" in output
+    assert (isolated / "notebooks" / "basics.ipynb").read_bytes() == before, "the learner's file is untouched"
+    runs = list((isolated / ".dl7" / "runs" / "step1").glob("basics.*.ipynb"))
+    assert len(runs) == 1 and json.loads(runs[0].read_text())["cells"][3]["outputs"]
+    status = json.loads(dl7(course, "status", "--json")[1])
+    assert status["steps"][0]["complete"] is True
+    assert status["steps"][0]["exercises"] == [{"id": "step1.double", "status": "passed"},
+                                               {"id": "step1.greet", "status": "passed"}]
+    assert status["current"] == "step2"
+
+
+def test_wrong_answer_fails_with_the_checkers_message(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    edit_cell(isolated, 2, "def double(x):\n    return x + 1")
+    code, results = run_json(course, "step1")
+    assert code == 1
+    assert results["step1.double"]["status"] == "failed"
+    assert results["step1.double"]["message"] == "double(0) returned 1; expected 0"
+
+
+def test_learner_exception_is_an_error_with_its_line(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    edit_cell(isolated, 2, "def double(x):\n    y = 2\n    return x * undefined_name")
+    _, results = run_json(course, "step1")
+    message = results["step1.double"]["message"]
+    assert results["step1.double"]["status"] == "error"
+    assert "NameError" in message and "line 3" in message and "in double" in message
+
+
+def test_a_failed_cell_makes_later_dependent_exercises_not_reached(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    edit_cell(isolated, 2, "raise ValueError('boom')")
+    edit_cell(isolated, 4, "greet = double")
+    _, results = run_json(course, "step1")
+    assert results["step1.double"]["status"] == "error"
+    assert "ValueError: boom (cell 3, line 1)" in results["step1.double"]["message"]
+    assert results["step1.greet"]["status"] == "not_reached"
+    assert "an earlier cell failed: ValueError: boom (cell 3" in results["step1.greet"]["message"]
+
+
+def test_cell_timeout_stops_the_run(course: Path, isolated: Path) -> None:
+    code, results = run_json(course, "step2")
+    assert code == 1
+    assert results["step2.after"]["status"] == "not_reached"
+    assert "limit of 2 s" in results["step2.after"]["message"]
+
+
+def test_dead_kernel_is_an_outcome(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    edit_cell(isolated, 4, "import os\nos._exit(1)")
+    code, output = dl7(course, "run", "step1", "--json")
+    data = json.loads(output)
+    assert code == 1
+    assert data["notebooks"][0]["outcome"] == "dead"
+    statuses = {e["id"]: e["status"] for e in data["notebooks"][0]["exercises"]}
+    assert statuses == {"step1.double": "not_attempted", "step1.greet": "not_reached"}
+
+
+def test_unreadable_notebook_is_exit_2_and_changes_nothing(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    (isolated / "notebooks" / "basics.ipynb").write_text("{ not json")
+    before = snapshot(isolated)
+    code, output = dl7(course, "run", "step1")
+    assert code == 2
+    assert "basics.ipynb:1:3: not a valid notebook" in output
+    assert "Traceback" not in output
+    assert snapshot(isolated) == before
+
+
+def test_html_export(course: Path, isolated: Path) -> None:
+    code, _ = dl7(course, "run", "step1", "--html")
+    assert code == 1
+    assert list((isolated / ".dl7" / "runs" / "step1").glob("*.html"))
