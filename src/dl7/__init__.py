@@ -12,8 +12,8 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "check"]
 
 
-def check(exercise_id: str, *args: Any, **kwargs: Any) -> Any:
+def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
     """Check one exercise inside a notebook: ``check("step2.sigmoid", sigmoid)``."""
     from dl7.checks import check as _check
 
-    return _check(exercise_id, *args, **kwargs)
+    _check(exercise_id, *args, **kwargs)

@@ -202,7 +202,7 @@ def _shutdown(client: _Client) -> None:
                 loop.run_until_complete(km.shutdown_kernel(now=True))
         finally:
             loop.close()
-    except Exception:  # noqa: BLE001 - best effort: the process may be gone already
+    except Exception:  # best effort: the kernel may be gone already
         pass
 
 

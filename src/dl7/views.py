@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dl7.curriculum import Curriculum, Step
+from dl7.validate import CaseResult, Report
 from dl7.journey import Journey, StepState
 from dl7.runner import StepRun
 from dl7.workspace import Prepared
@@ -227,3 +228,56 @@ def render_hint(console: Console, exercise_id: str, title: str, hints: tuple[str
     else:
         lines.append(f"\n[dim]Run the same command again for hint {shown + 1}.[/]")
     console.print(Panel("\n".join(lines), title="dl7 hint", border_style="yellow", expand=False))
+
+
+class ValidateProgress:
+    """One live line per running notebook on a terminal; one plain line per result elsewhere."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = console
+        self.live = console.is_terminal
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=console, transient=True)
+        self.tasks: dict[tuple[str, str], Any] = {}
+
+    def __enter__(self) -> ValidateProgress:
+        if self.live:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.progress.__exit__(None, None, None)
+
+    def event(self, notebook: str, case: str, what: str, result: CaseResult | None) -> None:
+        key = (notebook, case)
+        if what == "start":
+            if self.live:
+                self.tasks[key] = self.progress.add_task(f"{notebook} [dim]{case}[/]", total=None)
+            return
+        if key in self.tasks:
+            self.progress.remove_task(self.tasks.pop(key))
+        if result is None:
+            return
+        verdict = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
+        detail = "cached" if result.cached else f"{result.seconds:.1f} s"
+        self.console.print(f"{verdict} {escape(notebook)} {case} [dim]({detail})[/]")
+
+
+def render_validate(console: Console, report: Report) -> None:
+    failed = [c for c in report.cases if not c.ok]
+    if failed:
+        table = Table(title="Validation failures", title_justify="left")
+        for col in ("notebook", "case", "exercise", "reason"):
+            table.add_column(col)
+        for case in failed:
+            for problem in case.problems or ():
+                table.add_row(escape(case.notebook), case.case, escape(problem.exercise or "-"), escape(problem.reason))
+        console.print(table)
+    cached = sum(c.cached for c in report.cases)
+    passed = sum(c.ok for c in report.cases)
+    colour = "green" if report.ok else "red"
+    console.print(f"[bold {colour}]{passed} passed, {len(failed)} failed[/] "
+                  f"[dim]({cached} cached, {report.executed} notebook runs executed, {report.seconds:.1f} s)[/]")

@@ -120,16 +120,18 @@ def evaluate(exercise_id: str, *args: Any, **kwargs: Any) -> CheckResult:
         status, message = "failed", str(exc) or "the answer is not right yet"
     except NotImplementedError:
         status, message = "not_attempted", "not done yet: replace `raise NotImplementedError` with your code"
-    except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
+    except Exception as exc:  # the learner's code may raise anything
         status, message = "error", describe_exception(exc)
     return CheckResult(exercise_id, status, message, round(time.perf_counter() - start, 4))
 
 
-def check(exercise_id: str, *args: Any, **kwargs: Any) -> CheckResult:
-    """Check an exercise, show the result in the notebook, and return it."""
-    result = evaluate(exercise_id, *args, **kwargs)
-    _show(result)
-    return result
+def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
+    """Check an exercise and show the result in the notebook.
+
+    It returns nothing, so a check on a cell's last line is displayed once, not twice;
+    :func:`evaluate` returns the :class:`CheckResult` instead.
+    """
+    _show(evaluate(exercise_id, *args, **kwargs))
 
 
 def describe_exception(exc: BaseException) -> str:
