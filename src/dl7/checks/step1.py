@@ -245,9 +245,10 @@ def _table_set(value: Any, m: int, what: str) -> set[tuple[int, ...]]:
     for item in items:
         arr = as_array(item, f"an entry of the list from {what}")
         if arr.shape != (m,) or not np.all((arr == 0) | (arr == 1)):
+            shown = tuple(int(v) for v in arr.ravel()) if np.all(arr == np.round(arr)) else arr.tolist()
             raise CheckFailed(
-                f"{what} returned an entry {arr.tolist()}; each entry should be a labelling of the {m} rows "
-                f"of X: {m} values, each 0 or 1"
+                f"{what} returned an entry {shown}; each entry should be a labelling of the {m} rows "
+                f"of X: {m} values, each 0 or 1 — build the labellings from len(X), not a fixed size"
             )
         tables.append(tuple(int(v) for v in arr))
     found = set(tables)
