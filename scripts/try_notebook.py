@@ -16,8 +16,13 @@ path = sys.argv[1]
 nb = nbformat.read(path, as_version=4)
 for label, version in (("solved", nb), ("unsolved", nbformat.from_dict(learner_version(nb)))):
     start = time.perf_counter()
-    client = NotebookClient(version, timeout=300, allow_errors=True, kernel_name="python3",
-                            resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}})
+    client = NotebookClient(
+        version,
+        timeout=300,
+        allow_errors=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}},
+    )
     client.execute()
     print(f"== {label}: {time.perf_counter() - start:.1f} s")
     for i, cell in enumerate(version.cells):

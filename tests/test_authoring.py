@@ -20,7 +20,8 @@ def test_region_becomes_an_indented_stub() -> None:
 
 
 def test_code_outside_regions_is_kept_and_several_regions_work() -> None:
-    src = "a = 1\n### BEGIN SOLUTION\nb = 2\n### END SOLUTION\nc = 3\n### BEGIN SOLUTION\nd = 4\n### END SOLUTION"
+    region = "### BEGIN SOLUTION\n{}\n### END SOLUTION"
+    src = "a = 1\n" + region.format("b = 2") + "\nc = 3\n" + region.format("d = 4")
     out = strip_solutions_from_source(src)
     assert out.splitlines() == ["a = 1", CODE_STUB, "c = 3", CODE_STUB]
 
@@ -52,7 +53,12 @@ def test_learner_version_strips_outputs_and_leaves_the_source_alone() -> None:
         "cells": [
             {
                 "cell_type": "code",
-                "source": ["def f():\n", "    ### BEGIN SOLUTION\n", "    return 1\n", "    ### END SOLUTION"],
+                "source": [
+                    "def f():\n",
+                    "    ### BEGIN SOLUTION\n",
+                    "    return 1\n",
+                    "    ### END SOLUTION",
+                ],
                 "outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}],
                 "execution_count": 3,
                 "metadata": {},

@@ -81,7 +81,11 @@ def test_list_and_show(course: Path) -> None:
     assert code == 0 and "Basics" in output and "Slow" in output
     data = json.loads(dl7(course, "list", "--json")[1])
     assert data["steps"][0]["notebooks"][0]["exercises"][0] == {
-        "id": "step1.double", "title": "Double a number", "reading": "r-one", "hints": 2}
+        "id": "step1.double",
+        "title": "Double a number",
+        "reading": "r-one",
+        "hints": 2,
+    }
     code, output = dl7(course, "show", "2")
     assert code == 0 and "step2 — Slow" in output and "2 s a cell" in output
 
@@ -97,7 +101,9 @@ def test_malformed_manifest_is_exit_2_and_touches_nothing(course: Path, isolated
     dl7(course, "status")
     before = snapshot(isolated)
     manifest = course / "curriculum.yaml"
-    manifest.write_text(manifest.read_text().replace("    title: Basics\n", "    title: Basics\n    colour: x\n"))
+    manifest.write_text(
+        manifest.read_text().replace("    title: Basics\n", "    title: Basics\n    colour: x\n")
+    )
     for command in (["status"], ["next"], ["run", "step1"], ["reset", "step1"]):
         code, output = dl7(course, *command)
         assert code == 2, command

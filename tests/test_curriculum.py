@@ -119,5 +119,7 @@ def test_missing_manifest(tmp_path: Path) -> None:
 
 def test_registered_ids_are_read_without_importing(tmp_path: Path) -> None:
     module = tmp_path / "mod.py"
-    module.write_text("import does_not_exist\n@checker('a.b')\ndef f(x): pass\n@other('a.c')\ndef g(x): pass\n")
+    module.write_text(
+        "import does_not_exist\n@checker('a.b')\ndef f(x): pass\n@other('a.c')\ndef g(x): pass\n"
+    )
     assert registered_in(module) == {"a.b"}

@@ -29,10 +29,12 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
 
 def test_latest_result_wins(tmp_path: Path) -> None:
     with Progress(tmp_path / "p.sqlite", "c") as p:
-        p.record_attempt("step1", "nb", "2026-01-01T00:00:00", 1.0, "completed", None,
-                         [("step1.a", "failed", "no", 0.1)])
-        p.record_attempt("step1", "nb", "2026-01-01T00:01:00", 1.0, "completed", None,
-                         [("step1.a", "passed", "yes", 0.1)])
+        p.record_attempt(
+            "step1", "nb", "2026-01-01T00:00:00", 1.0, "completed", None, [("step1.a", "failed", "no", 0.1)]
+        )
+        p.record_attempt(
+            "step1", "nb", "2026-01-01T00:01:00", 1.0, "completed", None, [("step1.a", "passed", "yes", 0.1)]
+        )
         assert p.latest_results()["step1.a"].status == "passed"
         assert p.last_attempts()["step1"].started_at == "2026-01-01T00:01:00"
         assert p.attempt_count("step1") == 2
@@ -42,8 +44,15 @@ def test_attempt_and_results_land_together_or_not_at_all(tmp_path: Path) -> None
     with Progress(tmp_path / "p.sqlite", "c") as p:
         with pytest.raises(sqlite3.IntegrityError):
             # the same exercise twice violates the primary key: the attempt must vanish too
-            p.record_attempt("step1", "nb", "t", 1.0, "completed", None,
-                             [("step1.a", "passed", "", 0), ("step1.a", "failed", "", 0)])
+            p.record_attempt(
+                "step1",
+                "nb",
+                "t",
+                1.0,
+                "completed",
+                None,
+                [("step1.a", "passed", "", 0), ("step1.a", "failed", "", 0)],
+            )
         assert p.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 0
 
 
@@ -56,8 +65,15 @@ def test_two_writers_at_once_both_land(tmp_path: Path) -> None:
         try:
             with Progress(path, "c") as p:
                 for i in range(25):
-                    p.record_attempt("step1", f"nb{n}", "t", 0.1, "completed", None,
-                                     [(f"step1.e{n}_{i}", "passed", "", 0.0)])
+                    p.record_attempt(
+                        "step1",
+                        f"nb{n}",
+                        "t",
+                        0.1,
+                        "completed",
+                        None,
+                        [(f"step1.e{n}_{i}", "passed", "", 0.0)],
+                    )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

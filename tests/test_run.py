@@ -38,7 +38,9 @@ def test_unsolved_is_not_attempted(course: Path, isolated: Path) -> None:
     code, results = run_json(course, "step1")
     assert code == 1
     assert {k: v["status"] for k, v in results.items()} == {
-        "step1.double": "not_attempted", "step1.greet": "not_attempted"}
+        "step1.double": "not_attempted",
+        "step1.greet": "not_attempted",
+    }
 
 
 def test_solved_passes_and_completes_the_step(course: Path, isolated: Path) -> None:
@@ -53,8 +55,10 @@ def test_solved_passes_and_completes_the_step(course: Path, isolated: Path) -> N
     assert len(runs) == 1 and json.loads(runs[0].read_text())["cells"][3]["outputs"]
     status = json.loads(dl7(course, "status", "--json")[1])
     assert status["steps"][0]["complete"] is True
-    assert status["steps"][0]["exercises"] == [{"id": "step1.double", "status": "passed"},
-                                               {"id": "step1.greet", "status": "passed"}]
+    assert status["steps"][0]["exercises"] == [
+        {"id": "step1.double", "status": "passed"},
+        {"id": "step1.greet", "status": "passed"},
+    ]
     assert status["current"] == "step2"
 
 

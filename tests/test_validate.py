@@ -22,7 +22,9 @@ def validate(course: Path, *args: str) -> tuple[int, dict]:
 
 
 def problems(report: dict) -> list[tuple[str, str, str | None, str]]:
-    return [(c["notebook"], c["case"], p["exercise"], p["reason"]) for c in report["cases"] for p in c["problems"]]
+    return [
+        (c["notebook"], c["case"], p["exercise"], p["reason"]) for c in report["cases"] for p in c["problems"]
+    ]
 
 
 def edit_source(course: Path, name: str, index: int, source: str | None) -> None:
@@ -35,14 +37,18 @@ def edit_source(course: Path, name: str, index: int, source: str | None) -> None
     path.write_text(json.dumps(nb, indent=1))
 
 
-def test_a_sound_course_validates_and_the_cache_skips_unchanged_notebooks(course: Path, tmp_path: Path) -> None:
+def test_a_sound_course_validates_and_the_cache_skips_unchanged_notebooks(
+    course: Path, tmp_path: Path
+) -> None:
     code, report = validate(course, "step1", "step3", "--junit", str(tmp_path / "junit.xml"))
     assert code == 0, problems(report)
     assert report["executed"] == 4
     suite = ElementTree.parse(tmp_path / "junit.xml").getroot()
     assert suite.get("tests") == "6" and suite.get("failures") == "0"
     assert {(t.get("classname"), t.get("name")) for t in suite} >= {
-        ("notebooks/basics.ipynb", "solved"), ("notebooks/basics.ipynb", "unsolved")}
+        ("notebooks/basics.ipynb", "solved"),
+        ("notebooks/basics.ipynb", "unsolved"),
+    }
 
     code, again = validate(course, "step1", "step3")
     assert code == 0 and again["executed"] == 0
@@ -59,21 +65,35 @@ def test_a_sound_course_validates_and_the_cache_skips_unchanged_notebooks(course
 
 
 def test_wrong_solution(course: Path) -> None:
-    edit_source(course, "basics.ipynb", 2,
-                "def double(x):\n    ### BEGIN SOLUTION\n    return x + x + 1\n    ### END SOLUTION")
+    edit_source(
+        course,
+        "basics.ipynb",
+        2,
+        "def double(x):\n    ### BEGIN SOLUTION\n    return x + x + 1\n    ### END SOLUTION",
+    )
     code, report = validate(course, "step1")
     assert code == 1
-    assert ("notebooks/basics.ipynb", "solved", "step1.double",
-            "the solution does not pass (failed): double(0) returned 1; expected 0") in problems(report)
+    assert (
+        "notebooks/basics.ipynb",
+        "solved",
+        "step1.double",
+        "the solution does not pass (failed): double(0) returned 1; expected 0",
+    ) in problems(report)
 
 
 def test_vacuous_check(course: Path) -> None:
     checks = course / "checks.py"
-    checks.write_text(checks.read_text().replace('    got = greet("Ada")\n', '    return "ok"\n    got = greet("Ada")\n'))
+    checks.write_text(
+        checks.read_text().replace('    got = greet("Ada")\n', '    return "ok"\n    got = greet("Ada")\n')
+    )
     code, report = validate(course, "step1")
     assert code == 1
-    assert ("notebooks/basics.ipynb", "unsolved", "step1.greet",
-            "passes without a solution: the check is vacuous") in problems(report)
+    assert (
+        "notebooks/basics.ipynb",
+        "unsolved",
+        "step1.greet",
+        "passes without a solution: the check is vacuous",
+    ) in problems(report)
 
 
 def test_exercise_listed_but_never_called(course: Path) -> None:
@@ -81,8 +101,10 @@ def test_exercise_listed_but_never_called(course: Path) -> None:
     code, report = validate(course, "step1")
     assert code == 1
     reasons = problems(report)
-    assert any(p[1] == "static" and p[2] == "step1.greet" and "never calls check('step1.greet')" in p[3]
-               for p in reasons)
+    assert any(
+        p[1] == "static" and p[2] == "step1.greet" and "never calls check('step1.greet')" in p[3]
+        for p in reasons
+    )
     assert [c["skipped"] for c in report["cases"]] == [False, True, True]
 
 
@@ -95,8 +117,11 @@ def test_call_not_listed(course: Path) -> None:
 
 def test_notebook_over_its_budget(course: Path) -> None:
     manifest = course / "curriculum.yaml"
-    manifest.write_text(manifest.read_text().replace("cell_timeout: 2\n        budget: 20",
-                                                     "cell_timeout: 60\n        budget: 3"))
+    manifest.write_text(
+        manifest.read_text().replace(
+            "cell_timeout: 2\n        budget: 20", "cell_timeout: 60\n        budget: 3"
+        )
+    )
     code, report = validate(course, "step2")
     assert code == 1
     assert any(p[1] == "solved" and "ran past its time budget of 3 s" in p[3] for p in problems(report))
@@ -117,13 +142,20 @@ def test_unbalanced_markers(course: Path) -> None:
     edit_source(course, "basics.ipynb", 2, "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n")
     code, report = validate(course, "step1")
     assert code == 1
-    assert any("solution markers: cell 2, line 2: ### BEGIN SOLUTION is never closed" in p[3]
-               for p in problems(report))
+    assert any(
+        "solution markers: cell 2, line 2: ### BEGIN SOLUTION is never closed" in p[3]
+        for p in problems(report)
+    )
 
 
 def test_kernel_that_dies(course: Path) -> None:
-    edit_source(course, "basics.ipynb", 4,
-                "import os\nos._exit(1)\ndef greet(name):\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
+    edit_source(
+        course,
+        "basics.ipynb",
+        4,
+        "import os\nos._exit(1)\n"
+        "def greet(name):\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+    )
     code, report = validate(course, "step1", "--jobs", "1")
     assert code == 1
     assert any(p[1] == "solved" and "the kernel died" in p[3] for p in problems(report))

@@ -32,7 +32,11 @@ def test_per_user_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_created_with_learner_copies(course: Path, isolated: Path) -> None:
     prepared = open_workspace(load(course))
-    assert prepared.created and set(prepared.added) == {"notebooks/basics.ipynb", "notebooks/slow.ipynb"}
+    assert prepared.created and set(prepared.added) == {
+        "notebooks/basics.ipynb",
+        "notebooks/slow.ipynb",
+        "notebooks/triple.ipynb",
+    }
     learner = read_notebook(isolated / "notebooks" / "basics.ipynb")
     text = json.dumps(learner)
     assert "NotImplementedError" in text and "2 * x" not in text

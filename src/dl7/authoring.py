@@ -60,7 +60,9 @@ def _regions_in(source: str, index: int) -> list[Region]:
             continue
         if match.group(2) == BEGIN:
             if open_line is not None:
-                raise MarkerError(index, lineno, f"nested {BEGIN} (the region opened on line {open_line} is not closed)")
+                raise MarkerError(
+                    index, lineno, f"nested {BEGIN} (the region opened on line {open_line} is not closed)"
+                )
             open_line = lineno
         else:
             if open_line is None:
@@ -117,5 +119,6 @@ def has_outputs(nb: Any) -> list[int]:
     return [
         i
         for i, cell in enumerate(nb.get("cells", []))
-        if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        if cell.get("cell_type") == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]

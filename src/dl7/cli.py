@@ -75,11 +75,17 @@ def main_options(
     ctx: typer.Context,
     curriculum: Annotated[
         str | None,
-        typer.Option("--curriculum", "-c", envvar="DL7_CURRICULUM", metavar="PATH",
-                     help="Run another course: a curriculum.yaml or the folder holding it."),
+        typer.Option(
+            "--curriculum",
+            "-c",
+            envvar="DL7_CURRICULUM",
+            metavar="PATH",
+            help="Run another course: a curriculum.yaml or the folder holding it.",
+        ),
     ] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """Learn deep learning in seven steps, in real notebooks with checked exercises."""
     state.curriculum_path = curriculum
@@ -108,8 +114,10 @@ def _open(quiet: bool = False) -> tuple[Any, Any, Any]:
         workspace_notice(err, prepared)
     progress = Progress(prepared.workspace.progress_path, curriculum.id)
     if progress.moved_aside:
-        err.print(f"[yellow]warning:[/] the progress file was corrupt; it was moved to "
-                  f"{escape(str(progress.moved_aside))} and a new one was started")
+        err.print(
+            f"[yellow]warning:[/] the progress file was corrupt; it was moved to "
+            f"{escape(str(progress.moved_aside))} and a new one was started"
+        )
     return curriculum, prepared, progress
 
 
@@ -133,11 +141,15 @@ def next_(as_json: JsonOpt = False) -> None:
     if as_json:
         current = j.current
         data = status_json(j)
-        data["next"] = None if current is None else {
-            "step": current.step.id,
-            "notebooks": [str(prepared.workspace.root / nb.path) for nb in current.step.notebooks],
-            "commands": [f"dl7 run {current.step.id}", f"dl7 hint {current.step.id}"],
-        }
+        data["next"] = (
+            None
+            if current is None
+            else {
+                "step": current.step.id,
+                "notebooks": [str(prepared.workspace.root / nb.path) for nb in current.step.notebooks],
+                "commands": [f"dl7 run {current.step.id}", f"dl7 hint {current.step.id}"],
+            }
+        )
         _print_json(data)
         return
     render_next(out, curriculum, j)
@@ -163,7 +175,9 @@ def status(as_json: JsonOpt = False) -> None:
 @_guard
 def run(
     step: StepArg,
-    notebook: Annotated[str | None, typer.Argument(help="Only this notebook of the step (its file name).")] = None,
+    notebook: Annotated[
+        str | None, typer.Argument(help="Only this notebook of the step (its file name).")
+    ] = None,
     html: Annotated[bool, typer.Option("--html", help="Also export the executed notebook as HTML.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -182,8 +196,15 @@ def run(
             result = run_step(curriculum, prepared.workspace, progress, the_step, notebooks, html=html)
         else:
             with _CellProgress(out) as bars:
-                result = run_step(curriculum, prepared.workspace, progress, the_step, notebooks,
-                                  on_notebook=bars.notebook, html=html)
+                result = run_step(
+                    curriculum,
+                    prepared.workspace,
+                    progress,
+                    the_step,
+                    notebooks,
+                    on_notebook=bars.notebook,
+                    html=html,
+                )
     if as_json:
         _print_json(run_json(result))
     else:
@@ -200,9 +221,14 @@ class _CellProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("cells"), TimeElapsedColumn(), TextColumn("[dim]{task.fields[now]}"),
-            console=console, transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("cells"),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[now]}"),
+            console=console,
+            transient=False,
         )
 
     def __enter__(self) -> _CellProgress:
@@ -228,8 +254,12 @@ class _CellProgress:
 @_guard
 def hint(
     step: StepArg,
-    exercise: Annotated[str | None, typer.Argument(help="The exercise (e.g. `sigmoid` or `step2.sigmoid`); "
-                                                   "default: the first one not passing yet.")] = None,
+    exercise: Annotated[
+        str | None,
+        typer.Argument(
+            help="The exercise (e.g. `sigmoid` or `step2.sigmoid`); default: the first one not passing yet."
+        ),
+    ] = None,
 ) -> None:
     """Show the next hint for an exercise: one more each time you ask."""
     from dl7.journey import journey
@@ -278,24 +308,44 @@ def read(
             if not chosen and reading.isdigit() and 1 <= int(reading) <= len(readings):
                 chosen = [readings[int(reading) - 1]]
             if not chosen:
-                raise Dl7Error(f"step {the_step.id} has no reading {reading!r}",
-                               hint=f"use a number from 1 to {len(readings)} or an id from `dl7 read {the_step.id}`")
+                raise Dl7Error(
+                    f"step {the_step.id} has no reading {reading!r}",
+                    hint=f"use a number from 1 to {len(readings)} or an id from `dl7 read {the_step.id}`",
+                )
             progress.mark_reading(chosen[0].id, not undo)
             if not as_json:
-                out.print(f"{'Unmarked' if undo else 'Marked'} [bold]{escape(chosen[0].title)}[/] as "
-                          f"{'not done' if undo else 'done'}.")
+                out.print(
+                    f"{'Unmarked' if undo else 'Marked'} [bold]{escape(chosen[0].title)}[/] as "
+                    f"{'not done' if undo else 'done'}."
+                )
         j = journey(curriculum, progress, prepared.workspace.root)
     st = j.state(the_step.id)
     if as_json:
-        _print_json({"step": the_step.id, "readings": [
-            {"id": r.id, "title": r.title, "author": r.author, "kind": r.kind, "url": r.url,
-             "minutes": r.minutes, "done": r.id in st.readings_done} for r in the_step.readings]})
+        _print_json(
+            {
+                "step": the_step.id,
+                "readings": [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "author": r.author,
+                        "kind": r.kind,
+                        "url": r.url,
+                        "minutes": r.minutes,
+                        "done": r.id in st.readings_done,
+                    }
+                    for r in the_step.readings
+                ],
+            }
+        )
         return
     if not the_step.readings:
         out.print(f"{the_step.id} has no readings.")
         return
-    out.print(f"[bold]{escape(the_step.id)} — {escape(the_step.title)}[/]: "
-              f"{st.readings_count} of {len(the_step.readings)} readings done")
+    out.print(
+        f"[bold]{escape(the_step.id)} — {escape(the_step.title)}[/]: "
+        f"{st.readings_count} of {len(the_step.readings)} readings done"
+    )
     out.print(readings_table(st))
     if reading is None:
         out.print(f"\n[dim]Mark one done with `dl7 read {the_step.id} N`; undo with `--undo`.[/]")
@@ -305,7 +355,9 @@ def read(
 @_guard
 def reset(
     step: StepArg,
-    notebook: Annotated[str | None, typer.Argument(help="Only this notebook of the step (its file name).")] = None,
+    notebook: Annotated[
+        str | None, typer.Argument(help="Only this notebook of the step (its file name).")
+    ] = None,
 ) -> None:
     """Restore a fresh notebook; your current one is kept as a timestamped backup."""
     from dl7.workspace import reset as reset_notebook
@@ -358,13 +410,20 @@ def show(step: StepArg, as_json: JsonOpt = False) -> None:
 @app.command()
 @_guard
 def validate(
-    steps: Annotated[list[str] | None, typer.Argument(help="Only these steps (default: all).",
-                                                      show_default=False)] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1,
-                                             help="Notebooks run at once (default: number of cores).")] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE",
-                                               help="Write JUnit XML: one test case per notebook and case.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every notebook, even unchanged ones.")] = False,
+    steps: Annotated[
+        list[str] | None, typer.Argument(help="Only these steps (default: all).", show_default=False)
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Notebooks run at once (default: number of cores)."),
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Write JUnit XML: one test case per notebook and case."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every notebook, even unchanged ones.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove the course sound: every solution passes, and no check passes unsolved.
@@ -391,8 +450,9 @@ def validate(
         report = run_validation(curriculum, tuple(steps or ()), jobs=jobs, use_cache=not no_cache)
     else:
         with ValidateProgress(out) as bars:
-            report = run_validation(curriculum, tuple(steps or ()), jobs=jobs, use_cache=not no_cache,
-                                    listener=bars.event)
+            report = run_validation(
+                curriculum, tuple(steps or ()), jobs=jobs, use_cache=not no_cache, listener=bars.event
+            )
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
         junit.write_text(junit_xml(report), encoding="utf-8")

@@ -223,7 +223,9 @@ class _Reader:
             )
         self.doc, self.path, self.value = doc, path, value
 
-    def get(self, key: str, kind: type | tuple[type, ...], *, required: bool = True, default: Any = None) -> Any:
+    def get(
+        self, key: str, kind: type | tuple[type, ...], *, required: bool = True, default: Any = None
+    ) -> Any:
         if key not in self.value or self.value[key] is None:
             if required:
                 raise self.doc.error(self.path, f"missing required key {key!r}")
@@ -266,7 +268,9 @@ def load(path: str | os.PathLike[str] | None = None) -> Curriculum:
     try:
         text = manifest.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise Dl7Error(f"curriculum not found: {shown}", hint="pass --curriculum PATH to a curriculum.yaml") from None
+        raise Dl7Error(
+            f"curriculum not found: {shown}", hint="pass --curriculum PATH to a curriculum.yaml"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Dl7Error(f"cannot read curriculum {shown}: {exc}") from None
     doc = _Doc(shown, text)
@@ -283,8 +287,9 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
     if not _ID.match(course_id):
         raise doc.error(("id",), f"{course_id!r} is not a valid id (lowercase letters, digits, - and _)")
     source = top.get("source", dict, required=False, default={})
-    defaults = _Reader(doc, ("defaults",), top.get("defaults", dict, required=False, default={}),
-                       {"cell_timeout", "budget"})
+    defaults = _Reader(
+        doc, ("defaults",), top.get("defaults", dict, required=False, default={}), {"cell_timeout", "budget"}
+    )
     cell_timeout = defaults.positive("cell_timeout", DEFAULT_CELL_TIMEOUT)
     budget = defaults.positive("budget", DEFAULT_BUDGET)
     root = manifest.parent.resolve()
@@ -300,7 +305,9 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
 
     def unique(kind: str, value: str, path: tuple[Any, ...]) -> None:
         if value in seen:
-            raise doc.error(path, f"duplicate {kind} id {value!r} (first used at line {doc.line(seen[value])})")
+            raise doc.error(
+                path, f"duplicate {kind} id {value!r} (first used at line {doc.line(seen[value])})"
+            )
         seen[value] = path
 
     steps: list[Step] = []
@@ -311,7 +318,9 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
         s = _Reader(doc, spath, sval, {"id", "title", "summary", "readings", "notebooks"})
         step_id = s.get("id", str)
         if not _ID.match(step_id):
-            raise doc.error(spath + ("id",), f"{step_id!r} is not a valid id (lowercase letters, digits, - and _)")
+            raise doc.error(
+                spath + ("id",), f"{step_id!r} is not a valid id (lowercase letters, digits, - and _)"
+            )
         unique("step", step_id, spath + ("id",))
         readings: list[Reading] = []
         for rpath, rval in s.items("readings", required=False):
@@ -325,8 +334,17 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
             minutes = r.get("minutes", int)
             if minutes <= 0:
                 raise doc.error(rpath + ("minutes",), "must be a positive number of minutes")
-            readings.append(Reading(rid, r.get("title", str), r.get("author", str), r.get("kind", str), url,
-                                    minutes, bool(r.get("optional", bool, required=False, default=False))))
+            readings.append(
+                Reading(
+                    rid,
+                    r.get("title", str),
+                    r.get("author", str),
+                    r.get("kind", str),
+                    url,
+                    minutes,
+                    bool(r.get("optional", bool, required=False, default=False)),
+                )
+            )
         notebooks: list[Notebook] = []
         for npath, nval in s.items("notebooks", required=False):
             n = _Reader(doc, npath, nval, {"path", "title", "cell_timeout", "budget", "exercises"})
@@ -340,13 +358,17 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
                 e = _Reader(doc, epath, evalue, {"id", "title", "reading", "hints"})
                 eid = e.get("id", str)
                 if not _EXERCISE_ID.match(eid) or not eid.startswith(step_id + "."):
-                    raise doc.error(epath + ("id",), f"{eid!r} must look like {step_id}.name (lowercase, digits, _)")
+                    raise doc.error(
+                        epath + ("id",), f"{eid!r} must look like {step_id}.name (lowercase, digits, _)"
+                    )
                 unique("exercise", eid, epath + ("id",))
                 if eid not in registered:
                     raise doc.error(
                         epath + ("id",),
                         f"no checker is registered for {eid!r}",
-                        hint="decorate a function with @checker(\"" + eid + "\") in a module listed under checkers",
+                        hint='decorate a function with @checker("'
+                        + eid
+                        + '") in a module listed under checkers',
                     )
                 reading = e.get("reading", str, required=False)
                 if reading is not None:
@@ -357,18 +379,35 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
                         raise doc.error(hpath, "a hint must be a non-empty string")
                     hints.append(hint.strip())
                 exercises.append(Exercise(eid, e.get("title", str), reading, tuple(hints), rel))
-            notebooks.append(Notebook(rel, n.get("title", str), n.positive("cell_timeout", cell_timeout),
-                                      n.positive("budget", budget), tuple(exercises), step_id))
-        steps.append(Step(step_id, s.get("title", str), s.get("summary", str).strip(), tuple(readings),
-                          tuple(notebooks)))
+            notebooks.append(
+                Notebook(
+                    rel,
+                    n.get("title", str),
+                    n.positive("cell_timeout", cell_timeout),
+                    n.positive("budget", budget),
+                    tuple(exercises),
+                    step_id,
+                )
+            )
+        steps.append(
+            Step(
+                step_id, s.get("title", str), s.get("summary", str).strip(), tuple(readings), tuple(notebooks)
+            )
+        )
     if not steps:
         raise doc.error(("steps",), "a course needs at least one step")
     for rpath, ref in pending_refs:
         if ref not in reading_ids:
             raise doc.error(rpath, f"unknown reading {ref!r}")
-    return Curriculum(manifest.resolve(), course_id, top.get("title", str),
-                      str(top.get("description", str, required=False, default="")).strip(),
-                      tuple(checkers), tuple(steps), {str(k): str(v) for k, v in source.items()})
+    return Curriculum(
+        manifest.resolve(),
+        course_id,
+        top.get("title", str),
+        str(top.get("description", str, required=False, default="")).strip(),
+        tuple(checkers),
+        tuple(steps),
+        {str(k): str(v) for k, v in source.items()},
+    )
 
 
 def _check_notebook_path(doc: _Doc, path: tuple[Any, ...], rel: str, root: Path) -> None:

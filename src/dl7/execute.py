@@ -72,7 +72,9 @@ class Execution:
 class _ThisPython(KernelSpecManager):  # type: ignore[misc]
     """A kernelspec manager that always answers with this interpreter's ipykernel."""
 
-    extra_env: dict[str, str] = {}
+    def __init__(self, extra_env: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extra_env = extra_env
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         return KernelSpec(
@@ -108,12 +110,11 @@ def execute(
 ) -> Execution:
     """Run ``nb`` (a dict or NotebookNode, not modified) top to bottom in a fresh kernel."""
     # reads() joins multi-line sources and upgrades older minor versions, as Jupyter does.
-    nb = nbformat.reads(json.dumps(nb), as_version=4)
+    nb = nbformat.reads(json.dumps(nb), as_version=4)  # type: ignore[no-untyped-call]
     env = {**KERNEL_ENV, **(extra_env or {})}
     if checkers:
         env[CHECKERS_ENV] = os.pathsep.join(checkers)
-    spec_manager = _ThisPython()
-    spec_manager.extra_env = env
+    spec_manager = _ThisPython(env)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     position = {cell_index: n for n, cell_index in enumerate(code_cells)}
     start = time.monotonic()
@@ -133,10 +134,13 @@ def execute(
         record_timing=False,
     )
 
+    pending: set[asyncio.Future[Any]] = set()
+
     def on_sigint() -> None:
         client.interrupted = True
         if client.km is not None:
-            asyncio.ensure_future(client.km.shutdown_kernel(now=True))
+            km: Any = client.km
+            pending.add(asyncio.ensure_future(km.shutdown_kernel(now=True)))
 
     async def on_start(cell: Any, cell_index: int) -> None:
         if running["index"] is None:
@@ -192,7 +196,7 @@ def execute(
 
 def _shutdown(client: _Client) -> None:
     """Make sure no kernel outlives the run, whatever happened."""
-    km = client.km
+    km: Any = client.km  # an AsyncKernelManager: its methods are coroutines
     if km is None:
         return
     try:

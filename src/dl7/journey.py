@@ -67,8 +67,11 @@ def journey(curriculum: Curriculum, progress: Progress, workspace: Path) -> Jour
         exercises = []
         for ex in step.exercises:
             record = latest.get(ex.id)
-            exercises.append(ExerciseState(ex.id, ex.title, record.status if record else "not_run",
-                                           record.message if record else ""))
+            exercises.append(
+                ExerciseState(
+                    ex.id, ex.title, record.status if record else "not_run", record.message if record else ""
+                )
+            )
         last = attempts.get(step.id)
         steps.append(StepState(step, tuple(exercises), done, last.started_at if last else None))
     return Journey(workspace, curriculum.title, tuple(steps))

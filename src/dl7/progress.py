@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dl7.errors import Dl7Error
@@ -90,7 +90,7 @@ class Attempt:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Progress:
@@ -131,7 +131,9 @@ class Progress:
                 if side.exists():
                     side.rename(target.with_name(target.name + suffix))
         except OSError as exc:
-            raise Dl7Error(f"the progress file {self.path} is corrupt and cannot be moved aside: {exc}") from None
+            raise Dl7Error(
+                f"the progress file {self.path} is corrupt and cannot be moved aside: {exc}"
+            ) from None
         return target
 
     def close(self) -> None:
@@ -195,7 +197,8 @@ class Progress:
     def last_attempts(self) -> dict[str, Attempt]:
         """Step id → its most recent attempt."""
         rows = self.db.execute(
-            "SELECT id, step, notebook, started_at, seconds, outcome FROM attempts WHERE course = ? ORDER BY id",
+            "SELECT id, step, notebook, started_at, seconds, outcome FROM attempts"
+            " WHERE course = ? ORDER BY id",
             (self.course,),
         ).fetchall()
         return {row[1]: Attempt(*row) for row in rows}

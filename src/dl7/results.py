@@ -59,8 +59,10 @@ def check_calls(nb: Any) -> dict[str, list[int]]:
 
 
 def _strip_comments(source: str) -> str:
-    return "\n".join(line.split("#", 1)[0] if "check(" not in line.split("#", 1)[0] else line
-                     for line in source.splitlines())
+    return "\n".join(
+        line.split("#", 1)[0] if "check(" not in line.split("#", 1)[0] else line
+        for line in source.splitlines()
+    )
 
 
 def bundles(nb: Any) -> dict[str, dict[str, Any]]:
@@ -83,7 +85,9 @@ def cell_errors(nb: Any) -> dict[int, CellError]:
                 tb = _ANSI.sub("", "\n".join(output.get("traceback") or []))
                 lines = _LINE.findall(tb)
                 errors[index] = CellError(
-                    index, str(output.get("ename", "Error")), str(output.get("evalue", "")),
+                    index,
+                    str(output.get("ename", "Error")),
+                    str(output.get("evalue", "")),
                     int(lines[-1]) if lines else None,
                 )
                 break
@@ -104,22 +108,36 @@ def collect(manifest: Notebook, execution: Execution) -> list[ExerciseResult]:
             status = str(bundle.get("status", "failed"))
             if status not in STATUSES:
                 status = "failed"
-            results.append(ExerciseResult(exercise.id, exercise.title, status, str(bundle.get("message", "")),
-                                          float(bundle.get("seconds", 0.0) or 0.0)))
+            results.append(
+                ExerciseResult(
+                    exercise.id,
+                    exercise.title,
+                    status,
+                    str(bundle.get("message", "")),
+                    float(bundle.get("seconds", 0.0) or 0.0),
+                )
+            )
             continue
         cells = calls.get(exercise.id)
         if not cells:
-            results.append(ExerciseResult(exercise.id, exercise.title, "not_reached",
-                                          f"the notebook never calls check({exercise.id!r}); "
-                                          "was that cell deleted? `dl7 reset` restores a fresh copy"))
+            results.append(
+                ExerciseResult(
+                    exercise.id,
+                    exercise.title,
+                    "not_reached",
+                    f"the notebook never calls check({exercise.id!r}); "
+                    "was that cell deleted? `dl7 reset` restores a fresh copy",
+                )
+            )
             continue
         status, message = _explain(cells[0], call_cells, errors, execution)
         results.append(ExerciseResult(exercise.id, exercise.title, status, message))
     return results
 
 
-def _explain(call: int, call_cells: list[int], errors: dict[int, CellError],
-             execution: Execution) -> tuple[str, str]:
+def _explain(
+    call: int, call_cells: list[int], errors: dict[int, CellError], execution: Execution
+) -> tuple[str, str]:
     earlier = [c for c in call_cells if c < call]
     span_start = earlier[-1] + 1 if earlier else 0
     if execution.stopped_at is not None and call >= execution.stopped_at:
@@ -127,7 +145,10 @@ def _explain(call: int, call_cells: list[int], errors: dict[int, CellError],
             return "error" if execution.outcome in ("timeout", "budget") else "not_reached", (
                 f"{execution.message} (cell {call + 1})"
             )
-        return "not_reached", f"not reached: the run stopped at cell {execution.stopped_at + 1}: {execution.message}"
+        return (
+            "not_reached",
+            f"not reached: the run stopped at cell {execution.stopped_at + 1}: {execution.message}",
+        )
     span = [errors[i] for i in sorted(errors) if span_start <= i <= call]
     for err in span:
         if err.ename == "NotImplementedError":

@@ -53,9 +53,6 @@ class StepRun:
         return any(nb.outcome == "interrupted" for nb in self.notebooks)
 
 
-ProgressFactory = Callable[[Notebook], "Callable[[object], None] | None"]
-
-
 def run_step(
     curriculum: Curriculum,
     ws: Workspace,
@@ -68,7 +65,9 @@ def run_step(
 ) -> StepRun:
     """Run each notebook in turn; stop early (recording what ran) if the learner hits Ctrl-C."""
     if not notebooks:
-        raise Dl7Error(f"step {step.id} has no notebooks to run", hint=f"`dl7 read {step.id}` lists its readings")
+        raise Dl7Error(
+            f"step {step.id} has no notebooks to run", hint=f"`dl7 read {step.id}` lists its readings"
+        )
     # Read every notebook before running any, so a broken file fails fast and changes nothing.
     sources = {nb.path: read_notebook(ws.learner_path(nb)) for nb in notebooks}
     runs = []
@@ -112,11 +111,17 @@ def run_notebook(
     results = collect(nb, execution)
     executed = _save_executed(ws, nb, execution.nb, html=html)
     progress.record_attempt(
-        nb.step, nb.path, started, round(execution.seconds, 3), execution.outcome, str(executed),
+        nb.step,
+        nb.path,
+        started,
+        round(execution.seconds, 3),
+        execution.outcome,
+        str(executed),
         [(r.id, r.status, r.message, r.seconds) for r in results],
     )
-    return NotebookRun(nb, learner, executed, execution.outcome, execution.message, execution.seconds,
-                       tuple(results))
+    return NotebookRun(
+        nb, learner, executed, execution.outcome, execution.message, execution.seconds, tuple(results)
+    )
 
 
 def _save_executed(ws: Workspace, nb: Notebook, executed: object, *, html: bool) -> Path:
@@ -127,7 +132,7 @@ def _save_executed(ws: Workspace, nb: Notebook, executed: object, *, html: bool)
     if html:
         from nbconvert import HTMLExporter
 
-        body, _ = HTMLExporter().from_notebook_node(executed)
+        body, _ = HTMLExporter().from_notebook_node(executed)  # type: ignore[no-untyped-call, arg-type]
         write_atomic(target.with_suffix(".html"), body)
     old = sorted(folder.glob(f"{Path(nb.path).stem}.*.ipynb"))[:-KEEP_RUNS]
     for path in old:

@@ -37,8 +37,17 @@ from dl7.workspace import read_notebook, write_atomic
 
 CACHE_ENV = "DL7_VALIDATE_CACHE"
 # Installed packages whose version changes what a notebook computes.
-LOCKED_PACKAGES = ("numpy", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "matplotlib",
-                   "ipykernel", "nbclient", "jupyter_client")
+LOCKED_PACKAGES = (
+    "numpy",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "scikit-learn",
+    "matplotlib",
+    "ipykernel",
+    "nbclient",
+    "jupyter_client",
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +113,12 @@ def validate(
         static, content = static_checks(curriculum, nb)
         cases.append(static)
         if not static.ok:
-            cases += [CaseResult(nb.path, c, False, (Problem(None, "not run: the static checks failed"),),
-                                 skipped=True) for c in ("solved", "unsolved")]
+            cases += [
+                CaseResult(
+                    nb.path, c, False, (Problem(None, "not run: the static checks failed"),), skipped=True
+                )
+                for c in ("solved", "unsolved")
+            ]
             continue
         for case in ("solved", "unsolved"):
             key = _cache_key(curriculum, nb, case, content, lock)
@@ -150,7 +163,7 @@ def static_checks(curriculum: Curriculum, nb: Notebook) -> tuple[CaseResult, dic
     import nbformat
 
     try:
-        nbformat.validate(nbformat.reads(json.dumps(data), as_version=4))
+        nbformat.validate(nbformat.reads(json.dumps(data), as_version=4))  # type: ignore[no-untyped-call]
     except nbformat.ValidationError as exc:
         problems.append(Problem(None, f"not valid nbformat: {exc.message}"))
     except Exception as exc:  # nbformat raises several kinds for broken files
@@ -158,12 +171,17 @@ def static_checks(curriculum: Curriculum, nb: Notebook) -> tuple[CaseResult, dic
     with_outputs = has_outputs(data)
     if with_outputs:
         cells = ", ".join(str(i + 1) for i in with_outputs[:5])
-        problems.append(Problem(None, f"committed with outputs or execution counts (cells {cells}); "
-                                      "clear them before committing"))
+        problems.append(
+            Problem(
+                None,
+                f"committed with outputs or execution counts (cells {cells}); clear them before committing",
+            )
+        )
     try:
         if not solution_regions(data):
-            problems.append(Problem(None, "has no ### BEGIN SOLUTION region, so its learner version is "
-                                          "the same notebook"))
+            problems.append(
+                Problem(None, "has no ### BEGIN SOLUTION region, so its learner version is the same notebook")
+            )
     except MarkerError as exc:
         problems.append(Problem(None, f"solution markers: {exc}"))
     kernel = (data.get("metadata") or {}).get("kernelspec", {}).get("name")
@@ -175,16 +193,20 @@ def static_checks(curriculum: Curriculum, nb: Notebook) -> tuple[CaseResult, dic
         if not ex.hints:
             problems.append(Problem(ex.id, "has no hints in the manifest"))
         if ex.id not in calls:
-            problems.append(Problem(ex.id, "is listed in the manifest but the notebook never calls "
-                                           f"check({ex.id!r})"))
+            problems.append(
+                Problem(ex.id, f"is listed in the manifest but the notebook never calls check({ex.id!r})")
+            )
         elif len(calls[ex.id]) > 1:
             cells = ", ".join(str(i + 1) for i in calls[ex.id])
             problems.append(Problem(ex.id, f"is checked more than once (cells {cells})"))
     for called in sorted(set(calls) - listed):
-        problems.append(Problem(called, f"the notebook calls check({called!r}) but the manifest does not "
-                                        f"list it under {nb.path}"))
-    content = {"cells": [[c.get("cell_type"), cell_source(c)] for c in data.get("cells", [])],
-               "data": data}
+        problems.append(
+            Problem(
+                called,
+                f"the notebook calls check({called!r}) but the manifest does not list it under {nb.path}",
+            )
+        )
+    content = {"cells": [[c.get("cell_type"), cell_source(c)] for c in data.get("cells", [])], "data": data}
     return CaseResult(nb.path, "static", not problems, tuple(problems)), content
 
 
@@ -210,20 +232,32 @@ def run_case(curriculum: Curriculum, nb: Notebook, case: str, content: dict[str,
     results = collect(nb, execution)
     problems: list[Problem] = []
     if execution.outcome in ("budget", "timeout", "dead"):
-        problems.append(Problem(None, execution.message + (
-            f" (cell {execution.stopped_at + 1})" if execution.stopped_at is not None else "")))
+        problems.append(
+            Problem(
+                None,
+                execution.message
+                + (f" (cell {execution.stopped_at + 1})" if execution.stopped_at is not None else ""),
+            )
+        )
     elif execution.outcome == "interrupted":
         raise KeyboardInterrupt
     elif execution.seconds > nb.budget:
         problems.append(Problem(None, f"took {execution.seconds:.0f} s, over its budget of {nb.budget} s"))
     for r in results:
         if case == "solved" and r.status != "passed":
-            problems.append(Problem(r.id, f"the solution does not pass ({r.status.replace('_', ' ')}): {r.message}"))
+            problems.append(
+                Problem(r.id, f"the solution does not pass ({r.status.replace('_', ' ')}): {r.message}")
+            )
         elif case == "unsolved" and r.status == "passed":
             problems.append(Problem(r.id, "passes without a solution: the check is vacuous"))
         elif case == "unsolved" and r.status not in ("not_attempted", "failed"):
-            problems.append(Problem(r.id, f"unsolved, it is {r.status.replace('_', ' ')} instead of not "
-                                          f"attempted or failed, so its result is lost: {r.message}"))
+            problems.append(
+                Problem(
+                    r.id,
+                    f"unsolved, it is {r.status.replace('_', ' ')} instead of not "
+                    f"attempted or failed, so its result is lost: {r.message}",
+                )
+            )
     return CaseResult(nb.path, case, not problems, tuple(problems), execution.seconds)
 
 
@@ -245,8 +279,15 @@ def _read_cache(path: Path) -> dict[str, Any]:
 
 def _write_cache(path: Path, cache: dict[str, Any], keep: set[str]) -> None:
     try:
-        write_atomic(path, json.dumps({"dl7": __version__, "passed": {k: v for k, v in cache.items() if k in keep}},
-                                      indent=1, sort_keys=True) + "\n")
+        write_atomic(
+            path,
+            json.dumps(
+                {"dl7": __version__, "passed": {k: v for k, v in cache.items() if k in keep}},
+                indent=1,
+                sort_keys=True,
+            )
+            + "\n",
+        )
     except OSError:
         pass  # a read-only course still validates; it just is not cached
 
@@ -261,8 +302,9 @@ def _package_lock() -> dict[str, str]:
     return lock
 
 
-def _cache_key(curriculum: Curriculum, nb: Notebook, case: str, content: dict[str, Any],
-               lock: dict[str, str]) -> str:
+def _cache_key(
+    curriculum: Curriculum, nb: Notebook, case: str, content: dict[str, Any], lock: dict[str, str]
+) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([case, asdict(nb), content["cells"], lock], sort_keys=True).encode())
     for spec in curriculum.checkers:
@@ -290,9 +332,15 @@ def report_json(report: Report) -> dict[str, Any]:
         "seconds": round(report.seconds, 2),
         "executed": report.executed,
         "cases": [
-            {"notebook": c.notebook, "case": c.case, "ok": c.ok, "cached": c.cached, "skipped": c.skipped,
-             "seconds": round(c.seconds, 2),
-             "problems": [{"exercise": p.exercise, "reason": p.reason} for p in c.problems]}
+            {
+                "notebook": c.notebook,
+                "case": c.case,
+                "ok": c.ok,
+                "cached": c.cached,
+                "skipped": c.skipped,
+                "seconds": round(c.seconds, 2),
+                "problems": [{"exercise": p.exercise, "reason": p.reason} for p in c.problems],
+            }
             for c in report.cases
         ],
     }
@@ -302,8 +350,15 @@ def junit_xml(report: Report) -> str:
     from xml.etree import ElementTree as ET
 
     failures = sum(not c.ok for c in report.cases)
-    suite = ET.Element("testsuite", name=f"dl7.validate.{report.course}", tests=str(len(report.cases)),
-                       failures=str(failures), errors="0", skipped="0", time=f"{report.seconds:.2f}")
+    suite = ET.Element(
+        "testsuite",
+        name=f"dl7.validate.{report.course}",
+        tests=str(len(report.cases)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+        time=f"{report.seconds:.2f}",
+    )
     for c in report.cases:
         case = ET.SubElement(suite, "testcase", classname=c.notebook, name=c.case, time=f"{c.seconds:.2f}")
         if not c.ok:

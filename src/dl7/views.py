@@ -11,9 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from dl7.curriculum import Curriculum, Step
-from dl7.validate import CaseResult, Report
 from dl7.journey import Journey, StepState
 from dl7.runner import StepRun
+from dl7.validate import CaseResult, Report
 from dl7.workspace import Prepared
 
 STYLE = {
@@ -37,8 +37,11 @@ def workspace_notice(console: Console, prepared: Prepared) -> None:
         console.print(f"[bold]Created your workspace[/] at [cyan]{escape(str(ws.root))}[/]")
         console.print("  (your notebooks live there; set DL7_HOME to put it elsewhere)\n")
     elif prepared.added:
-        console.print(f"Added {len(prepared.added)} new notebook(s) to your workspace: "
-                      + ", ".join(escape(p) for p in prepared.added) + "\n")
+        console.print(
+            f"Added {len(prepared.added)} new notebook(s) to your workspace: "
+            + ", ".join(escape(p) for p in prepared.added)
+            + "\n"
+        )
 
 
 def readings_table(state: StepState) -> Table:
@@ -47,7 +50,8 @@ def readings_table(state: StepState) -> Table:
         mark = "[green]✔[/]" if r.id in state.readings_done else "[dim]○[/]"
         optional = " [dim](optional)[/]" if r.optional else ""
         table.add_row(
-            f"{n}.", mark,
+            f"{n}.",
+            mark,
             f"[bold]{escape(r.title)}[/]{optional}\n[dim]{escape(r.author)} · {escape(r.kind)} · "
             f"{r.minutes} min · id {escape(r.id)}[/]\n[link={r.url}][blue]{escape(r.url)}[/][/link]",
         )
@@ -64,9 +68,15 @@ def exercises_table(state: StepState) -> Table:
 def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> None:
     state = journey.current
     if state is None:
-        console.print(Panel(f"You have completed all {len(journey.steps)} steps of "
-                            f"[bold]{escape(journey.course_title)}[/]. Well done!\n"
-                            "`dl7 status` shows the whole journey.", title="dl7 next", border_style="green"))
+        console.print(
+            Panel(
+                f"You have completed all {len(journey.steps)} steps of "
+                f"[bold]{escape(journey.course_title)}[/]. Well done!\n"
+                "`dl7 status` shows the whole journey.",
+                title="dl7 next",
+                border_style="green",
+            )
+        )
         return
     step = state.step
     total = len(journey.steps)
@@ -77,11 +87,17 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
         Text(step.summary + "\n"),
     ]
     if step.readings:
-        parts += [Text.from_markup(f"[bold]Read or watch[/] ({state.readings_count}/{len(step.readings)} done)"),
-                  readings_table(state), Text("")]
+        parts += [
+            Text.from_markup(f"[bold]Read or watch[/] ({state.readings_count}/{len(step.readings)} done)"),
+            readings_table(state),
+            Text(""),
+        ]
     if step.notebooks:
-        parts.append(Text.from_markup("[bold]Then solve the exercises in[/]" if step.readings
-                                      else "[bold]Solve the exercises in[/]"))
+        parts.append(
+            Text.from_markup(
+                "[bold]Then solve the exercises in[/]" if step.readings else "[bold]Solve the exercises in[/]"
+            )
+        )
         for nb in step.notebooks:
             path = journey.workspace / nb.path
             parts.append(Text.from_markup(f"  [cyan]{escape(str(path))}[/]  [dim]{escape(nb.title)}[/]"))
@@ -111,8 +127,14 @@ def render_status(console: Console, journey: Journey) -> None:
     for s in journey.steps:
         mark = "[green]✔ complete[/]" if s.complete else ("[cyan]◀ you are here[/]" if s is current else "")
         last = s.last_run.replace("T", " ")[:16] + " UTC" if s.last_run else "[dim]never[/]"
-        table.add_row(s.step.id, escape(s.step.title), f"{s.passed}/{len(s.exercises)}",
-                      f"{s.readings_count}/{len(s.step.readings)}", last, mark)
+        table.add_row(
+            s.step.id,
+            escape(s.step.title),
+            f"{s.passed}/{len(s.exercises)}",
+            f"{s.readings_count}/{len(s.step.readings)}",
+            last,
+            mark,
+        )
     console.print(table)
     console.print(f"[dim]workspace: {escape(str(journey.workspace))}[/]")
 
@@ -146,15 +168,21 @@ def render_run(console: Console, run: StepRun) -> None:
         console.print(table)
         if nbrun.outcome != "completed":
             console.print(f"[yellow]The run stopped: {escape(nbrun.message)}[/]")
-        console.print(f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(str(nbrun.executed_path))}[/]")
+        console.print(
+            f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(str(nbrun.executed_path))}[/]"
+        )
     results = run.results
     passed = sum(r.status == "passed" for r in results)
     if run.passed:
-        console.print(f"\n[bold green]All {len(results)} exercises of {run.step.id} pass.[/] "
-                      "`dl7 next` shows what comes next.")
+        console.print(
+            f"\n[bold green]All {len(results)} exercises of {run.step.id} pass.[/] "
+            "`dl7 next` shows what comes next."
+        )
     else:
-        console.print(f"\n[bold]{passed} of {len(results)} exercises pass.[/] "
-                      f"Fix the ones above, then `dl7 run {run.step.id}` again; `dl7 hint {run.step.id}` helps.")
+        console.print(
+            f"\n[bold]{passed} of {len(results)} exercises pass.[/] "
+            f"Fix the ones above, then `dl7 run {run.step.id}` again; `dl7 hint {run.step.id}` helps."
+        )
 
 
 def run_json(run: StepRun) -> dict[str, Any]:
@@ -182,14 +210,23 @@ def render_list(console: Console, journey: Journey) -> None:
     for s in journey.steps:
         minutes = sum(r.minutes for r in s.step.readings)
         done = "[green]✔[/] " if s.complete else "  "
-        table.add_row(done + s.step.id, escape(s.step.title), str(len(s.step.notebooks)),
-                      f"{s.passed}/{len(s.exercises)}", f"{s.readings_count}/{len(s.step.readings)}", str(minutes))
+        table.add_row(
+            done + s.step.id,
+            escape(s.step.title),
+            str(len(s.step.notebooks)),
+            f"{s.passed}/{len(s.exercises)}",
+            f"{s.readings_count}/{len(s.step.readings)}",
+            str(minutes),
+        )
     console.print(table)
 
 
 def list_json(curriculum: Curriculum) -> dict[str, Any]:
-    return {"course": curriculum.id, "title": curriculum.title,
-            "steps": [step_json(s) for s in curriculum.steps]}
+    return {
+        "course": curriculum.id,
+        "title": curriculum.title,
+        "steps": [step_json(s) for s in curriculum.steps],
+    }
 
 
 def step_json(step: Step) -> dict[str, Any]:
@@ -197,23 +234,51 @@ def step_json(step: Step) -> dict[str, Any]:
         "id": step.id,
         "title": step.title,
         "summary": step.summary,
-        "readings": [{"id": r.id, "title": r.title, "author": r.author, "kind": r.kind, "url": r.url,
-                      "minutes": r.minutes, "optional": r.optional} for r in step.readings],
-        "notebooks": [{"path": nb.path, "title": nb.title, "cell_timeout": nb.cell_timeout, "budget": nb.budget,
-                       "exercises": [{"id": e.id, "title": e.title, "reading": e.reading, "hints": len(e.hints)}
-                                     for e in nb.exercises]} for nb in step.notebooks],
+        "readings": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "author": r.author,
+                "kind": r.kind,
+                "url": r.url,
+                "minutes": r.minutes,
+                "optional": r.optional,
+            }
+            for r in step.readings
+        ],
+        "notebooks": [
+            {
+                "path": nb.path,
+                "title": nb.title,
+                "cell_timeout": nb.cell_timeout,
+                "budget": nb.budget,
+                "exercises": [
+                    {"id": e.id, "title": e.title, "reading": e.reading, "hints": len(e.hints)}
+                    for e in nb.exercises
+                ],
+            }
+            for nb in step.notebooks
+        ],
     }
 
 
 def render_show(console: Console, journey: Journey, state: StepState) -> None:
     step = state.step
-    parts: list[Any] = [Text.from_markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]"),
-                        Text(step.summary + "\n")]
+    parts: list[Any] = [
+        Text.from_markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]"),
+        Text(step.summary + "\n"),
+    ]
     if step.readings:
         parts += [Text.from_markup("[bold]Readings[/]"), readings_table(state), Text("")]
     for nb in step.notebooks:
-        parts.append(Text.from_markup(f"[bold]{escape(nb.title)}[/]  [cyan]{escape(str(journey.workspace / nb.path))}[/]"))
-        parts.append(Text.from_markup(f"[dim]time limits: {nb.cell_timeout} s a cell, {nb.budget} s in all[/]"))
+        parts.append(
+            Text.from_markup(
+                f"[bold]{escape(nb.title)}[/]  [cyan]{escape(str(journey.workspace / nb.path))}[/]"
+            )
+        )
+        parts.append(
+            Text.from_markup(f"[dim]time limits: {nb.cell_timeout} s a cell, {nb.budget} s in all[/]")
+        )
     if state.exercises:
         parts.append(exercises_table(state))
     console.print(Panel(Group(*parts), border_style="cyan", expand=False))
@@ -238,8 +303,13 @@ class ValidateProgress:
 
         self.console = console
         self.live = console.is_terminal
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=console, transient=True)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         self.tasks: dict[tuple[str, str], Any] = {}
 
     def __enter__(self) -> ValidateProgress:
@@ -274,10 +344,14 @@ def render_validate(console: Console, report: Report) -> None:
             table.add_column(col)
         for case in failed:
             for problem in case.problems or ():
-                table.add_row(escape(case.notebook), case.case, escape(problem.exercise or "-"), escape(problem.reason))
+                table.add_row(
+                    escape(case.notebook), case.case, escape(problem.exercise or "-"), escape(problem.reason)
+                )
         console.print(table)
     cached = sum(c.cached for c in report.cases)
     passed = sum(c.ok for c in report.cases)
     colour = "green" if report.ok else "red"
-    console.print(f"[bold {colour}]{passed} passed, {len(failed)} failed[/] "
-                  f"[dim]({cached} cached, {report.executed} notebook runs executed, {report.seconds:.1f} s)[/]")
+    console.print(
+        f"[bold {colour}]{passed} passed, {len(failed)} failed[/] "
+        f"[dim]({cached} cached, {report.executed} notebook runs executed, {report.seconds:.1f} s)[/]"
+    )

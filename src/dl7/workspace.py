@@ -90,8 +90,10 @@ def open_workspace(curriculum: Curriculum, root: Path | None = None) -> Prepared
     try:
         ws.dot.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise Dl7Error(f"cannot create the workspace at {ws.root}: {exc.strerror}",
-                       hint=f"set {HOME_ENV} to a folder you can write") from None
+        raise Dl7Error(
+            f"cannot create the workspace at {ws.root}: {exc.strerror}",
+            hint=f"set {HOME_ENV} to a folder you can write",
+        ) from None
     _claim(ws, curriculum)
     added = tuple(nb.path for nb in curriculum.notebooks if _add_learner_copy(ws, curriculum, nb))
     return Prepared(ws, created, added)

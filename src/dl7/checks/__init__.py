@@ -162,7 +162,7 @@ def _show(result: CheckResult) -> None:
     if get_ipython() is None:
         print(result)
     else:
-        display(result)
+        display(result)  # type: ignore[no-untyped-call]
 
 
 def _lookup(exercise_id: str) -> Checker:
