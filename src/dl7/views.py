@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -13,8 +13,10 @@ from rich.text import Text
 from dl7.curriculum import Curriculum, Step
 from dl7.journey import Journey, StepState
 from dl7.runner import StepRun
-from dl7.validate import CaseResult, Report
 from dl7.workspace import Prepared
+
+if TYPE_CHECKING:  # validate pulls in importlib.metadata and nbformat helpers
+    from dl7.validate import CaseResult, Report
 
 STYLE = {
     "passed": ("✔", "passed", "green"),
@@ -92,24 +94,30 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
             readings_table(state),
             Text(""),
         ]
+    by_id = {e.id: e for e in state.exercises}
+    todo_nb = None
     if step.notebooks:
         parts.append(
-            Text.from_markup(
-                "[bold]Then solve the exercises in[/]" if step.readings else "[bold]Solve the exercises in[/]"
-            )
+            Text.from_markup("[bold]Then solve the exercises in[/]" if step.readings else "[bold]Solve the exercises in[/]")
         )
         for nb in step.notebooks:
             path = journey.workspace / nb.path
-            parts.append(Text.from_markup(f"  [cyan]{escape(str(path))}[/]  [dim]{escape(nb.title)}[/]"))
-        parts += [exercises_table(state), Text("")]
-    nb_path = journey.workspace / step.notebooks[0].path if step.notebooks else None
+            parts.append(Text.from_markup(f"[cyan]{escape(str(path))}[/]  [dim]({escape(nb.title)})[/]"))
+            table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+            for ex in nb.exercises:
+                table.add_row("  ", badge(by_id[ex.id].status), escape(ex.name), f"[dim]{escape(ex.title)}[/]")
+                if todo_nb is None and by_id[ex.id].status != "passed":
+                    todo_nb = path
+            parts += [table]
+        parts.append(Text(""))
     commands = []
-    if nb_path is not None:
-        commands.append(f"jupyter lab {nb_path}   [dim]# open the notebook and solve the exercises[/]")
-        commands.append(f"dl7 run {step.id}   [dim]# run it in a fresh kernel and check every exercise[/]")
+    if todo_nb is not None:
+        commands.append(f"jupyter lab {todo_nb}   [dim]# solve the exercises there[/]")
+        commands.append(f"dl7 run {step.id}   [dim]# run in a fresh kernel and check every exercise[/]")
         commands.append(f"dl7 hint {step.id}   [dim]# stuck? one more hint each time[/]")
-    if step.readings:
-        commands.append(f"dl7 read {step.id} 1   [dim]# mark reading 1 as done[/]")
+    unread = [n for n, r in enumerate(step.readings, start=1) if r.id not in state.readings_done]
+    if unread:
+        commands.append(f"dl7 read {step.id} {unread[0]}   [dim]# mark reading {unread[0]} as done[/]")
     parts.append(Text.from_markup("[bold]Next commands[/]"))
     parts += [Text.from_markup(f"  $ {c}") for c in commands]
     console.print(Panel(Group(*parts), title="dl7 next", border_style="cyan", expand=False))
@@ -118,7 +126,7 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
 def render_status(console: Console, journey: Journey) -> None:
     table = Table(title=f"{journey.course_title}", title_justify="left")
     table.add_column("step")
-    table.add_column("title")
+    table.add_column("title", no_wrap=True)
     table.add_column("exercises", justify="right")
     table.add_column("readings", justify="right")
     table.add_column("last run")

@@ -119,7 +119,7 @@ def evaluate(exercise_id: str, *args: Any, **kwargs: Any) -> CheckResult:
     except CheckFailed as exc:
         status, message = "failed", str(exc) or "the answer is not right yet"
     except NotImplementedError:
-        status, message = "not_attempted", "not done yet: replace `raise NotImplementedError` with your code"
+        status, message = "not_attempted", "not done yet: the stub still raises NotImplementedError"
     except Exception as exc:  # the learner's code may raise anything
         status, message = "error", describe_exception(exc)
     return CheckResult(exercise_id, status, message, round(time.perf_counter() - start, 4))

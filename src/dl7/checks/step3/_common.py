@@ -26,6 +26,14 @@ def unpack_pair(value: Any, what: str, names: str) -> tuple[Any, Any]:
     return value[0], value[1]
 
 
+def expect_scalar(value: Any, what: str) -> float:
+    """One number, or a failure that says what came back instead."""
+    arr = as_array(value, what)
+    if arr.size != 1:
+        raise CheckFailed(f"{what} returned an array of shape {arr.shape}; expected a single number")
+    return float(arr.reshape(()))
+
+
 def expect_gradient(got: Any, want: np.ndarray, what: str, hint: str = "") -> None:
     """Compare a gradient with a numerical one, naming the usual slips (sign, transpose)."""
     arr = as_array(got, what)

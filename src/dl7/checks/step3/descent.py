@@ -14,7 +14,7 @@ import numpy as np
 
 from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape
-from dl7.checks.step3._common import unpack_pair
+from dl7.checks.step3._common import expect_scalar, unpack_pair
 
 
 def _quadratic(A: np.ndarray, c: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -179,7 +179,7 @@ def check_learning_rates(
         L, m = float(lam[-1]), float(lam[0])
         n = len(A)
         what = f"critical_learning_rate(A) for a {n}x{n} matrix A"
-        got = float(as_array(critical_learning_rate(A.copy()), what))
+        got = expect_scalar(critical_learning_rate(A.copy()), what)
         if not math.isclose(got, 2 / L, rel_tol=1e-6):
             raise CheckFailed(f"{what} returned {got:.6g}; " + _why_rate_wrong(got, A, L, m))
         for factor, label in [

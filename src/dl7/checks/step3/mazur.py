@@ -15,7 +15,7 @@ import numpy as np
 
 from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape, numerical_gradient
-from dl7.checks.step3._common import expect_gradient, logistic, seeded_rng, unpack_pair
+from dl7.checks.step3._common import expect_gradient, expect_scalar, logistic, seeded_rng, unpack_pair
 
 MAZUR_PARAMS = {
     "W1": [[0.15, 0.20], [0.25, 0.30]],  # W1[j, i]: input i -> hidden j (w1, w2 / w3, w4)
@@ -98,7 +98,7 @@ def check_mazur_forward(forward: Callable[..., Any], total_error: Callable[..., 
     expect_close(out_h, [0.593269992, 0.596884378], f"{what}: out_h", atol=1e-8, rtol=0, hint=hint)
     expect_close(out_o, [0.75136507, 0.772928465], f"{what}: out_o", atol=1e-8, rtol=0, hint=hint)
     _, exact_o = _mazur_outputs(mazur_params(), x)
-    got = float(as_array(total_error(exact_o, t), "total_error(out_o, target)"))
+    got = expect_scalar(total_error(exact_o, t), "total_error(out_o, target)")
     expect_close(
         got,
         0.298371109,
@@ -108,7 +108,7 @@ def check_mazur_forward(forward: Callable[..., Any], total_error: Callable[..., 
         hint="E_total = sum over outputs of 1/2 (target - out)^2",
     )
     what = "total_error(out=[0.2, 0.7, 0.4], target=[0, 1, 1])"
-    got = float(as_array(total_error(np.array([0.2, 0.7, 0.4]), np.array([0.0, 1.0, 1.0])), what))
+    got = expect_scalar(total_error(np.array([0.2, 0.7, 0.4]), np.array([0.0, 1.0, 1.0])), what)
     if math.isclose(got, 0.49 / 3, abs_tol=1e-9):
         raise CheckFailed(
             f"{what} returned {got:.6g}, the MEAN squared error; Mazur's E_total is the sum "
@@ -138,6 +138,11 @@ def check_mazur_backward(backward: Callable[..., Any]) -> str:
     dw5 = (
         float(as_array(grads["W2"], "backward(...)['W2']").flat[0]) if np.size(grads["W2"]) else float("nan")
     )
+    if math.isclose(dw5, -0.082167041, abs_tol=1e-8):
+        raise CheckFailed(
+            "backward(Mazur's example)['W2'][0, 0] (dE/dw5) has the wrong sign: dE/dout_o1 is "
+            "out_o1 - target_o1 = +0.74136507, the error grows with the output"
+        )
     if not math.isclose(dw5, 0.082167041, abs_tol=1e-8):
         raise CheckFailed(
             f"backward(Mazur's example)['W2'][0, 0] (dE/dw5) is {dw5:.9f}; expected 0.082167041 = "
@@ -205,7 +210,14 @@ def check_mazur_update(update: Callable[..., Any]) -> str:
         )
         for key in ("W1", "W2"):
             want = p[key] - 0.7 * _mazur_numgrad(p, xi, ti, key)
-            expect_close(new[key], want, f"update on {label} with lr=0.7: ['{key}']", atol=1e-7, rtol=1e-6)
+            expect_close(
+                new[key],
+                want,
+                f"update on {label} with lr=0.7: ['{key}']",
+                atol=1e-7,
+                rtol=1e-6,
+                hint="expected W - lr * dE/dW, with dE/dW from central differences",
+            )
     return f"E_total {0.298371109:.9f} -> {err:.9f} after one update (Mazur: 0.291027924)"
 
 

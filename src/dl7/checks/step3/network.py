@@ -16,7 +16,7 @@ import numpy as np
 
 from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape, numerical_gradient
-from dl7.checks.step3._common import expect_gradient, logistic, seeded_rng, unpack_pair
+from dl7.checks.step3._common import expect_gradient, expect_scalar, logistic, seeded_rng, unpack_pair
 
 Params = list[tuple[np.ndarray, np.ndarray]]  # [(W, b), ...]: W (n_in, n_out), b (n_out,)
 
@@ -80,6 +80,12 @@ def _loss_of_one_array(
     return f
 
 
+def _describe(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"{type(value).__name__}"
+
+
 @checker("step3.mlp_forward")
 def check_mlp_forward(forward: Callable[..., Any]) -> str:
     expect_callable(forward, "forward")
@@ -91,7 +97,7 @@ def check_mlp_forward(forward: Callable[..., Any]) -> str:
         want = _mlp_activations(params, X, activation)
         if not isinstance(acts, (list, tuple)) or len(acts) != len(want):
             raise CheckFailed(
-                f"{what} returned {type(acts).__name__}; "
+                f"{what} returned {_describe(acts)}; "
                 f"expected a list of {len(want)} arrays: the input X, then each layer's output"
             )
         for i, (got, w) in enumerate(zip(acts, want, strict=True)):
@@ -153,7 +159,9 @@ def check_gradient_check(
         bumped = before.copy()
         bumped[i] += 1e-5
         one_sided[i] = (f(bumped) - f(before)) / 1e-5
-    if np.allclose(got, one_sided, atol=1e-9, rtol=1e-9) and not np.allclose(got, exact, atol=1e-7):
+    if np.allclose(got, one_sided, atol=1e-9, rtol=1e-9) and not np.allclose(
+        got, exact, atol=1e-7, rtol=1e-7
+    ):
         raise CheckFailed(
             f"{what} is one-sided (error ~1e-5); the CENTRAL difference "
             "(f(x + eps) - f(x - eps)) / (2 eps) is far more accurate"
@@ -176,7 +184,7 @@ def check_gradient_check(
         ("relative_error(a, a + 0.01)", (a, a + 0.01), 1e-4, 0.1, "about 0.005"),
     ]
     for label, (u, v), low, high, expected in checks:
-        value = float(as_array(relative_error(u, v), label))
+        value = expect_scalar(relative_error(u, v), label)
         if not (math.isfinite(value) and low <= value <= high):
             raise CheckFailed(f"{label} returned {value:.3g}; expected {expected}")
     r1, r2 = float(relative_error(a, a + 0.01 * a)), float(relative_error(1e6 * a, 1e6 * (a + 0.01 * a)))
