@@ -124,3 +124,32 @@ def test_html_export(course: Path, isolated: Path) -> None:
     code, _ = dl7(course, "run", "step1", "--html")
     assert code == 1
     assert list((isolated / ".dl7" / "runs" / "step1").glob("*.html"))
+
+
+def test_ctrl_c_stops_the_run_with_exit_130(course: Path, isolated: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    manifest = course / "curriculum.yaml"
+    manifest.write_text(manifest.read_text().replace("cell_timeout: 2\n", "cell_timeout: 60\n"))
+    env = {**os.environ, "DL7_CURRICULUM": str(course)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dl7", "run", "step2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    runs = isolated / ".dl7" / "runs" / "kernel.log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "Kernel" not in (runs.read_text() if runs.exists() else ""):
+        time.sleep(0.2)  # wait until the kernel is up and the slow cell is running
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, output
+    assert "interrupted" in output
+    assert "Traceback" not in output

@@ -121,7 +121,7 @@ def evaluate(exercise_id: str, *args: Any, **kwargs: Any) -> CheckResult:
     except NotImplementedError:
         status, message = "not_attempted", "not done yet: the stub still raises NotImplementedError"
     except Exception as exc:  # the learner's code may raise anything
-        status, message = "error", describe_exception(exc)
+        status, message = "error", describe_exception(exc, checker_file=_code_file(fn))
     return CheckResult(exercise_id, status, message, round(time.perf_counter() - start, 4))
 
 
@@ -134,12 +134,19 @@ def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
     _show(evaluate(exercise_id, *args, **kwargs))
 
 
-def describe_exception(exc: BaseException) -> str:
-    """``ValueError: ... (in sigmoid, line 3)``: the learner's innermost frame, not dl7's."""
+def _code_file(fn: Any) -> str | None:
+    code = getattr(fn, "__code__", None)
+    return str(Path(code.co_filename).resolve()) if code is not None else None
+
+
+def describe_exception(exc: BaseException, checker_file: str | None = None) -> str:
+    """``ValueError: ... (in sigmoid, line 3)``: the learner's innermost frame, not dl7's
+    nor the checker's."""
     frames = [
         f
         for f in traceback.extract_tb(exc.__traceback__)
         if not Path(f.filename).resolve().is_relative_to(_PACKAGE_DIR)
+        and str(Path(f.filename).resolve()) != checker_file
     ]
     if not frames:  # nothing of the learner's on the stack: the checker itself broke
         return f"the checker crashed ({type(exc).__name__}: {exc}); please report this to the course author"

@@ -1,0 +1,110 @@
+"""The in-notebook check API: outcomes, messages, the MIME bundle, and finding checkers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dl7.checks import MIME_TYPE, CheckFailed, checker, evaluate
+from dl7.checks.helpers import expect_close, numerical_gradient
+
+
+@checker("test.square")
+def _check_square(square: object) -> str:
+    got = square(3)  # type: ignore[operator]
+    if got != 9:
+        raise CheckFailed(f"square(3) returned {got!r}; expected 9")
+    return "squares"
+
+
+def test_outcomes() -> None:
+    assert evaluate("test.square", lambda x: x * x).status == "passed"
+    assert evaluate("test.square", lambda x: x * x).message == "squares"
+    wrong = evaluate("test.square", lambda x: x + x)
+    assert (wrong.status, wrong.message) == ("failed", "square(3) returned 6; expected 9")
+
+    def stub(x: int) -> int:
+        raise NotImplementedError
+
+    assert evaluate("test.square", stub).status == "not_attempted"
+
+    # Learner code lives in a notebook cell, never in the checker's file: simulate one.
+    cell: dict[str, object] = {}
+    exec(compile("def broken(x):\n    y = x\n    return y / 0\n", "<ipython-cell-7>", "exec"), cell)
+    result = evaluate("test.square", cell["broken"])
+    assert result.status == "error"
+    assert "ZeroDivisionError: division by zero" in result.message
+    assert "(in broken, line 3)" in result.message
+
+
+def test_unknown_id_is_an_error_result_not_an_exception() -> None:
+    result = evaluate("nowhere.nothing", 1)
+    assert result.status == "error" and "no checker is registered for 'nowhere.nothing'" in result.message
+
+
+def test_bundle_carries_the_result() -> None:
+    bundle = evaluate("test.square", lambda x: x * x)._repr_mimebundle_()
+    data = bundle[MIME_TYPE]
+    assert data["id"] == "test.square" and data["passed"] is True and data["status"] == "passed"
+    assert "✔ test.square: passed" in bundle["text/plain"]
+    assert "<div" in bundle["text/html"]
+
+
+def test_checker_module_named_by_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "course_checks.py"
+    module.write_text(
+        "from dl7.checks import checker, CheckFailed\n"
+        "@checker('env.answer')\n"
+        "def check(value):\n"
+        "    if value != 42:\n"
+        "        raise CheckFailed('not the answer')\n"
+    )
+    monkeypatch.setenv("DL7_CHECKERS", str(module))
+    assert evaluate("env.answer", 42).status == "passed"
+    assert evaluate("env.answer", 41).message == "not the answer"
+
+
+def test_checker_module_found_through_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "ws_checks.py"
+    module.write_text("from dl7.checks import checker\n@checker('ws.ok')\ndef check(value):\n    pass\n")
+    (tmp_path / "ws" / ".dl7").mkdir(parents=True)
+    (tmp_path / "ws" / ".dl7" / "workspace.json").write_text(f'{{"checkers": ["{module}"]}}')
+    (tmp_path / "ws" / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "ws" / "notebooks")
+    assert evaluate("ws.ok", 1).status == "passed"
+
+
+def test_default_course_modules_load_by_step_prefix() -> None:
+    assert evaluate("step2.sigmoid", lambda x: 1 / (1 + np.exp(-np.asarray(x, float)))).status == "passed"
+
+
+def test_a_crashing_checker_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "crashing_checks.py"
+    module.write_text(
+        "from dl7.checks import checker\n@checker('crash.it')\ndef check(value):\n    return {}['missing']\n"
+    )
+    monkeypatch.setenv("DL7_CHECKERS", str(module))
+    result = evaluate("crash.it", 1)
+    assert result.status == "error" and "the checker crashed" in result.message
+
+
+def test_expect_close_messages() -> None:
+    with pytest.raises(CheckFailed, match=r"f\(x\) returned 0.3; expected 0.5"):
+        expect_close(0.3, 0.5, "f(x)")
+    with pytest.raises(CheckFailed, match=r"has shape \(2,\); expected \(3,\)"):
+        expect_close([1, 2], [1, 2, 3], "v")
+    with pytest.raises(CheckFailed, match="contains nan"):
+        expect_close([np.nan], [0.0], "sigmoid(-1000)")
+    with pytest.raises(CheckFailed, match="returned None"):
+        expect_close(None, 1.0, "f(x)")
+    with pytest.raises(CheckFailed, match=r"off at index \(1,\): got 5, expected 2"):
+        expect_close([1, 5], [1, 2], "v")
+
+
+def test_numerical_gradient_matches_calculus() -> None:
+    x = np.array([0.5, -1.0, 2.0])
+    grad = numerical_gradient(lambda v: float(np.sum(v**3)), x)
+    assert np.allclose(grad, 3 * x**2, atol=1e-6)
+    assert np.array_equal(x, [0.5, -1.0, 2.0]), "the input is not modified"
