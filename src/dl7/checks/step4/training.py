@@ -1,0 +1,224 @@
+"""Checkers for step 4's second notebook (02_training_loops): ``step4.manual_loop``,
+``step4.keras_fit`` and ``step4.compare_libraries``.
+
+Each checker trains the learner's code on its own copy of a fixed split of scikit-learn's
+bundled digits and measures accuracy on the held-out part itself. TensorFlow, Keras and
+scikit-learn are imported inside the checkers, never at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from dl7.checks import CheckFailed, checker
+from dl7.checks.helpers import as_array, expect_callable
+
+# Digits: the split every step-4 exercise trains and is evaluated on.
+DIGITS_TEST_SIZE = 0.2
+DIGITS_SEED = 0
+LOOP_EPOCHS = 20
+LOOP_MIN_ACCURACY = 0.95
+FIT_MIN_ACCURACY = 0.96
+FIT_MAX_PARAMS = 20_000
+FIT_MAX_HIDDEN = 2
+COMPARE_EPOCHS = 10
+COMPARE_BATCH = 32
+COMPARE_MIN_ACCURACY = 0.85
+
+
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype(np.float32)  # (1797, 64) pixels scaled to [0, 1]
+    y = digits.target.astype(np.int64)  # (1797,) labels 0..9
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=DIGITS_TEST_SIZE, random_state=DIGITS_SEED, stratify=y
+    )
+    return x_train, x_test, y_train, y_test
+
+
+def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fresh copies of (x_train, x_test, y_train, y_test): 1437 training and 360 test digits."""
+    return tuple(a.copy() for a in _digits())  # type: ignore[return-value]
+
+
+def _accuracy(model: Any, x: np.ndarray, y: np.ndarray, what: str) -> float:
+    """Fraction of ``y`` the model gets right; Keras models give scores, others labels."""
+    import keras
+
+    if isinstance(model, keras.Model):
+        scores = as_array(model(x, training=False), f"{what}(x_test)")
+        if scores.shape != (len(x), 10):
+            raise CheckFailed(
+                f"{what}(x_test) has shape {scores.shape}; expected ({len(x)}, 10): one score per digit class"
+            )
+        labels = scores.argmax(axis=1)
+    elif hasattr(model, "predict"):
+        labels = as_array(model.predict(x), f"{what}.predict(x_test)")
+        if labels.ndim == 2:
+            labels = labels.argmax(axis=1)
+        if labels.shape != y.shape:
+            raise CheckFailed(f"{what}.predict(x_test) has shape {labels.shape}; expected {y.shape}")
+    else:
+        raise CheckFailed(f"{what} is a {type(model).__name__}; expected a trained model")
+    return float(np.mean(labels == y))
+
+
+@checker("step4.manual_loop")
+def check_manual_loop(train_by_hand: Any) -> str:
+    expect_callable(train_by_hand, "train_by_hand")
+    x_train, x_test, y_train, y_test = digits_split()
+    out = train_by_hand(x_train, y_train, epochs=LOOP_EPOCHS)
+    what = f"train_by_hand(x_train, y_train, epochs={LOOP_EPOCHS})"
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise CheckFailed(f"{what} should return (model, losses); got {type(out).__name__}")
+    model, losses = out
+    if getattr(model, "compiled", False):
+        raise CheckFailed(
+            "the model was compiled: here the loop is yours (tape, gradients, optimizer.apply_gradients); "
+            "compile and fit come in the next exercise"
+        )
+    history = as_array(losses, "losses")
+    if history.shape != (LOOP_EPOCHS,):
+        raise CheckFailed(
+            f"losses has shape {history.shape}; expected ({LOOP_EPOCHS},): one mean training loss per epoch"
+        )
+    if not np.all(np.isfinite(history)):
+        raise CheckFailed("losses contains nan or inf; is the learning rate too large?")
+    if not history[-1] < 0.5 * history[0]:
+        raise CheckFailed(
+            f"the training loss went from {history[0]:.4f} (epoch 1) to {history[-1]:.4f} (epoch "
+            f"{LOOP_EPOCHS}); it should fall a lot — are the gradients applied to "
+            "model.trainable_variables every batch?"
+        )
+    acc = _accuracy(model, x_test, y_test, "model")
+    if acc < LOOP_MIN_ACCURACY:
+        raise CheckFailed(
+            f"test accuracy {acc:.1%} on the {len(y_test)} held-out digits; "
+            f"need at least {LOOP_MIN_ACCURACY:.0%}"
+        )
+    epochs = f"{LOOP_EPOCHS} epochs of your loop"
+    return f"test accuracy {acc:.1%} on the {len(y_test)} held-out digits after {epochs}"
+
+
+@checker("step4.keras_fit")
+def check_keras_fit(train_with_fit: Any) -> str:
+    import keras
+
+    expect_callable(train_with_fit, "train_with_fit")
+    x_train, x_test, y_train, y_test = digits_split()
+    model = train_with_fit(x_train, y_train)
+    if model is None:
+        raise CheckFailed("train_with_fit returned None; return the trained model")
+    if not isinstance(model, keras.Sequential):
+        raise CheckFailed(f"train_with_fit returned a {type(model).__name__}; build a keras.Sequential model")
+    allowed = (keras.layers.Dense, keras.layers.Dropout)
+    for layer in model.layers:
+        if not isinstance(layer, allowed):
+            raise CheckFailed(
+                f"layer {layer.name!r} is a {type(layer).__name__}; "
+                "this exercise allows only Dense and Dropout layers"
+            )
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    if not dense or dense[-1] is not model.layers[-1] or dense[-1].units != 10:
+        raise CheckFailed("the last layer should be a Dense layer with 10 units, one per digit")
+    if not 1 <= len(dense) - 1 <= FIT_MAX_HIDDEN:
+        raise CheckFailed(
+            f"the model has {len(dense) - 1} hidden Dense layers; "
+            f"use 1 to {FIT_MAX_HIDDEN} (plus the output layer)"
+        )
+    params = model.count_params()
+    if params > FIT_MAX_PARAMS:
+        raise CheckFailed(f"the model has {params:,} parameters; the limit is {FIT_MAX_PARAMS:,}")
+    if not getattr(model, "compiled", False):
+        raise CheckFailed(
+            "the model was not compiled; call model.compile(optimizer=..., loss=...) before fit"
+        )
+    if int(model.optimizer.iterations) == 0:
+        raise CheckFailed("the model was compiled but never trained; call model.fit(x, y, ...)")
+    acc = _accuracy(model, x_test, y_test, "model")
+    if acc < FIT_MIN_ACCURACY:
+        raise CheckFailed(
+            f"test accuracy {acc:.1%} on the {len(y_test)} held-out digits; "
+            f"need at least {FIT_MIN_ACCURACY:.0%}"
+        )
+    return f"test accuracy {acc:.1%} on the {len(y_test)} held-out digits with {params:,} parameters"
+
+
+@checker("step4.compare_libraries")
+def check_compare_libraries(compare_libraries: Any) -> str:
+    import keras
+
+    expect_callable(compare_libraries, "compare_libraries")
+    x_train, x_test, y_train, y_test = digits_split()
+    start = time.perf_counter()
+    table = compare_libraries(
+        x_train, y_train, x_test, y_test, epochs=COMPARE_EPOCHS, batch_size=COMPARE_BATCH
+    )
+    elapsed = time.perf_counter() - start
+    if not isinstance(table, dict):
+        raise CheckFailed(f"compare_libraries returned {type(table).__name__}; expected a dict")
+    rows: dict[str, tuple[float, float]] = {}
+    for name in ("numpy", "keras"):
+        row = table.get(name)
+        if not isinstance(row, dict) or not {"seconds", "accuracy", "model"} <= row.keys():
+            raise CheckFailed(
+                f"results[{name!r}] should be a dict with 'seconds', 'accuracy' and 'model'; got {row!r:.80}"
+            )
+        seconds = float(as_array(row["seconds"], f"results[{name!r}]['seconds']"))
+        reported = float(as_array(row["accuracy"], f"results[{name!r}]['accuracy']"))
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise CheckFailed(
+                f"results[{name!r}]['seconds'] is {seconds}; expected the training time in seconds"
+            )
+        if not 0 <= reported <= 1:
+            raise CheckFailed(
+                f"results[{name!r}]['accuracy'] is {reported}; give it as a fraction between 0 and 1"
+            )
+        acc = _accuracy(row["model"], x_test, y_test, f"results[{name!r}]['model']")
+        if abs(acc - reported) > 0.003:
+            raise CheckFailed(
+                f"results[{name!r}] reports accuracy {reported:.3f}, but its model scores {acc:.3f} on the "
+                "test split; measure the trained model on x_test, y_test"
+            )
+        rows[name] = (seconds, acc)
+    steps = COMPARE_EPOCHS * math.ceil(len(x_train) / COMPARE_BATCH)
+    keras_model = table["keras"]["model"]
+    if isinstance(keras_model, keras.Model) and keras_model.optimizer is not None:
+        done = int(keras_model.optimizer.iterations)
+        if done != steps:
+            raise CheckFailed(
+                f"the Keras model took {done} optimizer steps; {COMPARE_EPOCHS} epochs of batch size "
+                f"{COMPARE_BATCH} on {len(x_train)} digits is {steps} — train both for `epochs` epochs with "
+                "`batch_size`"
+            )
+    trained = getattr(table["numpy"]["model"], "epochs_trained", COMPARE_EPOCHS)
+    if trained != COMPARE_EPOCHS:
+        raise CheckFailed(f"the NumPy model trained for {trained} epochs; expected {COMPARE_EPOCHS}")
+    for name, (_, acc) in rows.items():
+        if acc < COMPARE_MIN_ACCURACY:
+            raise CheckFailed(
+                f"the {name} model scores only {acc:.1%} after {COMPARE_EPOCHS} epochs; expected at least "
+                f"{COMPARE_MIN_ACCURACY:.0%} — is it trained with the same settings as the other?"
+            )
+    total = sum(s for s, _ in rows.values())
+    if total > elapsed + 0.05:
+        raise CheckFailed(
+            f"the reported times add up to {total:.2f} s, but compare_libraries ran for only "
+            f"{elapsed:.2f} s; measure them with time.perf_counter() around each training"
+        )
+    if total < 0.5 * elapsed:
+        raise CheckFailed(
+            f"the reported times cover only {total:.2f} s of the {elapsed:.2f} s compare_libraries ran; "
+            "put the timer around each library's whole training"
+        )
+    parts = ", ".join(f"{name} {acc:.1%} in {s:.2f} s" for name, (s, acc) in rows.items())
+    return f"{parts} ({COMPARE_EPOCHS} epochs each)"

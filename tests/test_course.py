@@ -1,0 +1,57 @@
+"""The seven-step course itself, end to end through the real CLI and real kernels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dl7.cli import app
+from dl7.curriculum import load
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+runner = CliRunner()
+COURSE = load()
+
+
+def dl7(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout
+
+
+def statuses(output: str) -> dict[str, str]:
+    data = json.loads(output)
+    return {e["id"]: e["status"] for nb in data["notebooks"] for e in nb["exercises"]}
+
+
+@pytest.mark.parametrize("step", ["step1", "step2"])
+def test_a_step_unsolved_then_solved(step: str, isolated: Path) -> None:
+    exercises = {e.id for e in COURSE.step(step).exercises}
+    assert len(exercises) >= 4
+
+    code, output = dl7("run", step, "--json")
+    assert code == 1
+    assert statuses(output) == dict.fromkeys(exercises, "not_attempted")
+
+    for nb in COURSE.step(step).notebooks:  # the learner solves every exercise
+        shutil.copy(COURSE.source_path(nb), isolated / nb.path)
+    code, output = dl7("run", step, "--json")
+    assert code == 0, output
+    assert statuses(output) == dict.fromkeys(exercises, "passed")
+
+    status = json.loads(dl7("status", "--json")[1])
+    entry = next(s for s in status["steps"] if s["id"] == step)
+    assert entry["complete"] is True
+    if step == "step1":
+        assert status["current"] == "step2"
+        assert "step2 — Getting Technical" in dl7("next")[1]
+
+
+def test_the_whole_course_validates(tmp_path: Path) -> None:
+    """Every solution passes and no check passes unsolved (cached by content hash)."""
+    result = runner.invoke(app, ["validate", "--junit", str(tmp_path / "validate.xml")])
+    assert result.exit_code == 0, result.output
+    assert "0 failed" in result.output
