@@ -98,14 +98,18 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
     todo_nb = None
     if step.notebooks:
         parts.append(
-            Text.from_markup("[bold]Then solve the exercises in[/]" if step.readings else "[bold]Solve the exercises in[/]")
+            Text.from_markup(
+                "[bold]Then solve the exercises in[/]" if step.readings else "[bold]Solve the exercises in[/]"
+            )
         )
         for nb in step.notebooks:
             path = journey.workspace / nb.path
             parts.append(Text.from_markup(f"[cyan]{escape(str(path))}[/]  [dim]({escape(nb.title)})[/]"))
             table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
             for ex in nb.exercises:
-                table.add_row("  ", badge(by_id[ex.id].status), escape(ex.name), f"[dim]{escape(ex.title)}[/]")
+                table.add_row(
+                    "  ", badge(by_id[ex.id].status), escape(ex.name), f"[dim]{escape(ex.title)}[/]"
+                )
                 if todo_nb is None and by_id[ex.id].status != "passed":
                     todo_nb = path
             parts += [table]
