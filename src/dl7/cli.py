@@ -36,7 +36,9 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
-StepArg = Annotated[str, typer.Argument(help="A step id such as `step5` (or just `5`).", show_default=False)]
+StepArg = Annotated[
+    str, typer.Argument(metavar="STEP", help="A step id such as `step5` (or just `5`).", show_default=False)
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 
 
@@ -176,7 +178,7 @@ def status(as_json: JsonOpt = False) -> None:
 def run(
     step: StepArg,
     notebook: Annotated[
-        str | None, typer.Argument(help="Only this notebook of the step (its file name).")
+        str | None, typer.Argument(metavar="NOTEBOOK", help="Only this notebook of the step (its file name).")
     ] = None,
     html: Annotated[bool, typer.Option("--html", help="Also export the executed notebook as HTML.")] = False,
     as_json: JsonOpt = False,
@@ -291,7 +293,9 @@ def hint(
 @_guard
 def read(
     step: StepArg,
-    reading: Annotated[str | None, typer.Argument(help="A reading's number in the list, or its id.")] = None,
+    reading: Annotated[
+        str | None, typer.Argument(metavar="READING", help="A reading's number in the list, or its id.")
+    ] = None,
     undo: Annotated[bool, typer.Option("--undo", help="Mark the reading as not done.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -356,7 +360,7 @@ def read(
 def reset(
     step: StepArg,
     notebook: Annotated[
-        str | None, typer.Argument(help="Only this notebook of the step (its file name).")
+        str | None, typer.Argument(metavar="NOTEBOOK", help="Only this notebook of the step (its file name).")
     ] = None,
 ) -> None:
     """Restore a fresh notebook; your current one is kept as a timestamped backup."""
@@ -411,7 +415,8 @@ def show(step: StepArg, as_json: JsonOpt = False) -> None:
 @_guard
 def validate(
     steps: Annotated[
-        list[str] | None, typer.Argument(help="Only these steps (default: all).", show_default=False)
+        list[str] | None,
+        typer.Argument(metavar="STEP...", help="Only these steps (default: all).", show_default=False),
     ] = None,
     jobs: Annotated[
         int | None,
