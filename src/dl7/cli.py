@@ -468,5 +468,14 @@ def validate(
     raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.NOT_PASSING))
 
 
+def _mount_data() -> None:
+    from dl7.cli_data import app as data_app
+
+    app.add_typer(data_app, name="data", help="List data sets and fetch the optional full-size ones.")
+
+
+_mount_data()
+
+
 def main() -> None:
     app()

@@ -6,7 +6,7 @@ A thin layer over :mod:`dl7.datasets`: parse arguments, call one function, rende
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from dl7 import datasets
+if TYPE_CHECKING:  # dl7.datasets loads only when a data command runs
+    from dl7 import datasets
 
 app = typer.Typer(help="List and fetch data sets.", no_args_is_help=True)
 
@@ -45,6 +46,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the data sets: name, size, whether it is available offline, source."""
+    from dl7 import datasets
+
     rows = datasets.registry()
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
@@ -71,6 +74,8 @@ def fetch(
     force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
 ) -> None:
     """Download a data set into the cache, verify its sha256, and unpack it."""
+    from dl7 import datasets
+
     err = _err()
     progress = Progress(
         TextColumn(f"[bold]{name}[/]"),
@@ -97,7 +102,7 @@ def fetch(
     except datasets.DatasetError as exc:
         stop_bar()
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
+        raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         stop_bar()
         err.print("interrupted; nothing was kept")

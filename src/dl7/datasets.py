@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from dl7.errors import Dl7Error, ExitCode
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -37,15 +39,13 @@ Progress = Callable[[int, "int | None"], None]
 """``progress(bytes_done, bytes_total_or_None)``, called as a download advances."""
 
 
-class DatasetError(Exception):
+class DatasetError(Dl7Error):
     """A data set is unknown, not downloaded yet, or could not be fetched.
 
     ``exit_code`` is 2 for bad input (an unknown name) and 1 for everything else.
     """
 
-    def __init__(self, message: str, *, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = ExitCode.NOT_PASSING
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,7 +197,9 @@ def _source(name: str) -> Source:
         return _SOURCES[name]
     except KeyError:
         known = ", ".join(_SOURCES)
-        raise DatasetError(f"unknown data set {name!r}; known data sets: {known}", exit_code=2) from None
+        raise DatasetError(
+            f"unknown data set {name!r}; known data sets: {known}", exit_code=ExitCode.BAD_INPUT
+        ) from None
 
 
 def _megabytes(n: int | None) -> str:
