@@ -10,42 +10,24 @@ set, whatever goes wrong (Ctrl-C included). Nothing here touches the network unl
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
 import pickle
 import shutil
-import tarfile
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dl7.errors import Dl7Error, ExitCode
+from dl7.download import Progress, download, extract_tar, install
+from dl7.errors import DatasetError as DatasetError  # re-exported: notebooks catch it here
+from dl7.errors import ExitCode
 
 if TYPE_CHECKING:
     import numpy as np
 
 DATA_ENV = "DL7_DATA"
 DEFAULT_TEST_FRACTION = 0.25
-_CHUNK = 1 << 16
-_TIMEOUT_S = 30.0
-
-Progress = Callable[[int, "int | None"], None]
-"""``progress(bytes_done, bytes_total_or_None)``, called as a download advances."""
-
-
-class DatasetError(Dl7Error):
-    """A data set is unknown, not downloaded yet, or could not be fetched.
-
-    ``exit_code`` is 2 for bad input (an unknown name) and 1 for everything else.
-    """
-
-    exit_code = ExitCode.NOT_PASSING
 
 
 @dataclass(frozen=True, eq=False)
@@ -337,7 +319,9 @@ def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -
         fd, part_name = tempfile.mkstemp(dir=root, prefix=f".{name}-", suffix=".part")
         part = Path(part_name)
         with os.fdopen(fd, "wb") as out:
-            digest = _download(source, out, progress)
+            digest = download(
+                str(source.url), out, name=source.name, size_hint=source.size_bytes, progress=progress
+            )
         if digest != source.sha256:
             raise DatasetError(
                 f"the download of {name} is corrupt: its sha256 is {digest}, expected {source.sha256}; "
@@ -349,7 +333,7 @@ def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -
         else:
             os.replace(part, staging / str(source.filename))
             part = None
-        _install(staging, final)
+        install(staging, final)
         staging = None
         return final
     finally:  # runs on errors and on KeyboardInterrupt alike: never leave half a file behind
@@ -357,100 +341,3 @@ def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -
             part.unlink(missing_ok=True)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _download(source: Source, out: Any, progress: Progress | None) -> str:
-    """Stream ``source.url`` into ``out``; return the sha256 hex digest of what arrived."""
-    url = str(source.url)
-    host = urllib.parse.urlsplit(url).netloc or url
-    digest = hashlib.sha256()
-    done = 0
-    request = urllib.request.Request(url, headers={"User-Agent": "dl7"})
-    try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else source.size_bytes
-            if progress:
-                progress(0, total)
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-    except urllib.error.HTTPError as exc:
-        raise DatasetError(
-            f"could not download {source.name}: {host} answered HTTP {exc.code} {exc.reason}"
-        ) from exc
-    except urllib.error.URLError as exc:
-        raise DatasetError(
-            f"could not reach {host} to download {source.name} ({exc.reason}); are you online?"
-        ) from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise DatasetError(
-            f"the download of {source.name} broke off after {done:,} bytes ({exc or type(exc).__name__}); "
-            f"nothing was kept: run `dl7 data fetch {source.name}` again"
-        ) from exc
-    if length and length.isdigit() and done != int(length):
-        raise DatasetError(
-            f"the download of {source.name} was interrupted: got {done:,} of {int(length):,} bytes; "
-            f"nothing was kept: run `dl7 data fetch {source.name}` again"
-        )
-    return digest.hexdigest()
-
-
-def _install(staging: Path, final: Path) -> None:
-    """Move the finished folder into place with one rename (replacing an old copy if any)."""
-    old: Path | None = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-", suffix=".old"))
-        os.replace(final, old / final.name)
-    try:
-        os.replace(staging, final)
-    except OSError:
-        if not final.is_dir():  # another fetch may have finished first; otherwise it is real
-            raise
-        shutil.rmtree(staging, ignore_errors=True)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def extract_tar(archive: Path, dest: Path, label: str | None = None) -> None:
-    """Unpack ``archive`` into ``dest``, refusing any member that could land outside ``dest``."""
-    dest = dest.resolve()
-    label = label or archive.name
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                problem = _unsafe(member, dest)
-                if problem:
-                    raise DatasetError(f"refusing to extract {label}: member {member.name!r} {problem}")
-            tar.extractall(dest, members=members, filter="data")
-    except (tarfile.TarError, EOFError) as exc:
-        raise DatasetError(f"could not extract {label}: {exc}") from exc
-
-
-def _inside(root: Path, relative: str) -> bool:
-    target = os.path.normpath(os.path.join(root, relative))
-    return os.path.commonpath([str(root), target]) == str(root)
-
-
-def _unsafe(member: tarfile.TarInfo, dest: Path) -> str | None:
-    """Why ``member`` is not safe to extract, or None."""
-    name = member.name.replace("\\", "/")
-    path = PurePosixPath(name)
-    if path.is_absolute() or (len(name) > 1 and name[1] == ":"):
-        return "has an absolute path"
-    if ".." in path.parts:
-        return "climbs out of the target folder with '..'"
-    if member.issym():
-        link = member.linkname.replace("\\", "/")
-        if link.startswith("/") or not _inside(dest, os.path.join(str(path.parent), link)):
-            return f"is a link pointing outside the data set ({member.linkname})"
-    elif member.islnk():
-        if member.linkname.startswith("/") or not _inside(dest, member.linkname):
-            return f"is a link pointing outside the data set ({member.linkname})"
-    elif not (member.isfile() or member.isdir()):
-        return "is a device or special file"
-    return None

@@ -41,3 +41,12 @@ class ManifestError(Dl7Error):
         self.line = line
         self.field = field
         self.problem = problem
+
+
+class DatasetError(Dl7Error):
+    """A data set is unknown, not downloaded yet, or could not be fetched.
+
+    ``exit_code`` is 2 for bad input (an unknown name) and 1 for everything else.
+    """
+
+    exit_code = ExitCode.NOT_PASSING
