@@ -19,17 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dl7.errors import Dl7Error, ManifestError
+from dl7.errors import Dl7Error
+from dl7.yamldoc import LocatedYaml, Mapping
 
 FORMAT_VERSION = 1
 CURRICULUM_ENV = "DL7_CURRICULUM"
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _EXERCISE_ID = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z_][a-z0-9_]*$")
-
-# libyaml's loader composes the manifest ~10x faster than the pure-Python one, with the same marks.
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 DEFAULT_CELL_TIMEOUT = 120
 DEFAULT_BUDGET = 600
@@ -164,105 +160,6 @@ def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
 # -- loading --------------------------------------------------------------------------------
 
 
-class _Doc:
-    """A YAML document turned into plain data, with the line of every node kept by path."""
-
-    def __init__(self, file: str, text: str) -> None:
-        self.file = file
-        self.lines: dict[tuple[Any, ...], int] = {}
-        try:
-            node = yaml.compose(text, Loader=_LOADER)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ManifestError(file, line, "", f"not valid YAML: {problem}") from None
-        self.data = self._build(node, ()) if node is not None else None
-
-    def _build(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = key_node.value
-                if key in out:
-                    raise ManifestError(
-                        self.file, key_node.start_mark.line + 1, _field(path + (key,)), "duplicate key"
-                    )
-                out[key] = self._build(value_node, path + (key,))
-                self.lines[path + (key,)] = key_node.start_mark.line + 1
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self._build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return yaml.SafeLoader("").construct_object(node, deep=True)
-
-    def line(self, path: tuple[Any, ...]) -> int | None:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path)
-
-    def error(self, path: tuple[Any, ...], problem: str, hint: str = "") -> ManifestError:
-        return ManifestError(self.file, self.line(path), _field(path), problem, hint=hint)
-
-
-def _field(path: tuple[Any, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-class _Reader:
-    """Typed access to one mapping of the document, refusing unknown keys."""
-
-    def __init__(self, doc: _Doc, path: tuple[Any, ...], value: Any, allowed: set[str]) -> None:
-        if not isinstance(value, dict):
-            raise doc.error(path, f"expected a mapping, got {_kind(value)}")
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise doc.error(
-                path + (unknown[0],), "unknown key", hint=f"allowed here: {', '.join(sorted(allowed))}"
-            )
-        self.doc, self.path, self.value = doc, path, value
-
-    def get(
-        self, key: str, kind: type | tuple[type, ...], *, required: bool = True, default: Any = None
-    ) -> Any:
-        if key not in self.value or self.value[key] is None:
-            if required:
-                raise self.doc.error(self.path, f"missing required key {key!r}")
-            return default
-        value = self.value[key]
-        if kind is int and isinstance(value, bool):
-            raise self.doc.error(self.path + (key,), "expected an integer, got a boolean")
-        if not isinstance(value, kind):
-            want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.doc.error(self.path + (key,), f"expected {_article(want)}, got {_kind(value)}")
-        if isinstance(value, str) and required and not value.strip():
-            raise self.doc.error(self.path + (key,), "must not be empty")
-        return value
-
-    def items(self, key: str, *, required: bool = True) -> list[tuple[tuple[Any, ...], Any]]:
-        value = self.get(key, list, required=required, default=[])
-        return [(self.path + (key, i), item) for i, item in enumerate(value)]
-
-    def positive(self, key: str, default: int) -> int:
-        value = self.get(key, int, required=False, default=default)
-        if value <= 0:
-            raise self.doc.error(self.path + (key,), "must be a positive number of seconds")
-        return int(value)
-
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
-        type(value), _article(type(value).__name__)
-    )
-
-
-def _article(word: str) -> str:
-    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
-
-
 def load(path: str | os.PathLike[str] | None = None) -> Curriculum:
     """Load and cross-check a manifest; the default is the seven-step course."""
     manifest = resolve_path(path)
@@ -275,13 +172,13 @@ def load(path: str | os.PathLike[str] | None = None) -> Curriculum:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Dl7Error(f"cannot read curriculum {shown}: {exc}") from None
-    doc = _Doc(shown, text)
+    doc = LocatedYaml(shown, text)
     return _parse(doc, manifest)
 
 
-def _parse(doc: _Doc, manifest: Path) -> Curriculum:
+def _parse(doc: LocatedYaml, manifest: Path) -> Curriculum:
     root_keys = {"format", "id", "title", "description", "source", "checkers", "defaults", "steps"}
-    top = _Reader(doc, (), doc.data, root_keys)
+    top = Mapping(doc, (), doc.data, root_keys)
     version = top.get("format", int)
     if version != FORMAT_VERSION:
         raise doc.error(("format",), f"unsupported format {version}; this dl7 reads format {FORMAT_VERSION}")
@@ -289,7 +186,7 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
     if not _ID.match(course_id):
         raise doc.error(("id",), f"{course_id!r} is not a valid id (lowercase letters, digits, - and _)")
     source = top.get("source", dict, required=False, default={})
-    defaults = _Reader(
+    defaults = Mapping(
         doc, ("defaults",), top.get("defaults", dict, required=False, default={}), {"cell_timeout", "budget"}
     )
     cell_timeout = defaults.positive("cell_timeout", DEFAULT_CELL_TIMEOUT)
@@ -317,7 +214,7 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
     pending_refs: list[tuple[tuple[Any, ...], str]] = []
     notebook_paths: dict[str, tuple[Any, ...]] = {}
     for spath, sval in top.items("steps"):
-        s = _Reader(doc, spath, sval, {"id", "title", "summary", "readings", "notebooks"})
+        s = Mapping(doc, spath, sval, {"id", "title", "summary", "readings", "notebooks"})
         step_id = s.get("id", str)
         if not _ID.match(step_id):
             raise doc.error(
@@ -326,7 +223,7 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
         unique("step", step_id, spath + ("id",))
         readings: list[Reading] = []
         for rpath, rval in s.items("readings", required=False):
-            r = _Reader(doc, rpath, rval, {"id", "title", "author", "kind", "url", "minutes", "optional"})
+            r = Mapping(doc, rpath, rval, {"id", "title", "author", "kind", "url", "minutes", "optional"})
             rid = r.get("id", str)
             unique("reading", rid, rpath + ("id",))
             reading_ids.add(rid)
@@ -349,7 +246,7 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
             )
         notebooks: list[Notebook] = []
         for npath, nval in s.items("notebooks", required=False):
-            n = _Reader(doc, npath, nval, {"path", "title", "cell_timeout", "budget", "exercises"})
+            n = Mapping(doc, npath, nval, {"path", "title", "cell_timeout", "budget", "exercises"})
             rel = n.get("path", str)
             _check_notebook_path(doc, npath + ("path",), rel, root)
             if rel in notebook_paths:
@@ -357,7 +254,7 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
             notebook_paths[rel] = npath
             exercises: list[Exercise] = []
             for epath, evalue in n.items("exercises"):
-                e = _Reader(doc, epath, evalue, {"id", "title", "reading", "hints"})
+                e = Mapping(doc, epath, evalue, {"id", "title", "reading", "hints"})
                 eid = e.get("id", str)
                 if not _EXERCISE_ID.match(eid) or not eid.startswith(step_id + "."):
                     raise doc.error(
@@ -412,7 +309,7 @@ def _parse(doc: _Doc, manifest: Path) -> Curriculum:
     )
 
 
-def _check_notebook_path(doc: _Doc, path: tuple[Any, ...], rel: str, root: Path) -> None:
+def _check_notebook_path(doc: LocatedYaml, path: tuple[Any, ...], rel: str, root: Path) -> None:
     if Path(rel).is_absolute() or "\\" in rel:
         raise doc.error(path, f"{rel!r} must be a relative POSIX path inside the course folder")
     full = (root / rel).resolve()
@@ -424,7 +321,7 @@ def _check_notebook_path(doc: _Doc, path: tuple[Any, ...], rel: str, root: Path)
         raise doc.error(path, f"notebook not found: {full}")
 
 
-def _checker_spec(doc: _Doc, path: tuple[Any, ...], spec: str, root: Path) -> str:
+def _checker_spec(doc: LocatedYaml, path: tuple[Any, ...], spec: str, root: Path) -> str:
     if spec.endswith(".py"):
         full = (root / spec).resolve()
         if not full.is_relative_to(root):
@@ -450,7 +347,7 @@ def checker_source(spec: str) -> Path | None:
     return Path(found.origin)
 
 
-def _registered_ids(doc: _Doc, checkers: list[str]) -> set[str]:
+def _registered_ids(doc: LocatedYaml, checkers: list[str]) -> set[str]:
     ids: set[str] = set()
     for i, spec in enumerate(checkers):
         source = checker_source(spec)
