@@ -1,0 +1,67 @@
+"""``dl7 validate``: the author's and CI's command, kept apart from the learner's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from dl7.cli import JsonOpt, _print_json, err, out, state
+from dl7.errors import ExitCode
+
+
+def validate(
+    steps: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="STEP...", help="Only these steps (default: all).", show_default=False),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Notebooks run at once (default: number of cores)."),
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Write JUnit XML: one test case per notebook and case."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every notebook, even unchanged ones.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove the course sound: every solution passes, and no check passes unsolved.
+
+    Also checks the manifest and each notebook (no outputs, balanced solution markers, every
+    check listed and every listed exercise checked). Exit 0 when all holds, 1 when anything fails.
+    """
+    from dl7.curriculum import load
+    from dl7.errors import ManifestError
+    from dl7.validate import junit_xml, report_json
+    from dl7.validate import validate as run_validation
+    from dl7.views import ValidateProgress, render_validate
+
+    try:
+        curriculum = load(state.curriculum_path)
+    except ManifestError as exc:
+        err.print(f"[bold red]invalid manifest:[/] {escape(exc.message)}")
+        if exc.hint:
+            err.print(f"[dim]hint: {escape(exc.hint)}[/]")
+        raise typer.Exit(int(ExitCode.NOT_PASSING)) from None
+    for ref in steps or []:
+        curriculum.step(ref)
+    if as_json:
+        report = run_validation(curriculum, tuple(steps or ()), jobs=jobs, use_cache=not no_cache)
+    else:
+        with ValidateProgress(out) as bars:
+            report = run_validation(
+                curriculum, tuple(steps or ()), jobs=jobs, use_cache=not no_cache, listener=bars.event
+            )
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(junit_xml(report), encoding="utf-8")
+    if as_json:
+        _print_json(report_json(report))
+    else:
+        render_validate(out, report)
+    raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.NOT_PASSING))
