@@ -107,7 +107,7 @@ def test_malformed_manifest_is_exit_2_and_touches_nothing(course: Path, isolated
     for command in (["status"], ["next"], ["run", "step1"], ["reset", "step1"]):
         code, output = dl7(course, *command)
         assert code == 2, command
-        assert f"{manifest}:10: steps[0].colour: unknown key" in output
+        assert f"{manifest}:11: steps[0].colour: unknown key" in output
         assert "Traceback" not in output
     assert snapshot(isolated) == before
 

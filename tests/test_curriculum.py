@@ -49,9 +49,9 @@ def _broken(course: Path, old: str, new: str) -> ManifestError:
 
 def test_unknown_key_names_line_and_field(course: Path) -> None:
     e = _broken(course, "    title: Basics\n", "    title: Basics\n    colour: blue\n")
-    assert e.line == 10
+    assert e.line == 11
     assert e.field == "steps[0].colour"
-    assert "unknown key" in str(e) and "curriculum.yaml:10" in str(e)
+    assert "unknown key" in str(e) and "curriculum.yaml:11" in str(e)
 
 
 def test_duplicate_exercise_id(course: Path) -> None:

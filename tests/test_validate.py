@@ -60,6 +60,12 @@ def test_a_sound_course_validates_and_the_cache_skips_unchanged_notebooks(
     rerun = {c["notebook"] for c in third["cases"] if c["case"] != "static" and not c["cached"]}
     assert rerun == {"notebooks/triple.ipynb"}
 
+    more = course / "more_checks.py"
+    more.write_text(more.read_text() + "\n# a comment changes the checker's source\n")
+    code, fourth = validate(course, "step1", "step3")
+    rerun = {c["notebook"] for c in fourth["cases"] if c["case"] != "static" and not c["cached"]}
+    assert code == 0 and rerun == {"notebooks/triple.ipynb"}, "only the notebook that checker judges"
+
     code, forced = validate(course, "step1", "step3", "--no-cache")
     assert forced["executed"] == 4
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from dl7 import __version__
 from dl7.authoring import MarkerError, cell_source, has_outputs, learner_version, solution_regions
-from dl7.curriculum import Curriculum, Notebook, checker_source
+from dl7.curriculum import Curriculum, Notebook, checker_source, registered_in
 from dl7.errors import Dl7Error
 from dl7.results import check_calls
 from dl7.workspace import read_notebook, write_atomic
@@ -307,11 +307,16 @@ def _cache_key(
 ) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([case, asdict(nb), content["cells"], lock], sort_keys=True).encode())
+    # Only the checker modules that judge this notebook: editing step 5's checkers must not
+    # re-run step 1's notebooks.
+    ids = {e.id for e in nb.exercises}
     for spec in curriculum.checkers:
         source = checker_source(spec)
         if source is None:
             continue
         files = sorted(source.parent.rglob("*.py")) if source.name == "__init__.py" else [source]
+        if not any(registered_in(path) & ids for path in files):
+            continue
         for path in files:
             digest.update(str(path.name).encode())
             digest.update(path.read_bytes())
