@@ -1,0 +1,105 @@
+"""Reading results back from an executed notebook, without a kernel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dl7.checks import MIME_TYPE
+from dl7.curriculum import Exercise, Notebook
+from dl7.execute import Execution
+from dl7.results import cell_errors, check_calls, collect
+
+MANIFEST = Notebook(
+    "nb.ipynb",
+    "NB",
+    10,
+    60,
+    (Exercise("s.a", "A", None, (), "nb.ipynb"), Exercise("s.b", "B", None, (), "nb.ipynb")),
+    "s",
+)
+
+
+def code(source: str, *outputs: dict[str, Any]) -> dict[str, Any]:
+    return {"cell_type": "code", "source": source, "outputs": list(outputs)}
+
+
+def bundle(ex: str, status: str, message: str = "m") -> dict[str, Any]:
+    return {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {MIME_TYPE: {"id": ex, "status": status, "message": message, "seconds": 0.1}},
+    }
+
+
+def error(ename: str, evalue: str, line: int = 2) -> dict[str, Any]:
+    tb = ["\x1b[31m---\x1b[0m", f"Cell \x1b[32mIn[4]\x1b[39m, line {line}\n", f"{ename}: {evalue}"]
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": tb}
+
+
+def run(
+    cells: list[dict[str, Any]], outcome: str = "completed", stopped: int | None = None
+) -> dict[str, str]:
+    execution = Execution({"cells": cells}, outcome, stopped, "the kernel died", 1.0)
+    return {r.id: f"{r.status}: {r.message}" for r in collect(MANIFEST, execution)}
+
+
+def test_bundles_are_the_result() -> None:
+    got = run(
+        [
+            code('check("s.a", f)', bundle("s.a", "passed", "fine")),
+            code('check("s.b", g)', bundle("s.b", "failed", "g(0) returned 1")),
+        ]
+    )
+    assert got == {"s.a": "passed: fine", "s.b": "failed: g(0) returned 1"}
+
+
+def test_not_implemented_in_the_span_is_not_attempted() -> None:
+    got = run(
+        [
+            code("x = todo()", error("NotImplementedError", "")),
+            code('check("s.a", x)', error("NameError", "x")),
+            code('check("s.b", g)', bundle("s.b", "passed")),
+        ]
+    )
+    assert got["s.a"].startswith("not_attempted: not done yet: cell 1")
+
+
+def test_own_error_then_dependent_not_reached() -> None:
+    got = run(
+        [
+            code("def f(:", error("SyntaxError", "invalid syntax", 1)),
+            code('check("s.a", f)', error("NameError", "f")),
+            code('check("s.b", f)', error("NameError", "name 'f' is not defined")),
+        ]
+    )
+    assert got["s.a"] == "error: SyntaxError: invalid syntax (cell 1, line 1)"
+    assert got["s.b"].startswith("not_reached: not reached: an earlier cell failed: SyntaxError")
+
+
+def test_dead_kernel_leaves_later_exercises_not_reached() -> None:
+    got = run(
+        [code('check("s.a", f)', bundle("s.a", "passed")), code("boom()"), code('check("s.b", g)')],
+        outcome="dead",
+        stopped=1,
+    )
+    assert got["s.b"] == "not_reached: not reached: the run stopped at cell 2: the kernel died"
+
+
+def test_a_deleted_check_is_reported() -> None:
+    got = run([code('check("s.a", f)', bundle("s.a", "passed"))])
+    assert got["s.b"].startswith("not_reached: the notebook never calls check('s.b')")
+
+
+def test_check_calls_ignore_comments_and_markdown() -> None:
+    nb = {
+        "cells": [
+            code('# check("s.old", f)\ncheck("s.new", f)  # check("s.x")'),
+            {"cell_type": "markdown", "source": 'check("s.md", f)'},
+        ]
+    }
+    assert check_calls(nb) == {"s.new": [0]}
+
+
+def test_error_line_is_read_from_the_traceback() -> None:
+    errors = cell_errors({"cells": [code("x", error("ValueError", "bad", line=7))]})
+    assert errors[0].line == 7 and errors[0].describe() == "ValueError: bad (cell 1, line 7)"
