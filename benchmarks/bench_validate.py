@@ -2,7 +2,8 @@
 
 Run: python benchmarks/bench_validate.py
 Each configuration uses its own fresh cache file, so "cold" executes every notebook solved and
-unsolved, and "warm" (the same command again) executes none.
+unsolved, and "warm" (the same command again) executes none. The cold one-kernel run also
+prints each notebook's wall time (kernel start included).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import time
 from pathlib import Path
 
 
-def run(jobs: int, cache: Path) -> float:
+def run(jobs: int, cache: Path, *, per_notebook: bool = False) -> float:
     env = {**os.environ, "DL7_VALIDATE_CACHE": str(cache), "COLUMNS": "120"}
     env.pop("DL7_CURRICULUM", None)
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "dl7", "validate", "--jobs", str(jobs)],
+        [sys.executable, "-m", "dl7", "validate", "--jobs", str(jobs), "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -29,7 +30,13 @@ def run(jobs: int, cache: Path) -> float:
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"validate --jobs {jobs} failed:\n{done.stdout}\n{done.stderr}")
-    print(f"  {done.stdout.strip().splitlines()[-1]}")
+    report = json.loads(done.stdout)
+    if per_notebook:
+        print(f"{'notebook':<50} {'solved':>8} {'unsolved':>9}")
+        cases = {(c["notebook"], c["case"]): c["seconds"] for c in report["cases"]}
+        for notebook in dict.fromkeys(c["notebook"] for c in report["cases"]):
+            print(f"{notebook:<50} {cases[notebook, 'solved']:6.1f} s {cases[notebook, 'unsolved']:7.1f} s")
+    print(f"--jobs {jobs}: {report['executed']} notebook runs executed")
     return seconds
 
 
