@@ -11,16 +11,7 @@ import pytest
 
 import dl7.checks.step3  # noqa: F401 - registers the checkers
 from dl7.checks import evaluate
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError
-
-
-def expect_failed(result, *fragments):
-    assert result.status == "failed", result
-    for fragment in fragments:
-        assert fragment in result.message, result.message
+from tests.checking import expect_failed, stub
 
 
 def test_every_step3_id_is_registered():

@@ -13,19 +13,10 @@ import pytest
 import dl7.checks.step4  # noqa: F401 - registers the checkers
 from dl7.checks import evaluate
 from dl7.checks.step4 import MAZUR_B, MAZUR_T, MAZUR_W, MAZUR_W_PLUS, MAZUR_X, digits_split
+from tests.checking import expect_failed, stub
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError
-
-
-def expect_failed(result, *fragments):
-    assert result.status == "failed", result
-    for fragment in fragments:
-        assert fragment in result.message, result.message
 
 
 @pytest.fixture(scope="module")

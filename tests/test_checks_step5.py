@@ -10,13 +10,10 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dl7.checks import evaluate
+from tests.checking import stub
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
-
-def stub(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError
 
 
 # conv_output_size ---------------------------------------------------------------------------

@@ -153,4 +153,3 @@ def test_ctrl_c_stops_the_run_with_exit_130(course: Path, isolated: Path) -> Non
     assert proc.returncode == 130, output
     assert "interrupted" in output
     assert "Traceback" not in output
-

@@ -301,7 +301,7 @@ def read(
 ) -> None:
     """List a step's readings; with READING, mark it done (or not done with --undo)."""
     from dl7.journey import journey
-    from dl7.views import readings_table
+    from dl7.views import reading_json, readings_table
 
     curriculum, prepared, progress = _open(quiet=as_json)
     with progress:
@@ -325,23 +325,8 @@ def read(
         j = journey(curriculum, progress, prepared.workspace.root)
     st = j.state(the_step.id)
     if as_json:
-        _print_json(
-            {
-                "step": the_step.id,
-                "readings": [
-                    {
-                        "id": r.id,
-                        "title": r.title,
-                        "author": r.author,
-                        "kind": r.kind,
-                        "url": r.url,
-                        "minutes": r.minutes,
-                        "done": r.id in st.readings_done,
-                    }
-                    for r in the_step.readings
-                ],
-            }
-        )
+        readings = [reading_json(r, r.id in st.readings_done) for r in the_step.readings]
+        _print_json({"step": the_step.id, "readings": readings})
         return
     if not the_step.readings:
         out.print(f"{the_step.id} has no readings.")

@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dl7.curriculum import Curriculum, Step
+from dl7.curriculum import Curriculum, Reading, Step
 from dl7.journey import Journey, StepState
 from dl7.runner import StepRun
 from dl7.workspace import Prepared
@@ -241,23 +241,27 @@ def list_json(curriculum: Curriculum) -> dict[str, Any]:
     }
 
 
+def reading_json(r: Reading, done: bool | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": r.id,
+        "title": r.title,
+        "author": r.author,
+        "kind": r.kind,
+        "url": r.url,
+        "minutes": r.minutes,
+        "optional": r.optional,
+    }
+    if done is not None:
+        data["done"] = done
+    return data
+
+
 def step_json(step: Step) -> dict[str, Any]:
     return {
         "id": step.id,
         "title": step.title,
         "summary": step.summary,
-        "readings": [
-            {
-                "id": r.id,
-                "title": r.title,
-                "author": r.author,
-                "kind": r.kind,
-                "url": r.url,
-                "minutes": r.minutes,
-                "optional": r.optional,
-            }
-            for r in step.readings
-        ],
+        "readings": [reading_json(r) for r in step.readings],
         "notebooks": [
             {
                 "path": nb.path,
