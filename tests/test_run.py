@@ -153,3 +153,15 @@ def test_ctrl_c_stops_the_run_with_exit_130(course: Path, isolated: Path) -> Non
     assert proc.returncode == 130, output
     assert "interrupted" in output
     assert "Traceback" not in output
+
+
+def test_a_kernel_that_cannot_start_is_a_dl7_error(
+    course: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dl7 import execute as execute_module
+
+    monkeypatch.setattr(execute_module, "KERNEL_MODULE", "no_such_kernel_module")
+    code, output = dl7(course, "run", "step1")
+    assert code == 2
+    assert "error: could not start a Jupyter kernel" in output and "no_such_kernel_module" in output
+    assert "pip install ipykernel" in output and "Traceback" not in output

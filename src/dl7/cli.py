@@ -33,7 +33,7 @@ app = typer.Typer(
 )
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
 F = TypeVar("F", bound=Callable[..., Any])
 
 StepArg = Annotated[

@@ -14,6 +14,7 @@ a dead kernel or Ctrl-C. A learner's exception, a timeout or a dead kernel is an
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from dl7.checks import CHECKERS_ENV
+from dl7.errors import Dl7Error
 
 # Kernel environment: TF_CPP_MIN_LOG_LEVEL=2 and oneDNN off silence TensorFlow's import
 # completely (measured; see DESIGN.md), and oneDNN off was also ~8 % faster on these CPUs.
@@ -41,6 +43,9 @@ KERNEL_ENV = {
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
 }
+
+
+KERNEL_MODULE = "ipykernel_launcher"
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class _ThisPython(KernelSpecManager):  # type: ignore[misc]
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            argv=[sys.executable, "-m", KERNEL_MODULE, "-f", "{connection_file}"],
             display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (dl7)",
             language="python",
             env=self.extra_env,
@@ -174,24 +179,39 @@ def execute(
             outcome, message = "budget", f"the notebook ran past its time budget of {budget} s"
         else:
             outcome, message = "timeout", f"the cell ran longer than its limit of {cell_timeout} s"
-    except DeadKernelError:
+    except DeadKernelError as exc:
         if client.interrupted:
             outcome, message = "interrupted", "interrupted (Ctrl-C)"
+        elif running["index"] is None:
+            raise _no_kernel(exc) from None
         else:
             outcome, message = "dead", "the kernel died (out of memory, or a crash in native code)"
     except KeyboardInterrupt:
         outcome, message = "interrupted", "interrupted (Ctrl-C)"
     except RuntimeError as exc:
-        if not client.interrupted:
+        if client.interrupted:
+            outcome, message = "interrupted", f"interrupted (Ctrl-C): {exc}"
+        elif running["index"] is None:  # e.g. "Kernel died before replying to kernel_info"
+            raise _no_kernel(exc) from None
+        else:
             raise
-        outcome, message = "interrupted", f"interrupted (Ctrl-C): {exc}"
     finally:
         _shutdown(client)
+        # nbclient leaves its atexit clean-up registered when the kernel never started; ours ran.
+        atexit.unregister(client._cleanup_kernel)
         quiet()
     if client.interrupted and outcome == "completed":
         outcome, message = "interrupted", "interrupted (Ctrl-C)"
     stopped = None if outcome == "completed" else running["index"]
     return Execution(nb, outcome, stopped, message, time.monotonic() - start)
+
+
+def _no_kernel(exc: BaseException) -> Dl7Error:
+    """A kernel that never started is dl7's problem to report, not an outcome of the notebook."""
+    return Dl7Error(
+        f"could not start a Jupyter kernel ({sys.executable} -m {KERNEL_MODULE}): {exc}",
+        hint="install ipykernel into the environment that runs dl7: pip install ipykernel",
+    )
 
 
 def _shutdown(client: _Client) -> None:
