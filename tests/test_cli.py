@@ -118,7 +118,7 @@ def test_version_and_help() -> None:
     assert code == 0
     for command in ("next", "run", "status", "hint", "read", "reset", "list", "show"):
         assert command in output
-    assert "Exit code 0 when every exercise passes" in dl7(None, "run", "--help")[1]
+    assert "save it in Jupyter first" in dl7(None, "run", "--help")[1]
 
 
 def test_next_and_status_import_no_heavy_modules(isolated: Path) -> None:

@@ -185,7 +185,9 @@ def run(
 ) -> None:
     """Run a step's notebooks in a fresh kernel, check every exercise, and record the attempt.
 
-    Exit code 0 when every exercise passes, 1 when any does not, 130 on Ctrl-C.
+    It runs the notebook as saved on disk, so save it in Jupyter first. Your file is only read;
+    the executed copy goes to the workspace's .dl7/runs/. Exit code 0 when every exercise
+    passes, 1 when any does not, 130 on Ctrl-C.
     """
     from dl7.runner import run_step
     from dl7.views import render_run, run_json
