@@ -90,11 +90,12 @@ def test_list_and_show(course: Path) -> None:
     assert code == 0 and "step2 — Slow" in output and "2 s a cell" in output
 
 
-def test_unknown_step_is_exit_2_with_hint(course: Path) -> None:
+def test_unknown_step_is_exit_2_with_hint(course: Path, isolated: Path) -> None:
     for command in ("run", "show", "hint", "read", "reset"):
         code, output = dl7(course, command, "step9")
         assert code == 2, command
         assert "error: unknown step 'step9'" in output and "steps in this course: step1, step2" in output
+        assert not isolated.exists(), "an unknown step fails before the workspace is created"
 
 
 def test_malformed_manifest_is_exit_2_and_touches_nothing(course: Path, isolated: Path) -> None:

@@ -104,13 +104,18 @@ def _load() -> Any:
     return load(state.curriculum_path)
 
 
-def _open(quiet: bool = False) -> tuple[Any, Any, Any]:
-    """Curriculum, prepared workspace and progress store, with notices printed."""
+def _open(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
+    """Curriculum, prepared workspace and progress store, with notices printed.
+
+    ``step`` is resolved first, so an unknown step fails before the workspace is touched.
+    """
     from dl7.progress import Progress
     from dl7.views import workspace_notice
     from dl7.workspace import open_workspace
 
     curriculum = _load()
+    if step is not None:
+        curriculum.step(step)
     prepared = open_workspace(curriculum)
     if not quiet:
         workspace_notice(err, prepared)
@@ -192,7 +197,7 @@ def run(
     from dl7.runner import run_step
     from dl7.views import render_run, run_json
 
-    curriculum, prepared, progress = _open(quiet=as_json)
+    curriculum, prepared, progress = _open(quiet=as_json, step=step)
     the_step = curriculum.step(step)
     notebooks = curriculum.notebook(the_step, notebook)
     with progress:
@@ -261,7 +266,8 @@ def hint(
     exercise: Annotated[
         str | None,
         typer.Argument(
-            help="The exercise (e.g. `sigmoid` or `step2.sigmoid`); default: the first one not passing yet."
+            metavar="EXERCISE",
+            help="The exercise (e.g. `sigmoid` or `step2.sigmoid`); default: the first one not passing yet.",
         ),
     ] = None,
 ) -> None:
@@ -269,7 +275,7 @@ def hint(
     from dl7.journey import journey
     from dl7.views import render_hint
 
-    curriculum, prepared, progress = _open()
+    curriculum, prepared, progress = _open(step=step)
     with progress:
         the_step = curriculum.step(step)
         if exercise is None:
@@ -305,7 +311,7 @@ def read(
     from dl7.journey import journey
     from dl7.views import reading_json, readings_table
 
-    curriculum, prepared, progress = _open(quiet=as_json)
+    curriculum, prepared, progress = _open(quiet=as_json, step=step)
     with progress:
         the_step = curriculum.step(step)
         if reading is not None:
@@ -353,7 +359,7 @@ def reset(
     """Restore a fresh notebook; your current one is kept as a timestamped backup."""
     from dl7.workspace import reset as reset_notebook
 
-    curriculum, prepared, progress = _open()
+    curriculum, prepared, progress = _open(step=step)
     progress.close()
     the_step = curriculum.step(step)
     for nb in curriculum.notebook(the_step, notebook):
@@ -388,7 +394,7 @@ def show(step: StepArg, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(step_json(_load().step(step)))
         return
-    curriculum, prepared, progress = _open()
+    curriculum, prepared, progress = _open(step=step)
     the_step = curriculum.step(step)
     with progress:
         j = journey(curriculum, progress, prepared.workspace.root)
