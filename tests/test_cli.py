@@ -142,3 +142,16 @@ def test_next_and_status_import_no_heavy_modules(isolated: Path) -> None:
 def test_python_dash_m(isolated: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "dl7", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and "dl7" in done.stdout
+
+
+def test_corrupt_progress_file_is_moved_aside_and_reported(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    db = isolated / ".dl7" / "progress.sqlite"
+    for side in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        side.unlink(missing_ok=True)
+    db.write_bytes(b"garbage" * 1000)
+    code, output = dl7(course, "status")
+    assert code == 0
+    assert "the progress file was corrupt; it was moved to" in output
+    moved = list(db.parent.glob("progress.sqlite.corrupt-*"))
+    assert len(moved) == 1 and moved[0].read_bytes().startswith(b"garbage")

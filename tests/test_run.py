@@ -165,3 +165,24 @@ def test_a_kernel_that_cannot_start_is_a_dl7_error(
     assert code == 2
     assert "error: could not start a Jupyter kernel" in output and "no_such_kernel_module" in output
     assert "pip install ipykernel" in output and "Traceback" not in output
+
+
+def test_two_runs_at_once_both_land(course: Path, isolated: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    dl7(course, "status")
+    env = {**os.environ, "DL7_CURRICULUM": str(course)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dl7", "run", step, "--json"], env=env, stdout=subprocess.PIPE
+        )
+        for step in ("step1", "step3")
+    ]
+    for proc in procs:
+        proc.communicate(timeout=120)
+        assert proc.returncode == 1
+    status = json.loads(dl7(course, "status", "--json")[1])
+    last_runs = {s["id"]: s["last_run"] for s in status["steps"]}
+    assert last_runs["step1"] and last_runs["step3"], "both attempts were recorded"
