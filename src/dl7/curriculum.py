@@ -176,137 +176,140 @@ def load(path: str | os.PathLike[str] | None = None) -> Curriculum:
     return _parse(doc, manifest)
 
 
+_BAD_ID = "is not a valid id (lowercase letters, digits, - and _)"
+
+
 def _parse(doc: LocatedYaml, manifest: Path) -> Curriculum:
-    root_keys = {"format", "id", "title", "description", "source", "checkers", "defaults", "steps"}
-    top = Mapping(doc, (), doc.data, root_keys)
-    version = top.get("format", int)
-    if version != FORMAT_VERSION:
-        raise doc.error(("format",), f"unsupported format {version}; this dl7 reads format {FORMAT_VERSION}")
-    course_id = top.get("id", str)
-    if not _ID.match(course_id):
-        raise doc.error(("id",), f"{course_id!r} is not a valid id (lowercase letters, digits, - and _)")
-    source = top.get("source", dict, required=False, default={})
-    defaults = Mapping(
-        doc, ("defaults",), top.get("defaults", dict, required=False, default={}), {"cell_timeout", "budget"}
-    )
-    cell_timeout = defaults.positive("cell_timeout", DEFAULT_CELL_TIMEOUT)
-    budget = defaults.positive("budget", DEFAULT_BUDGET)
-    root = manifest.parent.resolve()
+    return _Parser(doc, manifest.parent.resolve()).course(manifest.resolve())
 
-    checkers: list[str] = []
-    for cpath, spec in top.items("checkers", required=False):
-        if not isinstance(spec, str) or not spec.strip():
-            raise doc.error(cpath, "expected a module name or a path to a .py file")
-        checkers.append(_checker_spec(doc, cpath, spec, root))
-    registered = _registered_ids(doc, checkers)
 
-    seen: dict[str, tuple[Any, ...]] = {}
+class _Parser:
+    """One pass over the document; cross-references are checked once everything is read."""
 
-    def unique(kind: str, value: str, path: tuple[Any, ...]) -> None:
-        if value in seen:
+    def __init__(self, doc: LocatedYaml, root: Path) -> None:
+        self.doc, self.root = doc, root
+        self.seen: dict[str, tuple[Any, ...]] = {}  # every id → where it was first defined
+        self.reading_ids: set[str] = set()
+        self.reading_refs: list[tuple[tuple[Any, ...], str]] = []
+        self.notebook_paths: set[str] = set()
+        self.registered: set[str] = set()
+        self.cell_timeout, self.budget = DEFAULT_CELL_TIMEOUT, DEFAULT_BUDGET
+
+    def unique(self, kind: str, value: str, path: tuple[Any, ...]) -> None:
+        if value in self.seen:
+            first = self.doc.line(self.seen[value])
+            raise self.doc.error(path, f"duplicate {kind} id {value!r} (first used at line {first})")
+        self.seen[value] = path
+
+    def course(self, manifest: Path) -> Curriculum:
+        doc = self.doc
+        root_keys = {"format", "id", "title", "description", "source", "checkers", "defaults", "steps"}
+        top = Mapping(doc, (), doc.data, root_keys)
+        version = top.get("format", int)
+        if version != FORMAT_VERSION:
             raise doc.error(
-                path, f"duplicate {kind} id {value!r} (first used at line {doc.line(seen[value])})"
+                ("format",), f"unsupported format {version}; this dl7 reads format {FORMAT_VERSION}"
             )
-        seen[value] = path
+        course_id = top.get("id", str)
+        if not _ID.match(course_id):
+            raise doc.error(("id",), f"{course_id!r} {_BAD_ID}")
+        source = top.get("source", dict, required=False, default={})
+        defaults = Mapping(
+            doc,
+            ("defaults",),
+            top.get("defaults", dict, required=False, default={}),
+            {"cell_timeout", "budget"},
+        )
+        self.cell_timeout = defaults.positive("cell_timeout", DEFAULT_CELL_TIMEOUT)
+        self.budget = defaults.positive("budget", DEFAULT_BUDGET)
+        checkers: list[str] = []
+        for cpath, spec in top.items("checkers", required=False):
+            if not isinstance(spec, str) or not spec.strip():
+                raise doc.error(cpath, "expected a module name or a path to a .py file")
+            checkers.append(_checker_spec(doc, cpath, spec, self.root))
+        self.registered = _registered_ids(doc, checkers)
+        steps = tuple(self.step(path, value) for path, value in top.items("steps"))
+        if not steps:
+            raise doc.error(("steps",), "a course needs at least one step")
+        for rpath, ref in self.reading_refs:
+            if ref not in self.reading_ids:
+                raise doc.error(rpath, f"unknown reading {ref!r}")
+        return Curriculum(
+            manifest,
+            course_id,
+            top.get("title", str),
+            str(top.get("description", str, required=False, default="")).strip(),
+            tuple(checkers),
+            steps,
+            {str(k): str(v) for k, v in source.items()},
+        )
 
-    steps: list[Step] = []
-    reading_ids: set[str] = set()
-    pending_refs: list[tuple[tuple[Any, ...], str]] = []
-    notebook_paths: dict[str, tuple[Any, ...]] = {}
-    for spath, sval in top.items("steps"):
-        s = Mapping(doc, spath, sval, {"id", "title", "summary", "readings", "notebooks"})
+    def step(self, spath: tuple[Any, ...], value: Any) -> Step:
+        s = Mapping(self.doc, spath, value, {"id", "title", "summary", "readings", "notebooks"})
         step_id = s.get("id", str)
         if not _ID.match(step_id):
-            raise doc.error(
-                spath + ("id",), f"{step_id!r} is not a valid id (lowercase letters, digits, - and _)"
-            )
-        unique("step", step_id, spath + ("id",))
-        readings: list[Reading] = []
-        for rpath, rval in s.items("readings", required=False):
-            r = Mapping(doc, rpath, rval, {"id", "title", "author", "kind", "url", "minutes", "optional"})
-            rid = r.get("id", str)
-            unique("reading", rid, rpath + ("id",))
-            reading_ids.add(rid)
-            url = r.get("url", str)
-            if not url.startswith(("http://", "https://")):
-                raise doc.error(rpath + ("url",), f"{url!r} is not an http(s) URL")
-            minutes = r.get("minutes", int)
-            if minutes <= 0:
-                raise doc.error(rpath + ("minutes",), "must be a positive number of minutes")
-            readings.append(
-                Reading(
-                    rid,
-                    r.get("title", str),
-                    r.get("author", str),
-                    r.get("kind", str),
-                    url,
-                    minutes,
-                    bool(r.get("optional", bool, required=False, default=False)),
-                )
-            )
-        notebooks: list[Notebook] = []
-        for npath, nval in s.items("notebooks", required=False):
-            n = Mapping(doc, npath, nval, {"path", "title", "cell_timeout", "budget", "exercises"})
-            rel = n.get("path", str)
-            _check_notebook_path(doc, npath + ("path",), rel, root)
-            if rel in notebook_paths:
-                raise doc.error(npath + ("path",), f"notebook {rel} is listed twice")
-            notebook_paths[rel] = npath
-            exercises: list[Exercise] = []
-            for epath, evalue in n.items("exercises"):
-                e = Mapping(doc, epath, evalue, {"id", "title", "reading", "hints"})
-                eid = e.get("id", str)
-                if not _EXERCISE_ID.match(eid) or not eid.startswith(step_id + "."):
-                    raise doc.error(
-                        epath + ("id",), f"{eid!r} must look like {step_id}.name (lowercase, digits, _)"
-                    )
-                unique("exercise", eid, epath + ("id",))
-                if eid not in registered:
-                    raise doc.error(
-                        epath + ("id",),
-                        f"no checker is registered for {eid!r}",
-                        hint='decorate a function with @checker("'
-                        + eid
-                        + '") in a module listed under checkers',
-                    )
-                reading = e.get("reading", str, required=False)
-                if reading is not None:
-                    pending_refs.append((epath + ("reading",), reading))
-                hints = []
-                for hpath, hint in e.items("hints", required=False):
-                    if not isinstance(hint, str) or not hint.strip():
-                        raise doc.error(hpath, "a hint must be a non-empty string")
-                    hints.append(hint.strip())
-                exercises.append(Exercise(eid, e.get("title", str), reading, tuple(hints), rel))
-            notebooks.append(
-                Notebook(
-                    rel,
-                    n.get("title", str),
-                    n.positive("cell_timeout", cell_timeout),
-                    n.positive("budget", budget),
-                    tuple(exercises),
-                    step_id,
-                )
-            )
-        steps.append(
-            Step(
-                step_id, s.get("title", str), s.get("summary", str).strip(), tuple(readings), tuple(notebooks)
-            )
+            raise self.doc.error(spath + ("id",), f"{step_id!r} {_BAD_ID}")
+        self.unique("step", step_id, spath + ("id",))
+        readings = tuple(self.reading(path, v) for path, v in s.items("readings", required=False))
+        notebooks = tuple(self.notebook(path, v, step_id) for path, v in s.items("notebooks", required=False))
+        return Step(step_id, s.get("title", str), s.get("summary", str).strip(), readings, notebooks)
+
+    def reading(self, rpath: tuple[Any, ...], value: Any) -> Reading:
+        r = Mapping(self.doc, rpath, value, {"id", "title", "author", "kind", "url", "minutes", "optional"})
+        rid = r.get("id", str)
+        self.unique("reading", rid, rpath + ("id",))
+        self.reading_ids.add(rid)
+        url = r.get("url", str)
+        if not url.startswith(("http://", "https://")):
+            raise self.doc.error(rpath + ("url",), f"{url!r} is not an http(s) URL")
+        minutes = r.get("minutes", int)
+        if minutes <= 0:
+            raise self.doc.error(rpath + ("minutes",), "must be a positive number of minutes")
+        optional = bool(r.get("optional", bool, required=False, default=False))
+        return Reading(
+            rid, r.get("title", str), r.get("author", str), r.get("kind", str), url, minutes, optional
         )
-    if not steps:
-        raise doc.error(("steps",), "a course needs at least one step")
-    for rpath, ref in pending_refs:
-        if ref not in reading_ids:
-            raise doc.error(rpath, f"unknown reading {ref!r}")
-    return Curriculum(
-        manifest.resolve(),
-        course_id,
-        top.get("title", str),
-        str(top.get("description", str, required=False, default="")).strip(),
-        tuple(checkers),
-        tuple(steps),
-        {str(k): str(v) for k, v in source.items()},
-    )
+
+    def notebook(self, npath: tuple[Any, ...], value: Any, step_id: str) -> Notebook:
+        n = Mapping(self.doc, npath, value, {"path", "title", "cell_timeout", "budget", "exercises"})
+        rel = n.get("path", str)
+        _check_notebook_path(self.doc, npath + ("path",), rel, self.root)
+        if rel in self.notebook_paths:
+            raise self.doc.error(npath + ("path",), f"notebook {rel} is listed twice")
+        self.notebook_paths.add(rel)
+        exercises = tuple(self.exercise(path, v, step_id, rel) for path, v in n.items("exercises"))
+        return Notebook(
+            rel,
+            n.get("title", str),
+            n.positive("cell_timeout", self.cell_timeout),
+            n.positive("budget", self.budget),
+            exercises,
+            step_id,
+        )
+
+    def exercise(self, epath: tuple[Any, ...], value: Any, step_id: str, notebook: str) -> Exercise:
+        e = Mapping(self.doc, epath, value, {"id", "title", "reading", "hints"})
+        eid = e.get("id", str)
+        if not _EXERCISE_ID.match(eid) or not eid.startswith(step_id + "."):
+            raise self.doc.error(
+                epath + ("id",), f"{eid!r} must look like {step_id}.name (lowercase, digits, _)"
+            )
+        self.unique("exercise", eid, epath + ("id",))
+        if eid not in self.registered:
+            raise self.doc.error(
+                epath + ("id",),
+                f"no checker is registered for {eid!r}",
+                hint=f'decorate a function with @checker("{eid}") in a module listed under checkers',
+            )
+        reading = e.get("reading", str, required=False)
+        if reading is not None:
+            self.reading_refs.append((epath + ("reading",), reading))
+        hints = []
+        for hpath, hint in e.items("hints", required=False):
+            if not isinstance(hint, str) or not hint.strip():
+                raise self.doc.error(hpath, "a hint must be a non-empty string")
+            hints.append(hint.strip())
+        return Exercise(eid, e.get("title", str), reading, tuple(hints), notebook)
 
 
 def _check_notebook_path(doc: LocatedYaml, path: tuple[Any, ...], rel: str, root: Path) -> None:
