@@ -128,6 +128,15 @@ def _open(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
     return curriculum, prepared, progress
 
 
+def _journey(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
+    """Curriculum, prepared workspace and the learner's journey; the store is closed again."""
+    from dl7.journey import journey
+
+    curriculum, prepared, progress = _open(quiet=quiet, step=step)
+    with progress:
+        return curriculum, prepared, journey(curriculum, progress, prepared.workspace.root)
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -139,12 +148,9 @@ def _print_json(data: Any) -> None:
 @_guard
 def next_(as_json: JsonOpt = False) -> None:
     """What to do now: the current step, its readings, its notebook and the commands to run."""
-    from dl7.journey import journey
     from dl7.views import render_next, status_json
 
-    curriculum, prepared, progress = _open(quiet=as_json)
-    with progress:
-        j = journey(curriculum, progress, prepared.workspace.root)
+    curriculum, prepared, j = _journey(quiet=as_json)
     if as_json:
         current = j.current
         data = status_json(j)
@@ -166,12 +172,9 @@ def next_(as_json: JsonOpt = False) -> None:
 @_guard
 def status(as_json: JsonOpt = False) -> None:
     """The whole journey: every step's exercises, readings and last run."""
-    from dl7.journey import journey
     from dl7.views import render_status, status_json
 
-    curriculum, prepared, progress = _open(quiet=as_json)
-    with progress:
-        j = journey(curriculum, progress, prepared.workspace.root)
+    _, _, j = _journey(quiet=as_json)
     if as_json:
         _print_json(status_json(j))
     else:
@@ -373,32 +376,25 @@ def reset(
 @_guard
 def list_(as_json: JsonOpt = False) -> None:
     """List the steps of the course."""
-    from dl7.journey import journey
     from dl7.views import list_json, render_list
 
     if as_json:
         _print_json(list_json(_load()))
         return
-    curriculum, prepared, progress = _open()
-    with progress:
-        render_list(out, journey(curriculum, progress, prepared.workspace.root))
+    render_list(out, _journey()[2])
 
 
 @app.command()
 @_guard
 def show(step: StepArg, as_json: JsonOpt = False) -> None:
     """Show one step in detail: summary, readings, notebooks and exercises."""
-    from dl7.journey import journey
     from dl7.views import render_show, step_json
 
     if as_json:
         _print_json(step_json(_load().step(step)))
         return
-    curriculum, prepared, progress = _open(step=step)
-    the_step = curriculum.step(step)
-    with progress:
-        j = journey(curriculum, progress, prepared.workspace.root)
-    render_show(out, j, j.state(the_step.id))
+    curriculum, _, j = _journey(step=step)
+    render_show(out, j, j.state(curriculum.step(step).id))
 
 
 def _mount_subcommands() -> None:
