@@ -1,0 +1,5 @@
+"""Checkers for step 6, "Recurrent Nets and Language Processing" (ids ``step6.*``).
+
+One module per notebook. Importing this package registers every step-6 checker; no module
+imports TensorFlow until a checker runs.
+"""

@@ -1,0 +1,5 @@
+"""Checkers for step 7, "Further Topics" (ids ``step7.*``).
+
+One module per notebook. Importing this package registers every step-7 checker; no module
+imports TensorFlow until a checker runs.
+"""
