@@ -186,3 +186,21 @@ def test_two_runs_at_once_both_land(course: Path, isolated: Path) -> None:
     status = json.loads(dl7(course, "status", "--json")[1])
     last_runs = {s["id"]: s["last_run"] for s in status["steps"]}
     assert last_runs["step1"] and last_runs["step3"], "both attempts were recorded"
+
+
+def test_overlapping_runs_restore_the_jupyter_loggers() -> None:
+    """Validate runs notebooks in threads: the loggers are quiet while any run is on, and
+    exactly as before once the last one ends, whatever order they end in."""
+    import logging
+
+    from dl7.execute import _quiet_jupyter_logs
+
+    logger = logging.getLogger("jupyter_client")
+    logger.setLevel(logging.WARNING)
+    first = _quiet_jupyter_logs()
+    second = _quiet_jupyter_logs()
+    first()
+    assert logger.level == logging.CRITICAL, "still quiet while the second run is on"
+    second()
+    assert logger.level == logging.WARNING
+    logger.setLevel(logging.NOTSET)

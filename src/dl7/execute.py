@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -230,15 +231,34 @@ def _shutdown(client: _Client) -> None:
         pass
 
 
+_QUIET_NAMES = ("traitlets", "jupyter_client", "nbclient", "NotebookClient", "asyncio")
+_quiet_lock = threading.Lock()
+_quiet_state: dict[str, Any] = {"users": 0, "before": {}}
+
+
 def _quiet_jupyter_logs() -> Callable[[], None]:
-    """Silence jupyter_client's per-start warnings (e.g. TCP without encryption) for one run."""
-    names = ("traitlets", "jupyter_client", "nbclient", "NotebookClient", "asyncio")
-    before = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    """Silence jupyter_client's per-start warnings (e.g. TCP without encryption) during runs.
+
+    Validation runs notebooks in threads, so this is reference-counted: the first run saves the
+    levels, the last one to finish restores them, whatever order the runs end in.
+    """
+    with _quiet_lock:
+        if _quiet_state["users"] == 0:
+            _quiet_state["before"] = {name: logging.getLogger(name).level for name in _QUIET_NAMES}
+            for name in _QUIET_NAMES:
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+        _quiet_state["users"] += 1
+    done = False
 
     def restore() -> None:
-        for name, level in before.items():
-            logging.getLogger(name).setLevel(level)
+        nonlocal done
+        with _quiet_lock:
+            if done:
+                return
+            done = True
+            _quiet_state["users"] -= 1
+            if _quiet_state["users"] == 0:
+                for name, level in _quiet_state["before"].items():
+                    logging.getLogger(name).setLevel(level)
 
     return restore
