@@ -6,6 +6,7 @@ here touches the internet.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -155,8 +156,10 @@ def test_digits_load_offline_and_split_is_fixed_and_stratified() -> None:
 
 def test_registry_lists_builtin_sets_with_checksums(data_dir: Path) -> None:
     rows = {r.name: r for r in datasets.registry()}
-    assert {"digits", "mnist", "cifar10"} <= set(rows)
+    assert {"digits", "movie-reviews", "mnist", "cifar10"} <= set(rows)
     assert rows["digits"].bundled and rows["digits"].cached
+    reviews = rows["movie-reviews"]
+    assert reviews.bundled and reviews.cached and reviews.url is None
     for name in ("mnist", "cifar10"):
         row = rows[name]
         assert not row.cached and row.path is None
@@ -196,6 +199,100 @@ def test_unknown_name_is_bad_input() -> None:
 def test_fetch_of_a_bundled_set_downloads_nothing(data_dir: Path) -> None:
     assert datasets.fetch("digits") is None
     assert not data_dir.exists()
+
+
+# Offline: the movie-review sentences that ship with dl7 ---------------------------------------
+
+MOVIE_README = datasets.data_root() / "movie-reviews" / "README.md"
+
+
+def test_movie_reviews_counts_labels_and_text() -> None:
+    data = datasets.load("movie-reviews")
+    assert isinstance(data, datasets.TextDataset) and data.name == "movie-reviews"
+    assert len(data) == 10_568 and len(data.texts) == 10_568 and isinstance(data.texts, tuple)
+    assert data.labels.dtype == np.int64 and data.labels.shape == (10_568,)
+    assert data.class_names == ("negative", "positive") and data.num_classes == 2
+    assert np.bincount(data.labels).tolist() == [5326, 5242]
+    # file order: sentence 1 is rated +2.27, sentence 3 ("Effective but too tepid biopic") -0.6
+    assert data.texts[0].startswith("The Rock is destined to be the 21st Century's new ''Conan''")
+    assert data.texts[2] == "Effective but too tepid biopic" and data.labels[:3].tolist() == [1, 1, 0]
+    # sentence 77 (rated exactly 0.0) is one of the 37 neutral ones left out
+    assert not any(t.startswith("Absorbing and disturbing") for t in data.texts)
+
+
+def test_movie_reviews_split_is_stratified_repeatable_and_disjoint() -> None:
+    data = datasets.load("movie-reviews")
+    split = data.split()
+    x_train, y_train, x_test, y_test = split
+    assert len(x_test) == 1057 and len(x_train) == 9511  # 10 % of each class held out
+    assert np.bincount(y_test).tolist() == [533, 524] and np.bincount(y_train).tolist() == [4793, 4718]
+    assert x_train.dtype == object and isinstance(x_train[0], str) and y_train.dtype == np.int64
+    index = {t: i for i, t in enumerate(data.texts)}
+    train_ids = [index[t] for t in x_train]
+    test_ids = [index[t] for t in x_test]
+    assert sorted(x_train.tolist() + x_test.tolist()) == sorted(data.texts)  # every sentence once
+    assert not set(x_train) & set(x_test)  # disjoint (two sentences occur twice; both copies in train)
+    assert all(data.labels[i] == y for i, y in zip(test_ids, y_test, strict=True))
+    assert test_ids == sorted(test_ids)  # the test sentences in file order
+    assert train_ids != sorted(train_ids)  # the training sentences shuffled
+    again = datasets.load("movie-reviews").split(test_fraction=0.1, seed=0)
+    assert again.x_test.tolist() == x_test.tolist() and again.x_train.tolist() == x_train.tolist()
+    # pinned, so a change to the split (which the checkers share) cannot pass unnoticed
+    assert test_ids[:5] == [15, 36, 44, 46, 76] and train_ids[:3] == [5610, 7762, 8723]
+    other = data.split(seed=1)
+    assert other.x_test.tolist() != x_test.tolist() and len(other.x_test) == 1057
+    assert len(data.split(test_fraction=0.25).x_test) == round(0.25 * 5326) + round(0.25 * 5242)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.split(test_fraction=1.0)
+
+
+def test_movie_reviews_text_for_character_models() -> None:
+    text = datasets.text("movie-reviews")
+    lines = text.split("\n")
+    assert text.endswith("\n") and "\r" not in text
+    assert len(lines) == 10_606 and lines[-1] == ""  # 10,605 sentences, neutral ones included
+    assert lines[0].startswith("The Rock is destined") and lines[76].startswith("Absorbing and disturbing")
+    assert lines[2] == "Effective but too tepid biopic"
+    assert lines[-2].endswith("In this case zero.")
+
+
+def test_python_stdlib_text_is_this_pythons_source() -> None:
+    text = datasets.text("python-stdlib")
+    assert "def dedent(text):" in text and "class JSONDecoder" in text and "\r" not in text
+    assert text == datasets.text("python-stdlib") and len(text) > 200_000
+
+
+def test_unknown_text_is_bad_input() -> None:
+    with pytest.raises(DatasetError, match="unknown text 'shakespeare'; known texts: movie-reviews") as info:
+        datasets.text("shakespeare")
+    assert info.value.exit_code == 2
+
+
+def test_shipped_file_matches_the_readme_checksums() -> None:
+    readme = MOVIE_README.read_text(encoding="utf-8")
+    shipped = datasets.data_root() / "movie-reviews" / "movieReviewSnippets_GroundTruth.txt.gz"
+    packed = shipped.read_bytes()
+    original = gzip.decompress(packed)
+    assert f"| `movieReviewSnippets_GroundTruth.txt.gz` (shipped here) | `{_sha(packed)}` |" in readme
+    assert f"(the original text) | `{_sha(original)}` |" in readme
+    assert _sha(original) == "c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350"  # DESIGN.md
+    row = {r.name: r for r in datasets.registry()}["movie-reviews"]
+    assert row.sha256 == _sha(original) and row.size_bytes == len(packed) and row.path == str(shipped)
+
+
+def test_a_damaged_bundled_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dl7 import textsets
+
+    (tmp_path / "movie-reviews").mkdir()
+    damaged = tmp_path / "movie-reviews" / "movieReviewSnippets_GroundTruth.txt.gz"
+    damaged.write_bytes(gzip.compress(b"1\t1\thi"))
+    monkeypatch.setattr(textsets, "data_root", lambda: tmp_path)
+    with pytest.raises(DatasetError, match=r"is damaged .*reinstall dl7"):
+        datasets.load("movie-reviews")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 # fetch() against the local server -----------------------------------------------------------
@@ -344,12 +441,16 @@ runner = CliRunner()
 def test_cli_list_table_and_json() -> None:
     result = runner.invoke(app, ["list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    for word in ("digits", "mnist", "cifar10", "bundled", "storage.googleapis.com"):
+    for word in ("digits", "movie-reviews", "mnist", "cifar10", "bundled", "storage.googleapis.com"):
         assert word in result.output
+    assert "bundled, 558.8 kB" in result.output and "vaderSentiment 3.3.2" in result.output
     result = runner.invoke(app, ["list", "--json"])
     assert result.exit_code == 0
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows["mnist"]["cached"] is False and rows["digits"]["bundled"] is True
+    reviews = rows["movie-reviews"]
+    assert reviews["bundled"] is True and reviews["cached"] is True and reviews["size_bytes"] == 558_822
+    assert reviews["origin"].startswith("ships with dl7") and reviews["path"].endswith(".txt.gz")
     assert rows["mnist"]["sha256"] == "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 

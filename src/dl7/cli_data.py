@@ -36,9 +36,10 @@ def _err() -> Console:
 
 
 def _size(info: datasets.DatasetInfo) -> str:
+    size = decimal(info.size_bytes) if info.size_bytes is not None else ""
     if info.bundled:
-        return "bundled"
-    return decimal(info.size_bytes) if info.size_bytes is not None else "?"
+        return f"bundled, {size}" if size else "bundled"
+    return size or "?"
 
 
 @app.command("list")
@@ -64,7 +65,7 @@ def list_(
     table.add_column("source", overflow="fold")
     for r in rows:
         cached = "[green]yes[/]" if r.cached else "[dim]no[/]"
-        table.add_row(r.name, _size(r), cached, r.url or "scikit-learn (no download)")
+        table.add_row(r.name, _size(r), cached, r.url or r.origin)
     _out().print(table)
 
 

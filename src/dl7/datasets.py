@@ -1,6 +1,8 @@
 """The dataset registry: offline sources first, optional downloads with sha256 and a cache.
 
-``load("digits")`` works anywhere: scikit-learn ships those images. Larger sets (MNIST,
+``load("digits")`` works anywhere: scikit-learn ships those images, and
+``load("movie-reviews")`` reads sentences that ship with dl7 itself (:mod:`dl7.textsets`,
+which also gives :func:`text` for character models). Larger sets (MNIST,
 CIFAR-10) are downloaded only on request: :func:`fetch` (``dl7 data fetch NAME``) streams the
 file into a temporary file in the cache, verifies its sha256, extracts archives safely and
 moves the finished folder into place with one rename, so the cache never holds half a data
@@ -17,11 +19,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from dl7.download import Progress, download, extract_tar, install
 from dl7.errors import DatasetError as DatasetError  # re-exported: notebooks catch it here
 from dl7.errors import ExitCode
+from dl7.textsets import MOVIE_REVIEWS_FILE, MOVIE_REVIEWS_SHA256, data_root, load_movie_reviews
+from dl7.textsets import TextDataset as TextDataset  # re-exported: the public API is dl7.datasets
+from dl7.textsets import text as text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -98,7 +103,7 @@ class Source:
 
     name: str
     description: str
-    loader: Callable[[Path | None], Dataset]  # gets the cached file (or folder, for archives)
+    loader: Callable[[Path | None], Dataset | TextDataset]  # gets the cached file (or folder)
     url: str | None = None
     sha256: str | None = None
     size_bytes: int | None = None  # of the download
@@ -106,6 +111,8 @@ class Source:
     extract: bool = False  # the download is a tar archive to unpack
     homepage: str = ""
     notes: str = ""
+    bundled_file: str | None = None  # a bundled set's file, relative to dl7's data folder
+    origin: str = ""  # where a bundled set comes from, for `dl7 data list`
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,7 @@ class DatasetInfo:
     bundled: bool
     cached: bool
     path: str | None
+    origin: str
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -170,7 +178,12 @@ def registry() -> list[DatasetInfo]:
         folder = dataset_dir(s.name)
         cached = bundled or folder.is_dir()
         path = str(folder) if (cached and not bundled) else None
-        rows.append(DatasetInfo(s.name, s.description, s.size_bytes, s.url, s.sha256, bundled, cached, path))
+        size = s.size_bytes
+        if s.bundled_file is not None:
+            file = data_root() / s.bundled_file
+            path, size = str(file), (file.stat().st_size if file.is_file() else None)
+        info = DatasetInfo(s.name, s.description, size, s.url, s.sha256, bundled, cached, path, s.origin)
+        rows.append(info)
     return rows
 
 
@@ -191,7 +204,11 @@ def _megabytes(n: int | None) -> str:
 # Loading ------------------------------------------------------------------------------------
 
 
-def load(name: str) -> Dataset:
+@overload
+def load(name: Literal["movie-reviews"]) -> TextDataset: ...  # type: ignore[overload-overlap]
+@overload
+def load(name: str) -> Dataset: ...
+def load(name: str) -> Dataset | TextDataset:
     """Load a data set: bundled ones always, downloaded ones once ``dl7 data fetch NAME`` ran."""
     source = _source(name)
     if source.url is None:
@@ -262,7 +279,22 @@ register(
         name="digits",
         description="Handwritten digits, 1,797 images of 8×8 pixels (UCI), bundled with scikit-learn",
         loader=_digits,
+        origin="scikit-learn (no download)",
         homepage="https://archive.ics.uci.edu/dataset/80/optical+recognition+of+handwritten+digits",
+    )
+)
+register(
+    Source(
+        name="movie-reviews",
+        description="Movie-review sentences, 10,568 rated positive or negative by people (Pang & Lee; "
+        "Hutto & Gilbert 2014)",
+        loader=load_movie_reviews,
+        homepage="https://github.com/cjhutto/vaderSentiment",
+        sha256=MOVIE_REVIEWS_SHA256,
+        notes="From the vaderSentiment 3.3.2 sdist (MIT); sha256 is the original text file's; "
+        "provenance in data/movie-reviews/README.md.",
+        bundled_file=MOVIE_REVIEWS_FILE,
+        origin="ships with dl7 (vaderSentiment 3.3.2 sdist, MIT)",
     )
 )
 register(
