@@ -7,7 +7,7 @@ from typing import Any
 from dl7.checks import MIME_TYPE
 from dl7.curriculum import Exercise, Notebook
 from dl7.execute import Execution
-from dl7.results import cell_errors, check_calls, collect
+from dl7.results import cell_errors, check_calls, collect, stray_errors
 
 MANIFEST = Notebook(
     "nb.ipynb",
@@ -103,3 +103,47 @@ def test_check_calls_ignore_comments_and_markdown() -> None:
 def test_error_line_is_read_from_the_traceback() -> None:
     errors = cell_errors({"cells": [code("x", error("ValueError", "bad", line=7))]})
     assert errors[0].line == 7 and errors[0].describe() == "ValueError: bad (cell 1, line 7)"
+
+
+def strays(cells: list[dict[str, Any]]) -> list[str]:
+    execution = Execution({"cells": cells}, "completed", None, "", 1.0)
+    return [e.describe() for e in stray_errors(MANIFEST, execution, collect(MANIFEST, execution))]
+
+
+def test_a_cell_that_raises_after_the_checks_is_reported() -> None:
+    cells = [
+        code('check("s.a", f)', bundle("s.a", "passed")),
+        code('check("s.b", g)', bundle("s.b", "passed")),
+        code("plot(history)", error("ValueError", "x and y differ", line=3)),
+    ]
+    assert strays(cells) == ["ValueError: x and y differ (cell 3, line 3)"]
+
+
+def test_a_cell_that_raises_before_a_passing_check_is_reported() -> None:
+    cells = [
+        code("f = lambda x: x\nboom()", error("NameError", "name 'boom' is not defined")),
+        code('check("s.a", f)', bundle("s.a", "passed")),
+        code('check("s.b", g)', bundle("s.b", "passed")),
+    ]
+    assert strays(cells) == ["NameError: name 'boom' is not defined (cell 1, line 2)"]
+
+
+def test_an_error_an_exercise_already_reports_is_not_repeated() -> None:
+    cells = [
+        code("def f(:", error("SyntaxError", "invalid syntax", 1)),
+        code('check("s.a", f)', error("NameError", "f")),
+        code('check("s.b", g)', bundle("s.b", "passed")),
+    ]
+    assert strays(cells) == []
+
+
+def test_a_cell_tagged_raises_exception_is_expected_to_raise() -> None:
+    tagged = code("1 / 0", error("ZeroDivisionError", "division by zero"))
+    tagged["metadata"] = {"tags": ["raises-exception"]}
+    cells = [
+        code('check("s.a", f)', bundle("s.a", "passed")),
+        tagged,
+        code('check("s.b", g)', bundle("s.b", "passed")),
+    ]
+    assert strays(cells) == []
+    assert cell_errors({"cells": cells}) == {}

@@ -204,3 +204,43 @@ def test_overlapping_runs_restore_the_jupyter_loggers() -> None:
     second()
     assert logger.level == logging.WARNING
     logger.setLevel(logging.NOTSET)
+
+
+def add_cell(home: Path, source: str, tags: tuple[str, ...] = ()) -> None:
+    path = home / "notebooks" / "basics.ipynb"
+    nb = json.loads(path.read_text())
+    cell = {
+        "cell_type": "code",
+        "id": "extra",
+        "source": source,
+        "metadata": {"tags": list(tags)},
+        "outputs": [],
+    }
+    nb["cells"].append({**cell, "execution_count": None})
+    path.write_text(json.dumps(nb))
+
+
+def test_a_cell_raising_after_the_checks_fails_the_run(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
+    add_cell(isolated, "x = 1\nraise ValueError('the plot needs two lists')")
+    code, output = dl7(course, "run", "step1")
+    assert code == 1, output
+    assert "ValueError: the plot needs two lists (cell 7, line 2)" in output
+    assert "All 2 exercises of step1 pass" not in output
+    status = json.loads(dl7(course, "status", "--json")[1])
+    assert status["steps"][0]["complete"] is False and status["current"] == "step1"
+    data = json.loads(dl7(course, "run", "step1", "--json")[1])
+    assert data["passed"] is False
+    assert data["notebooks"][0]["cell_errors"] == [
+        {"cell": 7, "error": "ValueError", "message": "the plot needs two lists", "line": 2}
+    ]
+
+
+def test_a_cell_tagged_raises_exception_may_raise(course: Path, isolated: Path) -> None:
+    dl7(course, "status")
+    shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
+    add_cell(isolated, "1 / 0", tags=("raises-exception",))
+    code, output = dl7(course, "run", "step1")
+    assert code == 0, output
+    assert json.loads(dl7(course, "status", "--json")[1])["steps"][0]["complete"] is True

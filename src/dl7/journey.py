@@ -27,6 +27,7 @@ class StepState:
     exercises: tuple[ExerciseState, ...]
     readings_done: frozenset[str]
     last_run: str | None
+    cell_errors: tuple[str, ...] = ()  # notebooks whose last run had a cell raise outside the checks
 
     @property
     def passed(self) -> int:
@@ -35,7 +36,7 @@ class StepState:
     @property
     def complete(self) -> bool:
         if self.exercises:
-            return self.passed == len(self.exercises)
+            return self.passed == len(self.exercises) and not self.cell_errors
         return all(r.id in self.readings_done for r in self.step.readings if not r.optional)
 
     @property
@@ -62,6 +63,7 @@ def journey(curriculum: Curriculum, progress: Progress, workspace: Path) -> Jour
     latest = progress.latest_results()
     done = frozenset(progress.readings_done())
     attempts = progress.last_attempts()
+    outcomes = progress.notebook_outcomes()
     steps = []
     for step in curriculum.steps:
         exercises = []
@@ -73,5 +75,6 @@ def journey(curriculum: Curriculum, progress: Progress, workspace: Path) -> Jour
                 )
             )
         last = attempts.get(step.id)
-        steps.append(StepState(step, tuple(exercises), done, last.started_at if last else None))
+        raised = tuple(nb.path for nb in step.notebooks if outcomes.get(nb.path) == "cell_errors")
+        steps.append(StepState(step, tuple(exercises), done, last.started_at if last else None, raised))
     return Journey(workspace, curriculum.title, tuple(steps))

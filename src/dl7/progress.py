@@ -203,6 +203,13 @@ class Progress:
         ).fetchall()
         return {row[1]: Attempt(*row) for row in rows}
 
+    def notebook_outcomes(self) -> dict[str, str]:
+        """Notebook path → the outcome of its most recent attempt."""
+        rows = self.db.execute(
+            "SELECT notebook, outcome FROM attempts WHERE course = ? ORDER BY id", (self.course,)
+        ).fetchall()
+        return {row[0]: row[1] for row in rows}
+
     def attempt_count(self, step: str) -> int:
         row = self.db.execute(
             "SELECT COUNT(*) FROM attempts WHERE course = ? AND step = ?", (self.course, step)

@@ -75,9 +75,20 @@ def bundles(nb: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+EXPECTED_TO_RAISE = "raises-exception"  # nbclient's standard tag for a cell meant to raise
+
+
+def expected_to_raise(cell: Any) -> bool:
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return EXPECTED_TO_RAISE in tags
+
+
 def cell_errors(nb: Any) -> dict[int, CellError]:
+    """Cell index → the error it raised; cells tagged ``raises-exception`` are left out."""
     errors: dict[int, CellError] = {}
     for index, cell in enumerate(nb.get("cells", [])):
+        if expected_to_raise(cell):
+            continue
         for output in cell.get("outputs", []) or []:
             if output.get("output_type") == "error":
                 tb = _ANSI.sub("", "\n".join(output.get("traceback") or []))
@@ -131,6 +142,23 @@ def collect(manifest: Notebook, execution: Execution) -> list[ExerciseResult]:
         status, message = _explain(cells[0], call_cells, errors, execution)
         results.append(ExerciseResult(exercise.id, exercise.title, status, message))
     return results
+
+
+def stray_errors(manifest: Notebook, execution: Execution, results: list[ExerciseResult]) -> list[CellError]:
+    """Errors no exercise's result already reports: a cell after the last check, or one
+    before a check that passed anyway. Any of them keeps the notebook from passing."""
+    calls = check_calls(execution.nb)
+    status = {r.id: r.status for r in results}
+    call_cells: dict[int, list[str]] = {}
+    for exercise_id, cells in calls.items():
+        call_cells.setdefault(cells[0], []).append(exercise_id)
+    stray = []
+    for index, err in sorted(cell_errors(execution.nb).items()):
+        owner = min((c for c in call_cells if c >= index), default=None)
+        reported = owner is not None and any(status.get(ex, "passed") != "passed" for ex in call_cells[owner])
+        if not reported:
+            stray.append(err)
+    return stray
 
 
 def _explain(

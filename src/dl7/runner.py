@@ -14,10 +14,11 @@ from pathlib import Path
 from dl7.curriculum import Curriculum, Notebook, Step
 from dl7.errors import Dl7Error
 from dl7.progress import Progress, now
-from dl7.results import ExerciseResult
+from dl7.results import CellError, ExerciseResult
 from dl7.workspace import Workspace, notebook_text, read_notebook, write_atomic
 
 KEEP_RUNS = 5  # executed copies kept per notebook
+CELL_ERRORS = "cell_errors"  # recorded outcome: the run completed, but a cell raised
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,11 @@ class NotebookRun:
     message: str
     seconds: float
     results: tuple[ExerciseResult, ...]
+    cell_errors: tuple[CellError, ...] = ()  # cells that raised where no exercise reports it
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.status == "passed" for r in self.results)
+        return bool(self.results) and all(r.status == "passed" for r in self.results) and not self.cell_errors
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def run_notebook(
     html: bool = False,
 ) -> NotebookRun:
     from dl7.execute import execute  # nbclient and jupyter_client load only when running
-    from dl7.results import collect
+    from dl7.results import collect, stray_errors
 
     learner = ws.learner_path(nb)
     started = now()
@@ -109,18 +111,29 @@ def run_notebook(
             kernel_log=log,
         )
     results = collect(nb, execution)
+    strays = tuple(stray_errors(nb, execution, results))
     executed = _save_executed(ws, nb, execution.nb, html=html)
+    # A notebook whose every check passed but a cell raised is recorded as such, so the
+    # step is not complete until every cell runs.
+    outcome = CELL_ERRORS if strays and execution.completed else execution.outcome
     progress.record_attempt(
         nb.step,
         nb.path,
         started,
         round(execution.seconds, 3),
-        execution.outcome,
+        outcome,
         str(executed),
         [(r.id, r.status, r.message, r.seconds) for r in results],
     )
     return NotebookRun(
-        nb, learner, executed, execution.outcome, execution.message, execution.seconds, tuple(results)
+        nb,
+        learner,
+        executed,
+        execution.outcome,
+        execution.message,
+        execution.seconds,
+        tuple(results),
+        strays,
     )
 
 

@@ -138,6 +138,8 @@ def render_status(console: Console, journey: Journey) -> None:
     current = journey.current
     for s in journey.steps:
         mark = "[green]✔ complete[/]" if s.complete else ("[cyan]◀ you are here[/]" if s is current else "")
+        if s.cell_errors and not s.complete:
+            mark += " [red]! a cell raises an error[/]"
         last = s.last_run.replace("T", " ")[:16] + " UTC" if s.last_run else "[dim]never[/]"
         table.add_row(
             s.step.id,
@@ -162,6 +164,7 @@ def status_json(journey: Journey) -> dict[str, Any]:
                 "complete": s.complete,
                 "last_run": s.last_run,
                 "exercises": [{"id": e.id, "status": e.status} for e in s.exercises],
+                "cell_errors": list(s.cell_errors),
                 "readings": {"done": s.readings_count, "total": len(s.step.readings)},
             }
             for s in journey.steps
@@ -180,6 +183,8 @@ def render_run(console: Console, run: StepRun) -> None:
         console.print(table)
         if nbrun.outcome != "completed":
             console.print(f"[yellow]The run stopped: {escape(nbrun.message)}[/]")
+        for error in nbrun.cell_errors:
+            console.print(f"[red]! a cell raised an error:[/] {escape(error.describe())}")
         console.print(
             f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(str(nbrun.executed_path))}[/]"
         )
@@ -189,6 +194,11 @@ def render_run(console: Console, run: StepRun) -> None:
         console.print(
             f"\n[bold green]All {len(results)} exercises of {run.step.id} pass.[/] "
             "`dl7 next` shows what comes next."
+        )
+    elif passed == len(results) and any(nb.cell_errors for nb in run.notebooks):
+        console.print(
+            f"\n[bold]All {len(results)} exercises pass, but a cell raises an error (above).[/] "
+            f"The step is complete once every cell runs: fix it, then `dl7 run {run.step.id}` again."
         )
     else:
         console.print(
@@ -209,6 +219,10 @@ def run_json(run: StepRun) -> dict[str, Any]:
                 "seconds": round(nb.seconds, 3),
                 "executed": str(nb.executed_path) if nb.executed_path else None,
                 "exercises": [{"id": r.id, "status": r.status, "message": r.message} for r in nb.results],
+                "cell_errors": [
+                    {"cell": e.cell + 1, "error": e.ename, "message": e.evalue, "line": e.line}
+                    for e in nb.cell_errors
+                ],
             }
             for nb in run.notebooks
         ],
