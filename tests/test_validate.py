@@ -149,7 +149,7 @@ def test_unbalanced_markers(course: Path) -> None:
     code, report = validate(course, "step1")
     assert code == 1
     assert any(
-        "solution markers: cell 2, line 2: ### BEGIN SOLUTION is never closed" in p[3]
+        "solution markers: cell 3, line 2: ### BEGIN SOLUTION is never closed" in p[3]
         for p in problems(report)
     )
 
@@ -178,3 +178,195 @@ def test_broken_manifest_fails_validation(course: Path) -> None:
 def test_bad_usage_is_exit_2(course: Path) -> None:
     assert runner.invoke(app, ["--curriculum", str(course), "validate", "step9"]).exit_code == 2
     assert runner.invoke(app, ["--curriculum", str(course), "validate", "--jobs", "0"]).exit_code == 2
+
+
+def test_a_solved_cell_raising_after_the_checks_fails_validation(course: Path) -> None:
+    path = course / "notebooks" / "basics.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "id": "after-checks",
+            "metadata": {},
+            "source": "x = [1, 2]\nraise ValueError('the plot needs two lists')",
+            "outputs": [],
+            "execution_count": None,
+        }
+    )
+    path.write_text(json.dumps(nb, indent=1))
+    code, report = validate(course, "step1")
+    assert code == 1
+    assert (
+        "notebooks/basics.ipynb",
+        "solved",
+        None,
+        "a cell raises outside the checks: ValueError: the plot needs two lists (cell 7, line 2)",
+    ) in problems(report)
+
+
+# -- the cache key covers everything that can change a verdict ---------------------------------
+
+
+def executed_cases(report: dict) -> set[tuple[str, str]]:
+    return {(c["notebook"], c["case"]) for c in report["cases"] if c["case"] != "static" and not c["cached"]}
+
+
+def test_a_metadata_change_reruns_the_notebook(course: Path) -> None:
+    assert validate(course, "step1")[0] == 0
+    path = course / "notebooks" / "basics.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"][3]["metadata"]["tags"] = ["skip-execution"]  # the check of step1.double no longer runs
+    path.write_text(json.dumps(nb, indent=1))
+    code, report = validate(course, "step1")
+    assert report["executed"] == 2
+    assert code == 1 and any(p[2] == "step1.double" and p[1] == "solved" for p in problems(report))
+
+
+def test_a_change_in_the_dl7_package_reruns_every_notebook(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert validate(course, "step1")[0] == 0
+    import dl7.validate
+
+    monkeypatch.setattr(dl7.validate, "package_digest", lambda curriculum: "another dl7")
+    assert validate(course, "step1")[1]["executed"] == 2
+
+
+def test_the_package_digest_covers_every_file_but_the_course_checkers(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dl7.curriculum import load
+    from dl7.validate import cache
+
+    package = tmp_path / "dl7"
+    (package / "checks" / "step1").mkdir(parents=True)
+    for name in ("validate/__init__.py", "datasets.py", "checks/helpers.py", "checks/step1/__init__.py"):
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(f"# {name}\n")
+    monkeypatch.setattr(cache, "PACKAGE_DIR", package)
+    curriculum = load(course / "curriculum.yaml")
+    monkeypatch.setattr(cache, "course_checker_paths", lambda c: [package / "checks" / "step1"])
+    before = cache.package_digest(curriculum)
+    (package / "checks" / "step1" / "__init__.py").write_text("# judged through what the kernel imports\n")
+    assert cache.package_digest(curriculum) == before
+    for name in ("datasets.py", "validate/__init__.py", "checks/helpers.py"):
+        (package / name).write_text((package / name).read_text() + "# edited\n")
+        after = cache.package_digest(curriculum)
+        assert after != before, name
+        before = after
+
+
+def test_a_course_module_the_kernel_imported_reruns_the_notebook_that_imported_it(course: Path) -> None:
+    (course / "notebooks" / "scale.py").write_text("FACTOR = 2\n")
+    edit_source(course, "basics.ipynb", 1, "from dl7 import check\nfrom scale import FACTOR")
+    edit_source(
+        course,
+        "basics.ipynb",
+        2,
+        "def double(x):\n    ### BEGIN SOLUTION\n    return FACTOR * x\n    ### END SOLUTION",
+    )
+    assert validate(course, "step1", "step3")[0] == 0
+    (course / "notebooks" / "scale.py").write_text("FACTOR = 3\n")
+    code, report = validate(course, "step1", "step3")
+    assert executed_cases(report) == {
+        ("notebooks/basics.ipynb", "solved"),
+        ("notebooks/basics.ipynb", "unsolved"),
+    }
+    assert code == 1, "the stale pass is not reused"
+
+
+def test_no_cache_keeps_the_other_notebooks_entries(course: Path) -> None:
+    assert validate(course, "step1", "step3")[0] == 0
+    assert validate(course, "step3", "--no-cache")[1]["executed"] == 2
+    assert validate(course, "step1", "step3")[1]["executed"] == 0
+
+
+# -- known mistakes -------------------------------------------------------------------------------
+
+
+DOUBLE = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
+GREET = 'def greet(name):\n    ### BEGIN SOLUTION\n    return f"hello {name}"\n    ### END SOLUTION\n'
+
+
+def mistake(label: str, body: str) -> str:
+    return f"    ### BEGIN MISTAKE {label}\n    {body}\n    ### END MISTAKE\n"
+
+
+def test_known_mistakes_that_fail_pass_validation_sharing_one_run(course: Path, tmp_path: Path) -> None:
+    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("adds two", "return x + 2"))
+    edit_source(course, "basics.ipynb", 4, GREET + mistake("no space", 'return f"hello{name}"'))
+    code, report = validate(course, "step1", "--junit", str(tmp_path / "junit.xml"))
+    assert code == 0, problems(report)
+    assert report["known_mistakes"] == 2
+    rounds = [c for c in report["cases"] if c["case"].startswith("mistakes")]
+    assert [c["case"] for c in rounds] == ["mistakes 1"], "independent exercises share one run"
+    assert [(m["exercise"], m["label"], m["status"], m["ok"]) for m in rounds[0]["mistakes"]] == [
+        ("step1.double", "adds two", "failed", True),
+        ("step1.greet", "no space", "failed", True),
+    ]
+    names = {t.get("name") for t in ElementTree.parse(tmp_path / "junit.xml").getroot()}
+    assert {"mistake step1.double: adds two", "mistake step1.greet: no space"} <= names
+
+    code, again = validate(course, "step1")
+    assert code == 0 and again["executed"] == 0
+    assert [m["label"] for c in again["cases"] for m in c.get("mistakes", [])] == ["adds two", "no space"]
+
+
+def test_a_known_mistake_that_passes_fails_validation(course: Path, tmp_path: Path) -> None:
+    edit_source(
+        course,
+        "basics.ipynb",
+        2,
+        DOUBLE + mistake("adds two", "return x + 2") + mistake("adds itself", "return x + x"),
+    )
+    code, report = validate(course, "step1", "--junit", str(tmp_path / "junit.xml"))
+    assert code == 1
+    assert ("step1.double", "passes with the known mistake 'adds itself'") in [
+        (p[2], p[3]) for p in problems(report)
+    ]
+    failures = [
+        t for t in ElementTree.parse(tmp_path / "junit.xml").getroot() if t.find("failure") is not None
+    ]
+    assert [t.get("name") for t in failures] == ["mistake step1.double: adds itself"]
+
+
+def test_dependent_exercises_get_separate_runs(course: Path) -> None:
+    # greet calls double, so a mistake in double could be what makes greet fail.
+    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("adds two", "return x + 2"))
+    edit_source(
+        course,
+        "basics.ipynb",
+        4,
+        'def greet(name):\n    ### BEGIN SOLUTION\n    return "hello " + name[: double(len(name)) // 2]\n'
+        "    ### END SOLUTION\n" + mistake("no space", 'return "hello" + name'),
+    )
+    code, report = validate(course, "step1")
+    assert code == 0, problems(report)
+    assert [c["case"] for c in report["cases"] if c["case"].startswith("mistakes")] == [
+        "mistakes 1",
+        "mistakes 2",
+    ]
+
+
+def test_a_mistake_with_no_check_after_it_is_a_static_problem(course: Path) -> None:
+    edit_source(
+        course, "basics.ipynb", 5, 'check("step1.greet", greet)\n' + GREET + mistake("late", "return 1")
+    )
+    code, report = validate(course, "step1")
+    assert code == 1
+    assert any(
+        p[1] == "static" and "cell 6, line 6: the mistake 'late' has no check(...) after it" in p[3]
+        for p in problems(report)
+    )
+
+
+def test_misplaced_mistake_markers_are_static_problems_with_cell_and_line(course: Path) -> None:
+    edit_source(
+        course, "basics.ipynb", 2, "def double(x):\n" + mistake("alone", "return 1") + "    return 2 * x\n"
+    )
+    code, report = validate(course, "step1")
+    assert code == 1
+    assert any(
+        "solution markers: cell 3, line 2: the mistake 'alone' follows no solution" in p[3]
+        for p in problems(report)
+    )

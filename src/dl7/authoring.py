@@ -1,39 +1,72 @@
-"""Single-source notebooks: solution regions in, learner versions out.
+"""Single-source notebooks: solution regions in, learner versions out; known mistakes beside them.
 
 A source notebook holds its solutions between ``### BEGIN SOLUTION`` and ``### END SOLUTION``
 lines (the convention nbgrader uses). The learner version replaces each region in a code cell
 with a stub that raises ``NotImplementedError`` at the region's indentation, and each region in
 a Markdown cell with a prompt. Outputs and execution counts are always stripped.
+
+A solution region in a code cell may be followed at once by labelled *known mistakes*::
+
+    ### BEGIN SOLUTION
+    return (z > 0).astype(int)
+    ### END SOLUTION
+    ### BEGIN MISTAKE fires at exactly zero
+    return (z >= 0).astype(int)
+    ### END MISTAKE
+
+The learner version drops them; :func:`solved_version` drops them too (so the solution runs
+alone); :func:`with_mistakes` puts chosen mistakes in place of their solutions, which is how
+``dl7 validate`` proves that each one makes its exercise fail.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
+BEGIN_MISTAKE = "### BEGIN MISTAKE"
+END_MISTAKE = "### END MISTAKE"
 CODE_STUB = 'raise NotImplementedError("Exercise: replace this line with your code")'
 MARKDOWN_STUB = "*YOUR ANSWER HERE*"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")
+_MISTAKE_MARKER = re.compile(r"^(\s*)### (BEGIN|END) MISTAKE(?:\s+(.*?))?\s*$")
 
 
 class MarkerError(ValueError):
-    """Solution markers that are unbalanced or nested; says which cell and line."""
+    """Solution or mistake markers that are unbalanced, nested or misplaced.
+
+    ``cell`` is the cell's 0-based index; the message counts cells from 1, as Jupyter users do.
+    """
 
     def __init__(self, cell: int, line: int, message: str) -> None:
-        super().__init__(f"cell {cell}, line {line}: {message}")
+        super().__init__(f"cell {cell + 1}, line {line}: {message}")
         self.cell = cell
         self.line = line
 
 
 @dataclass(frozen=True)
 class Region:
+    """A solution region: the lines of its two markers (1-based), in cell ``cell`` (0-based)."""
+
     cell: int
     start_line: int
     end_line: int
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake: its label, its own marker lines, and the solution region it replaces."""
+
+    cell: int
+    start_line: int
+    end_line: int
+    label: str
+    solution: Region
 
 
 def cell_source(cell: Any) -> str:
@@ -42,54 +75,121 @@ def cell_source(cell: Any) -> str:
 
 
 def solution_regions(nb: Any) -> list[Region]:
-    """Every solution region of a notebook; raises :class:`MarkerError` when unbalanced."""
+    """Every solution region of a notebook; raises :class:`MarkerError` when markers are wrong."""
     regions: list[Region] = []
     for index, cell in enumerate(nb.get("cells", [])):
-        regions.extend(_regions_in(cell_source(cell), index))
+        regions.extend(_scan(cell_source(cell), index, cell.get("cell_type") == "markdown")[0])
     return regions
 
 
-def _regions_in(source: str, index: int) -> list[Region]:
+def mistakes(nb: Any) -> list[Mistake]:
+    """Every known mistake of a notebook, in order; raises :class:`MarkerError` when misplaced."""
+    found: list[Mistake] = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        found.extend(_scan(cell_source(cell), index, cell.get("cell_type") == "markdown")[1])
+    return found
+
+
+def _scan(source: str, index: int, markdown: bool = False) -> tuple[list[Region], list[Mistake]]:
     regions: list[Region] = []
-    open_line: int | None = None
+    found: list[Mistake] = []
+    open_line: int | None = None  # an open solution region
+    open_mistake: tuple[int, str] | None = None  # an open mistake: its line and label
+    follows: Region | None = None  # the solution that a mistake starting here would replace
+    labels: set[str] = set()  # labels of the mistakes that follow ``follows``
     for lineno, line in enumerate(source.splitlines(), start=1):
-        match = _MARKER.match(line)
-        if not match:
-            if BEGIN in line or END in line:
-                raise MarkerError(index, lineno, "a solution marker must stand alone on its line")
+        solution = _MARKER.match(line)
+        mistake = _MISTAKE_MARKER.match(line)
+        if not solution and not mistake:
+            if BEGIN in line or END in line or BEGIN_MISTAKE in line or END_MISTAKE in line:
+                raise MarkerError(index, lineno, "a solution or mistake marker must stand alone on its line")
+            if line.strip() and open_line is None and open_mistake is None:
+                follows = None  # code between a solution and a mistake: it no longer follows it
             continue
-        if match.group(2) == BEGIN:
+        if solution and solution.group(2) == BEGIN:
+            if open_mistake is not None:
+                raise MarkerError(
+                    index, lineno, f"{BEGIN} inside a mistake (opened on line {open_mistake[0]})"
+                )
             if open_line is not None:
                 raise MarkerError(
                     index, lineno, f"nested {BEGIN} (the region opened on line {open_line} is not closed)"
                 )
             open_line = lineno
-        else:
+        elif solution:
             if open_line is None:
                 raise MarkerError(index, lineno, f"{END} without a matching {BEGIN}")
             regions.append(Region(index, open_line, lineno))
+            follows, labels = regions[-1], set()
             open_line = None
+        elif mistake and mistake.group(2) == "BEGIN":
+            label = (mistake.group(3) or "").strip()
+            if open_line is not None:
+                raise MarkerError(
+                    index,
+                    lineno,
+                    f"{BEGIN_MISTAKE} inside a solution region (opened on line {open_line}); "
+                    f"close the solution with {END} first",
+                )
+            if open_mistake is not None:
+                raise MarkerError(
+                    index,
+                    lineno,
+                    f"nested {BEGIN_MISTAKE} (the mistake opened on line {open_mistake[0]} is not closed)",
+                )
+            if markdown:
+                raise MarkerError(index, lineno, "known mistakes belong in code cells, not Markdown")
+            if not label:
+                raise MarkerError(
+                    index,
+                    lineno,
+                    f"{BEGIN_MISTAKE} needs a label that names the mistake, "
+                    f"e.g. '{BEGIN_MISTAKE} fires at exactly zero'",
+                )
+            if follows is None:
+                raise MarkerError(
+                    index,
+                    lineno,
+                    f"the mistake {label!r} follows no solution: put it right after {END} "
+                    "(or after another mistake of the same solution)",
+                )
+            if label in labels:
+                raise MarkerError(index, lineno, f"two mistakes of one solution are labelled {label!r}")
+            labels.add(label)
+            open_mistake = (lineno, label)
+        else:
+            if open_mistake is None:
+                raise MarkerError(index, lineno, f"{END_MISTAKE} without a matching {BEGIN_MISTAKE}")
+            assert follows is not None
+            found.append(Mistake(index, open_mistake[0], lineno, open_mistake[1], follows))
+            open_mistake = None
     if open_line is not None:
         raise MarkerError(index, open_line, f"{BEGIN} is never closed")
-    return regions
+    if open_mistake is not None:
+        raise MarkerError(index, open_mistake[0], f"{BEGIN_MISTAKE} is never closed")
+    return regions, found
 
 
 def strip_solutions_from_source(source: str, *, markdown: bool = False, index: int = 0) -> str:
-    """Replace every solution region of one cell's source by its stub."""
-    _regions_in(source, index)  # validate first
+    """Replace every solution region of one cell's source by its stub, and drop its mistakes."""
+    regions, found = _scan(source, index, markdown)  # validate first
+    lines = source.splitlines()
+    drop = {n for m in found for n in range(m.start_line, m.end_line + 1)}
+    for region in regions:
+        drop |= set(range(region.start_line + 1, region.end_line + 1))
     out: list[str] = []
-    inside = False
-    for line in source.splitlines():
-        match = _MARKER.match(line)
-        if match and match.group(2) == BEGIN:
-            inside = True
-            out.append(match.group(1) + (MARKDOWN_STUB if markdown else CODE_STUB))
-        elif match:
-            inside = False
-        elif not inside:
+    for lineno, line in enumerate(lines, start=1):
+        if any(r.start_line == lineno for r in regions):
+            indent = _MARKER.match(line)
+            out.append((indent.group(1) if indent else "") + (MARKDOWN_STUB if markdown else CODE_STUB))
+        elif lineno not in drop:
             out.append(line)
-    text = "\n".join(out)
-    return text + "\n" if source.endswith("\n") else text
+    return _join(out, source)
+
+
+def _join(lines: list[str], like: str) -> str:
+    text = "\n".join(lines)
+    return text + "\n" if like.endswith("\n") else text
 
 
 def strip_outputs(nb: Any) -> Any:
@@ -103,14 +203,52 @@ def strip_outputs(nb: Any) -> Any:
 
 
 def learner_version(nb: Any) -> Any:
-    """The notebook a learner starts from: solutions replaced by stubs, outputs stripped."""
+    """The notebook a learner starts from: solutions replaced by stubs, mistakes dropped,
+    outputs stripped."""
     nb = strip_outputs(nb)
     for index, cell in enumerate(nb.get("cells", [])):
         source = cell_source(cell)
-        if BEGIN in source or END in source:
+        if any(m in source for m in (BEGIN, END, BEGIN_MISTAKE, END_MISTAKE)):
             cell["source"] = strip_solutions_from_source(
                 source, markdown=cell.get("cell_type") == "markdown", index=index
             )
+    return nb
+
+
+def solved_version(nb: Any) -> Any:
+    """The source notebook with its known mistakes dropped, so each solution runs alone."""
+    return with_mistakes(nb, ())
+
+
+def with_mistakes(nb: Any, chosen: Iterable[Mistake]) -> Any:
+    """The solved notebook with each chosen mistake in place of the solution it follows.
+
+    Markers stay (they are comments); every mistake not chosen is dropped; outputs are stripped.
+    """
+    nb = strip_outputs(nb)
+    by_cell: dict[int, list[Mistake]] = {}
+    for m in chosen:
+        by_cell.setdefault(m.cell, []).append(m)
+    for index, cell in enumerate(nb.get("cells", [])):
+        source = cell_source(cell)
+        if BEGIN_MISTAKE not in source:
+            continue
+        lines = source.splitlines()
+        _, found = _scan(source, index)
+        use = {m.solution.start_line: m for m in by_cell.get(index, [])}
+        drop = {n for m in found for n in range(m.start_line, m.end_line + 1)}
+        out: list[str] = []
+        skip_until = 0
+        for lineno, line in enumerate(lines, start=1):
+            if lineno <= skip_until or lineno in drop:
+                continue
+            out.append(line)
+            if lineno in use:  # the solution's BEGIN marker: the mistake's body replaces its body
+                m = use[lineno]
+                out.extend(lines[m.start_line : m.end_line - 1])
+                out.append(lines[m.solution.end_line - 1])
+                skip_until = m.solution.end_line
+        cell["source"] = _join(out, source)
     return nb
 
 

@@ -1,0 +1,67 @@
+"""What validation reports: problems, one result per case, the whole report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dl7.authoring import Mistake
+
+
+@dataclass(frozen=True)
+class Problem:
+    exercise: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class KnownMistake:
+    """A known mistake and the exercise it must make fail."""
+
+    exercise: str
+    mistake: Mistake
+
+    @property
+    def label(self) -> str:
+        return self.mistake.label
+
+
+@dataclass(frozen=True)
+class MistakeOutcome:
+    """How the exercise fared with one known mistake in place of its solution."""
+
+    exercise: str
+    label: str
+    status: str  # the exercise's status in that run: anything but "passed" rejects the mistake
+    message: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One test case: a notebook × {static, solved, unsolved, mistakes N}."""
+
+    notebook: str
+    case: str  # static | solved | unsolved | mistakes N (one run of several known mistakes)
+    ok: bool
+    problems: tuple[Problem, ...] = ()
+    seconds: float = 0.0
+    cached: bool = False
+    skipped: bool = False  # not run because the static checks failed
+    mistakes: tuple[MistakeOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    course: str
+    cases: tuple[CaseResult, ...]
+    seconds: float
+    executed: int  # notebook runs actually executed (not cached)
+    manifest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.cases)
+
+    @property
+    def known_mistakes(self) -> int:
+        return sum(len(c.mistakes) for c in self.cases)

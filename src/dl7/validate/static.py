@@ -1,0 +1,79 @@
+"""Static checks of one notebook, before any kernel runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dl7.authoring import MarkerError, has_outputs, solution_regions
+from dl7.curriculum import Curriculum, Notebook
+from dl7.errors import Dl7Error
+from dl7.results import check_calls
+from dl7.validate.model import CaseResult, KnownMistake, Problem
+from dl7.validate.rounds import Unowned, known_mistakes
+from dl7.workspace import read_notebook
+
+
+def static_checks(
+    curriculum: Curriculum, nb: Notebook
+) -> tuple[CaseResult, dict[str, Any], list[KnownMistake]]:
+    """Valid nbformat, no committed outputs, balanced solution and mistake markers, a python3
+    kernelspec, hints for every exercise, every check call listed and every listed exercise
+    checked once. Returns the result, the notebook and its known mistakes."""
+    problems: list[Problem] = []
+    path = curriculum.source_path(nb)
+    try:
+        data = read_notebook(path)
+    except Dl7Error as exc:
+        return CaseResult(nb.path, "static", False, (Problem(None, exc.message),)), {}, []
+    import nbformat
+
+    try:
+        nbformat.validate(nbformat.reads(json.dumps(data), as_version=4))  # type: ignore[no-untyped-call]
+    except nbformat.ValidationError as exc:
+        problems.append(Problem(None, f"not valid nbformat: {exc.message}"))
+    except Exception as exc:  # nbformat raises several kinds for broken files
+        problems.append(Problem(None, f"not a valid notebook: {exc}"))
+    with_outputs = has_outputs(data)
+    if with_outputs:
+        cells = ", ".join(str(i + 1) for i in with_outputs[:5])
+        problems.append(
+            Problem(
+                None,
+                f"committed with outputs or execution counts (cells {cells}); clear them before committing",
+            )
+        )
+    known: list[KnownMistake] = []
+    try:
+        if not solution_regions(data):
+            problems.append(
+                Problem(None, "has no ### BEGIN SOLUTION region, so its learner version is the same notebook")
+            )
+        known = known_mistakes(data)
+    except MarkerError as exc:
+        problems.append(Problem(None, f"solution markers: {exc}"))
+    except Unowned as exc:
+        problems.append(Problem(None, f"known mistakes: {exc}"))
+    kernel = (data.get("metadata") or {}).get("kernelspec", {}).get("name")
+    if kernel != "python3":
+        problems.append(Problem(None, f"kernelspec is {kernel!r}; expected 'python3'"))
+    calls = check_calls(data)
+    listed = {e.id for e in nb.exercises}
+    for ex in nb.exercises:
+        if not ex.hints:
+            problems.append(Problem(ex.id, "has no hints in the manifest"))
+        if ex.id not in calls:
+            problems.append(
+                Problem(ex.id, f"is listed in the manifest but the notebook never calls check({ex.id!r})")
+            )
+        elif len(calls[ex.id]) > 1:
+            cells = ", ".join(str(i + 1) for i in calls[ex.id])
+            problems.append(Problem(ex.id, f"is checked more than once (cells {cells})"))
+    for called in sorted(set(calls) - listed):
+        problems.append(
+            Problem(
+                called,
+                f"the notebook calls check({called!r}) but the manifest does not list it under {nb.path}",
+            )
+        )
+    return CaseResult(nb.path, "static", not problems, tuple(problems)), data, known
