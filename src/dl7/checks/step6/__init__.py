@@ -3,3 +3,5 @@
 One module per notebook. Importing this package registers every step-6 checker; no module
 imports TensorFlow until a checker runs.
 """
+
+from dl7.checks.step6 import char_rnn  # noqa: F401  (importing registers the checkers)
