@@ -87,7 +87,7 @@ def test_a_crashing_checker_is_reported_as_such(tmp_path: Path, monkeypatch: pyt
     )
     monkeypatch.setenv("DL7_CHECKERS", str(module))
     result = evaluate("crash.it", 1)
-    assert result.status == "error" and "the checker crashed" in result.message
+    assert result.status == "course_error" and "the checker crashed" in result.message
 
 
 def test_expect_close_messages() -> None:
@@ -108,3 +108,82 @@ def test_numerical_gradient_matches_calculus() -> None:
     grad = numerical_gradient(lambda v: float(np.sum(v**3)), x)
     assert np.allclose(grad, 3 * x**2, atol=1e-6)
     assert np.array_equal(x, [0.5, -1.0, 2.0]), "the input is not modified"
+
+
+def test_a_checker_module_that_cannot_load_is_the_courses_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "broken_checks.py"
+    module.write_text(
+        "from dl7.checks import checker\n"
+        "@checker('broken.one')\n"
+        "def check_one(value)\n"  # the colon is missing
+        "    pass\n"
+        "@checker('broken.two')\n"
+        "def check_two(value):\n"
+        "    pass\n"
+    )
+    monkeypatch.setenv("DL7_CHECKERS", str(module))
+    for exercise in ("broken.one", "broken.two"):
+        result = evaluate(exercise, 1)  # never raises into the learner's cell
+        assert result.status == "course_error", result
+        assert f"{module}:3" in result.message and "SyntaxError" in result.message
+        assert "not your code" in result.message and "no checker is registered" not in result.message
+
+
+def test_a_crashing_checker_names_its_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "crashing_line_checks.py"
+    module.write_text(
+        "from dl7.checks import checker\n"
+        "@checker('crash.line')\n"
+        "def check(value):\n"
+        "    table = {}\n"
+        "    return table['missing']\n"
+    )
+    monkeypatch.setenv("DL7_CHECKERS", str(module))
+    result = evaluate("crash.line", 1)
+    assert result.status == "course_error"
+    assert "the checker crashed (KeyError: 'missing')" in result.message
+    assert f"{module}:5" in result.message and "not your code" in result.message
+
+
+def test_a_plain_assert_in_a_checker_is_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "assert_checks.py"
+    module.write_text(
+        "from dl7.checks import checker\n"
+        "@checker('asserts.message')\n"
+        "def check_message(f):\n"
+        "    assert f(2) == 4, f'f(2) returned {f(2)}; expected 4'\n"
+        "@checker('asserts.bare')\n"
+        "def check_bare(f):\n"
+        "    got = f(2)\n"
+        "    assert got == 4\n"
+    )
+    monkeypatch.setenv("DL7_CHECKERS", str(module))
+    wrong = evaluate("asserts.message", lambda x: x + 1)
+    assert (wrong.status, wrong.message) == ("failed", "f(2) returned 3; expected 4")
+    bare = evaluate("asserts.bare", lambda x: x + 1)
+    assert bare.status == "failed" and "assert got == 4" in bare.message
+    assert evaluate("asserts.bare", lambda x: 2 * x).status == "passed"
+
+    # An assert in the learner's own code is the learner's error, not a failed check.
+    cell: dict[str, object] = {}
+    exec(compile("def f(x):\n    assert x < 0, 'x must be negative'\n", "<ipython-cell-8>", "exec"), cell)
+    mine = evaluate("asserts.message", cell["f"])
+    assert mine.status == "error" and "AssertionError: x must be negative" in mine.message
+
+
+def test_numpy_testing_asserts_in_a_checker_are_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "np_assert_checks.py"
+    module.write_text(
+        "import numpy as np\n"
+        "from dl7.checks import checker\n"
+        "@checker('asserts.numpy')\n"
+        "def check(f):\n"
+        "    np.testing.assert_allclose(f(np.ones(2)), np.full(2, 2.0), err_msg='f(x) should be 2 x')\n"
+    )
+    monkeypatch.setenv("DL7_CHECKERS", str(module))
+    result = evaluate("asserts.numpy", lambda x: x + 0.5)
+    assert result.status == "failed" and "f(x) should be 2 x" in result.message

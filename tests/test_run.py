@@ -244,3 +244,23 @@ def test_a_cell_tagged_raises_exception_may_raise(course: Path, isolated: Path) 
     code, output = dl7(course, "run", "step1")
     assert code == 0, output
     assert json.loads(dl7(course, "status", "--json")[1])["steps"][0]["complete"] is True
+
+
+def test_a_broken_checker_module_is_the_courses_fault_exit_2(course: Path, isolated: Path) -> None:
+    checks = course / "checks.py"
+    lines = checks.read_text().splitlines()
+    broken = lines.index("def check_greet(greet):")
+    lines[broken] = "def check_greet(greet)"  # the colon is missing
+    checks.write_text("\n".join(lines) + "\n")
+    dl7(course, "status")
+    shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
+    result = runner.invoke(app, ["--curriculum", str(course), "run", "step1", "--json"])
+    code, output = result.exit_code, result.output
+    assert code == 2, output
+    data = json.loads(result.stdout)
+    for exercise in data["notebooks"][0]["exercises"]:
+        assert exercise["status"] == "course_error", exercise
+        assert f"{checks.resolve()}:{broken + 1}" in exercise["message"]
+        assert "not your code" in exercise["message"]
+    assert "the course is at fault here, not your code" in output
+    assert data["notebooks"][0]["cell_errors"] == [], "the learner's cells did not fail"

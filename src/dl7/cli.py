@@ -195,7 +195,8 @@ def run(
 
     It runs the notebook as saved on disk, so save it in Jupyter first. Your file is only read;
     the executed copy goes to the workspace's .dl7/runs/. Exit code 0 when every exercise
-    passes, 1 when any does not, 130 on Ctrl-C.
+    passes, 1 when any does not, 2 when the course itself is broken (a checker that cannot load
+    or crashes), 130 on Ctrl-C.
     """
     from dl7.runner import run_step
     from dl7.views import render_run, run_json
@@ -223,6 +224,13 @@ def run(
         render_run(out, result)
     if result.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if result.course_faults:
+        ids = ", ".join(r.id for r in result.course_faults)
+        err.print(
+            f"[bold red]error:[/] the course is at fault here, not your code: its checker for "
+            f"{escape(ids)} is broken (see above); please report it to the course author"
+        )
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
     raise typer.Exit(int(ExitCode.OK if result.passed else ExitCode.NOT_PASSING))
 
 

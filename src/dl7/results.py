@@ -20,7 +20,7 @@ from dl7.curriculum import Notebook
 if TYPE_CHECKING:  # execute imports nbclient; results must stay light for views
     from dl7.execute import Execution
 
-STATUSES = ("passed", "failed", "not_attempted", "error", "not_reached", "not_run")
+STATUSES = ("passed", "failed", "not_attempted", "error", "course_error", "not_reached", "not_run")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CALL = re.compile(r"""\bcheck\(\s*(['"])([A-Za-z0-9_.-]+)\1""")
 _LINE = re.compile(r"(?:Cell In\[\d*\]|Input In \[\d*\]|<ipython-input-[^>]*>), line (\d+)")

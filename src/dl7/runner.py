@@ -54,6 +54,11 @@ class StepRun:
     def interrupted(self) -> bool:
         return any(nb.outcome == "interrupted" for nb in self.notebooks)
 
+    @property
+    def course_faults(self) -> tuple[ExerciseResult, ...]:
+        """Results the course is to blame for: a checker that cannot load or that crashed."""
+        return tuple(r for r in self.results if r.status == "course_error")
+
 
 def run_step(
     curriculum: Curriculum,

@@ -23,6 +23,7 @@ STYLE = {
     "failed": ("✘", "failed", "red"),
     "not_attempted": ("…", "not attempted", "yellow"),
     "error": ("!", "error", "red"),
+    "course_error": ("‼", "course error", "magenta"),
     "not_reached": ("-", "not reached", "magenta"),
     "not_run": ("·", "not run", "dim"),
 }
@@ -194,6 +195,11 @@ def render_run(console: Console, run: StepRun) -> None:
         console.print(
             f"\n[bold green]All {len(results)} exercises of {run.step.id} pass.[/] "
             "`dl7 next` shows what comes next."
+        )
+    elif run.course_faults:
+        console.print(
+            f"\n[bold]{passed} of {len(results)} exercises pass; "
+            f"{len(run.course_faults)} could not be judged because the course's checker is broken.[/]"
         )
     elif passed == len(results) and any(nb.cell_errors for nb in run.notebooks):
         console.print(

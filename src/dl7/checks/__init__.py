@@ -6,9 +6,11 @@ nothing heavy at import time: checker modules import numpy or TensorFlow themsel
 A *checker* is a function registered for one exercise id with :func:`checker`. It receives
 whatever the notebook passes to :func:`check`, exercises it against facts (known values,
 numerical gradients, invariants), and either returns (passed, optionally with a message) or
-raises :class:`CheckFailed` with a message a beginner can act on. If the learner's own code
-raises ``NotImplementedError`` the exercise is *not attempted*; any other exception from the
-learner's code is an *error*, reported with the exception and the line it came from.
+raises :class:`CheckFailed` (or fails a plain ``assert``) with a message a beginner can act
+on. If the learner's own code raises ``NotImplementedError`` the exercise is *not attempted*;
+any other exception from the learner's code is an *error*, reported with the exception and
+the line it came from. A checker module that cannot load, or a checker that crashes on its
+own, is a *course_error*: the course's fault, reported with the checker's file and line.
 
 :func:`check` never raises into the notebook. It displays a readable result and emits the
 same result as a MIME bundle (:data:`MIME_TYPE`) that ``dl7 run`` reads back.
@@ -31,15 +33,23 @@ from typing import Any
 
 MIME_TYPE = "application/vnd.dl7.check+json"
 CHECKERS_ENV = "DL7_CHECKERS"
-STATUSES = ("passed", "failed", "not_attempted", "error")
+STATUSES = ("passed", "failed", "not_attempted", "error", "course_error")
+COURSE_FAULT = "this is a fault of the course, not your code: please report it to the course author"
 
 Checker = Callable[..., "str | None"]
 _REGISTRY: dict[str, Checker] = {}
 _PACKAGE_DIR = Path(__file__).resolve().parent
+_BROKEN: dict[str, str] = {}  # checker module spec → why it could not be loaded
+_COURSE_DIRS: set[Path] = {_PACKAGE_DIR}  # course code: every frame in here is the course's
+_COURSE_FILES: set[Path] = set()
 
 
 class CheckFailed(AssertionError):
     """Raised by a checker when the learner's answer is wrong; the message is shown as is."""
+
+
+class CourseError(Exception):
+    """A checker module that cannot be loaded: the course's fault, never the learner's."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,9 @@ class CheckResult:
         return data
 
     def _symbol(self) -> str:
-        return {"passed": "✔", "failed": "✘", "not_attempted": "…", "error": "!"}[self.status]
+        return {"passed": "✔", "failed": "✘", "not_attempted": "…", "error": "!", "course_error": "‼"}[
+            self.status
+        ]
 
     def _label(self) -> str:
         return {
@@ -69,6 +81,7 @@ class CheckResult:
             "failed": "failed",
             "not_attempted": "not attempted yet",
             "error": "error",
+            "course_error": "error in the course",
         }[self.status]
 
     def __str__(self) -> str:
@@ -80,6 +93,7 @@ class CheckResult:
             "failed": "#cf222e",
             "not_attempted": "#9a6700",
             "error": "#cf222e",
+            "course_error": "#8250df",
         }[self.status]
         body = html.escape(self.message).replace("\n", "<br>")
         markup = (
@@ -110,6 +124,8 @@ def evaluate(exercise_id: str, *args: Any, **kwargs: Any) -> CheckResult:
     start = time.perf_counter()
     try:
         fn = _lookup(exercise_id)
+    except CourseError as exc:
+        return CheckResult(exercise_id, "course_error", str(exc), time.perf_counter() - start)
     except LookupError as exc:
         return CheckResult(exercise_id, "error", str(exc), time.perf_counter() - start)
     try:
@@ -121,7 +137,13 @@ def evaluate(exercise_id: str, *args: Any, **kwargs: Any) -> CheckResult:
     except NotImplementedError:
         status, message = "not_attempted", "not done yet: the stub still raises NotImplementedError"
     except Exception as exc:  # the learner's code may raise anything
-        status, message = "error", describe_exception(exc, checker_file=_code_file(fn))
+        checker_file = _code_file(fn)
+        if isinstance(exc, AssertionError) and _raised_by_course(exc, checker_file):
+            status, message = "failed", str(exc) or _assert_line(exc)
+        elif not _learner_frames(exc, checker_file):
+            status, message = "course_error", describe_exception(exc, checker_file=checker_file)
+        else:
+            status, message = "error", describe_exception(exc, checker_file=checker_file)
     return CheckResult(exercise_id, status, message, round(time.perf_counter() - start, 4))
 
 
@@ -139,17 +161,58 @@ def _code_file(fn: Any) -> str | None:
     return str(Path(code.co_filename).resolve()) if code is not None else None
 
 
+def _is_course_file(filename: str, checker_file: str | None) -> bool:
+    path = Path(filename).resolve()
+    return (
+        str(path) == checker_file
+        or path in _COURSE_FILES
+        or any(path.is_relative_to(folder) for folder in _COURSE_DIRS)
+    )
+
+
+def _learner_frames(exc: BaseException, checker_file: str | None) -> list[traceback.FrameSummary]:
+    return [
+        f for f in traceback.extract_tb(exc.__traceback__) if not _is_course_file(f.filename, checker_file)
+    ]
+
+
+def _raised_by_course(exc: BaseException, checker_file: str | None) -> bool:
+    """Whether the course raised ``exc`` itself (a plain ``assert``, numpy.testing's asserts),
+    not the learner's own code: no frame of the learner's code is on the stack."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and not any(
+        not _is_course_file(f.filename, checker_file) and not _is_library_file(f.filename) for f in frames
+    )
+
+
+def _is_library_file(filename: str) -> bool:
+    import sysconfig
+
+    path = Path(filename).resolve()
+    folders = {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return any(folder and path.is_relative_to(Path(folder).resolve()) for folder in folders)
+
+
+def _assert_line(exc: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library_file(f.filename)]
+    line = (frames[-1].line or "").strip() if frames else ""
+    return f"the check failed: {line}" if line else "the check failed"
+
+
+def _where(frame: traceback.FrameSummary) -> str:
+    return f"{frame.filename}:{frame.lineno}"
+
+
 def describe_exception(exc: BaseException, checker_file: str | None = None) -> str:
     """``ValueError: ... (in sigmoid, line 3)``: the learner's innermost frame, not dl7's
-    nor the checker's."""
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if not Path(f.filename).resolve().is_relative_to(_PACKAGE_DIR)
-        and str(Path(f.filename).resolve()) != checker_file
-    ]
+    nor the checker's. With no learner frame on the stack, the checker itself crashed: its
+    file and line, and whose fault it is."""
+    frames = _learner_frames(exc, checker_file)
     if not frames:  # nothing of the learner's on the stack: the checker itself broke
-        return f"the checker crashed ({type(exc).__name__}: {exc}); please report this to the course author"
+        stack = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in stack if checker_file and str(Path(f.filename).resolve()) == checker_file]
+        at = f" at {_where((own or stack)[-1])}" if stack else ""
+        return f"the checker crashed ({type(exc).__name__}: {exc}){at}; {COURSE_FAULT}"
     where = ""
     if frames:
         last = frames[-1]
@@ -175,17 +238,52 @@ def _show(result: CheckResult) -> None:
 def _lookup(exercise_id: str) -> Checker:
     if exercise_id in _REGISTRY:
         return _REGISTRY[exercise_id]
+    broken: list[str] = []
     for spec in _checker_modules():
-        load_module(spec)
+        if not _load_checkers(spec, broken):
+            continue
         if exercise_id in _REGISTRY:
             return _REGISTRY[exercise_id]
     # The default course keeps one module per step: dl7.checks.step2 for "step2.*".
     prefix = exercise_id.split(".", 1)[0]
     if prefix.isidentifier() and importlib.util.find_spec(f"dl7.checks.{prefix}") is not None:
-        importlib.import_module(f"dl7.checks.{prefix}")
+        _load_checkers(f"dl7.checks.{prefix}", broken)
     if exercise_id in _REGISTRY:
         return _REGISTRY[exercise_id]
+    if broken:  # the exercise's checker may well be in the module that could not load
+        raise CourseError(broken[0])
     raise LookupError(f"no checker is registered for {exercise_id!r}; check the id's spelling")
+
+
+def _load_checkers(spec: str, broken: list[str]) -> bool:
+    """Load one checker module; a module that cannot load is noted in ``broken`` (once and
+    for all: a later check reports the same fault, not "no checker registered")."""
+    if spec not in _BROKEN:
+        try:
+            module = load_module(spec)
+        except Exception as exc:  # a SyntaxError, an ImportError, anything its import raises
+            _BROKEN[spec] = _load_failure(spec, exc)
+        else:
+            source = getattr(module, "__file__", None)
+            if source:
+                path = Path(source).resolve()
+                if path.name == "__init__.py":
+                    _COURSE_DIRS.add(path.parent)
+                else:
+                    _COURSE_FILES.add(path)
+            return True
+    broken.append(_BROKEN[spec])
+    return False
+
+
+def _load_failure(spec: str, exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError) and exc.filename:
+        what, where = f"SyntaxError: {exc.msg}", f"{exc.filename}:{exc.lineno}"
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        where = _where(frames[-1]) if frames else spec
+    return f"the course's checker module {spec} cannot be loaded ({what} at {where}); {COURSE_FAULT}"
 
 
 def _checker_modules() -> list[str]:
@@ -216,7 +314,11 @@ def load_module(spec: str) -> Any:
             raise ImportError(f"cannot load checker module {spec}")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
-        module_spec.loader.exec_module(module)
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]  # a half-loaded module must not pass for a loaded one
+            raise
         return module
     return importlib.import_module(spec)
 
