@@ -3,3 +3,7 @@
 One module per notebook. Importing this package registers every step-7 checker; no module
 imports TensorFlow until a checker runs.
 """
+
+from dl7.checks.step7 import (
+    cells,  # noqa: F401  (01_lstm_gru_by_hand; importing registers the checkers)
+)
