@@ -6,6 +6,7 @@ The manifest loader uses it so that every problem names file, line and field
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -15,13 +16,33 @@ from dl7.errors import ManifestError
 # libyaml's loader composes the manifest ~10x faster than the pure-Python one, with the same marks.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# Limits far above any real course (the seven-step manifest is 36 KB, ~2,000 nodes, 7 levels
+# deep) and far below what could make loading slow: a hostile manifest fails in milliseconds.
+MAX_BYTES = 1 << 20
+MAX_NODES = 100_000
+MAX_DEPTH = 32
+
+# Where an anchor (&name) or alias (*name) could start: only then is the event scan needed.
+_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[\]{},])[&*][^\s,\[\]{}]", re.MULTILINE)
+
 
 class LocatedYaml:
-    """A YAML document turned into plain data, with the line of every node kept by path."""
+    """A YAML document turned into plain data, with the line of every node kept by path.
+
+    Anchors and aliases are refused: a manifest is a tree, and an alias graph walked as a
+    tree grows exponentially (nine nested aliases in 300 bytes make 9**9 strings). Keys must
+    be plain values; the text, the number of nodes and their depth are bounded.
+    """
 
     def __init__(self, file: str, text: str) -> None:
         self.file = file
         self.lines: dict[tuple[Any, ...], int] = {}
+        if len(text) > MAX_BYTES or (len(text) > MAX_BYTES // 4 and len(text.encode()) > MAX_BYTES):
+            raise ManifestError(
+                file, None, "", f"too large: a manifest may have at most {MAX_BYTES // 1024} KiB"
+            )
+        if _MAYBE_ANCHOR.search(text):
+            _refuse_anchors(file, text)
         try:
             node = yaml.compose(text, Loader=_LOADER)
         except yaml.YAMLError as exc:
@@ -29,24 +50,53 @@ class LocatedYaml:
             line = mark.line + 1 if mark is not None else None
             problem = getattr(exc, "problem", None) or str(exc)
             raise ManifestError(file, line, "", f"not valid YAML: {problem}") from None
-        self.data = self._build(node, ()) if node is not None else None
+        self._constructor = yaml.constructor.SafeConstructor()
+        self._seen: set[int] = set()  # ids of the nodes walked: an alias is a node met twice
+        self.data = self._build(node, (), 0) if node is not None else None
+        del self._constructor, self._seen
 
-    def _build(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
+    def _visit(self, node: yaml.Node, path: tuple[Any, ...], depth: int) -> None:
+        line = node.start_mark.line + 1
+        if id(node) in self._seen:
+            raise ManifestError(self.file, line, _field(path), _ANCHORS)
+        self._seen.add(id(node))
+        if len(self._seen) > MAX_NODES:
+            raise ManifestError(self.file, line, _field(path), f"too many values (over {MAX_NODES})")
+        if depth > MAX_DEPTH:
+            raise ManifestError(self.file, line, _field(path), f"nested too deeply (over {MAX_DEPTH} levels)")
+
+    def _build(self, node: yaml.Node, path: tuple[Any, ...], depth: int) -> Any:
+        self._visit(node, path, depth)
         self.lines[path] = node.start_mark.line + 1
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            raise ManifestError(
+                self.file, self.lines[path], _field(path), f"not a valid value (unsupported tag {node.tag})"
+            )
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+                    raise ManifestError(
+                        self.file, line, _field(path), f"a key must be a plain value, not {kind}"
+                    )
+                self._visit(key_node, path, depth + 1)
                 key = key_node.value
                 if key in out:
-                    raise ManifestError(
-                        self.file, key_node.start_mark.line + 1, _field(path + (key,)), "duplicate key"
-                    )
-                out[key] = self._build(value_node, path + (key,))
-                self.lines[path + (key,)] = key_node.start_mark.line + 1
+                    raise ManifestError(self.file, line, _field(path + (key,)), "duplicate key")
+                out[key] = self._build(value_node, path + (key,), depth + 1)
+                self.lines[path + (key,)] = line
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self._build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return yaml.SafeLoader("").construct_object(node, deep=True)
+            return [self._build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ManifestError(
+                self.file, node.start_mark.line + 1, _field(path), f"not a valid value ({problem})"
+            ) from None
 
     def line(self, path: tuple[Any, ...]) -> int | None:
         while path and path not in self.lines:
@@ -55,6 +105,23 @@ class LocatedYaml:
 
     def error(self, path: tuple[Any, ...], problem: str, hint: str = "") -> ManifestError:
         return ManifestError(self.file, self.line(path), _field(path), problem, hint=hint)
+
+
+_COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
+_ANCHORS = "YAML anchors and aliases are not supported in a manifest; write each value out"
+
+
+def _refuse_anchors(file: str, text: str) -> None:
+    """Refuse the first anchor or alias, at its line (a parse error is left to the composer)."""
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            name = getattr(event, "anchor", None)
+            if name is not None:
+                sigil = "*" if isinstance(event, yaml.AliasEvent) else "&"
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise ManifestError(file, line, "", f"{sigil}{name}: {_ANCHORS}")
+    except yaml.YAMLError:
+        return
 
 
 def _field(path: tuple[Any, ...]) -> str:
