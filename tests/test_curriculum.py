@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from dl7.curriculum import load, registered_in
+from dl7.curriculum import checker_source, load, registered_in
 from dl7.errors import Dl7Error, ManifestError
 
 
@@ -123,3 +125,102 @@ def test_registered_ids_are_read_without_importing(tmp_path: Path) -> None:
         "import does_not_exist\n@checker('a.b')\ndef f(x): pass\n@other('a.c')\ndef g(x): pass\n"
     )
     assert registered_in(module) == {"a.b"}
+
+
+def test_an_oversized_manifest_is_refused_without_reading_it(tmp_path: Path) -> None:
+    manifest = tmp_path / "curriculum.yaml"
+    with open(manifest, "wb") as fh:
+        fh.truncate(256 << 20)  # sparse: costs no disk, but reading it would take 256 MiB and more
+    tracemalloc.start()
+    try:
+        with pytest.raises(ManifestError, match="too large"):
+            load(manifest)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB allocated"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "notebooks/../notebooks/basics.ipynb",
+        # resolves inside the course folder, but in the workspace it lands outside DL7_HOME
+        "notebooks/../../course/notebooks/basics.ipynb",
+    ],
+)
+def test_a_path_with_dot_dot_is_refused_even_if_it_resolves_inside(course: Path, path: str) -> None:
+    e = _broken(course, "path: notebooks/basics.ipynb", f"path: {path}")
+    assert e.line == 28 and e.field == "steps[0].notebooks[0].path"
+    assert "'..'" in e.problem
+
+
+def test_an_absolute_path_is_refused(course: Path) -> None:
+    target = course / "notebooks" / "basics.ipynb"
+    e = _broken(course, "path: notebooks/basics.ipynb", f"path: {target}")
+    assert e.line == 28 and "relative" in e.problem
+
+
+def test_the_same_notebook_spelled_twice_is_caught(course: Path) -> None:
+    e = _broken(course, "path: notebooks/triple.ipynb", "path: ./notebooks//basics.ipynb")
+    assert "listed twice" in e.problem
+
+
+def test_a_notebook_without_exercises_is_refused(course: Path) -> None:
+    # One rule everywhere: a notebook exists to be checked. (Before: accepted; `dl7 run` then
+    # always exited 1 while `dl7 status` called the step complete.)
+    manifest = course / "curriculum.yaml"
+    text = manifest.read_text()
+    start = text.index("        exercises:\n          - id: step3.triple")
+    manifest.write_text(text[:start] + "        exercises: []\n")
+    with pytest.raises(ManifestError) as info:
+        load(course)
+    assert info.value.field == "steps[2].notebooks[0].exercises"
+    assert info.value.line == text[:start].count("\n") + 1
+    assert "at least one exercise" in info.value.problem
+
+
+def _course_with_package_checker(course: Path, tmp_path: Path, module: str) -> Path:
+    """A package on sys.path whose __init__ files leave a trace when executed."""
+    site = tmp_path / "site"
+    trace = tmp_path / "imported.txt"
+    for package in ("sidepkg", "sidepkg/sub"):
+        (site / package).mkdir(parents=True)
+        (site / package / "__init__.py").write_text(f"open({str(trace)!r}, 'a').write({package!r} + '\\n')\n")
+    (site / "sidepkg" / "sub" / "extra.py").write_text(
+        "from dl7.checks import checker\n\n@checker('step1.extra')\ndef check(f): pass\n"
+    )
+    manifest = course / "curriculum.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("  - more_checks.py\n", f"  - more_checks.py\n  - {module}\n")
+    )
+    return trace
+
+
+@pytest.mark.parametrize("module", ["sidepkg.sub.extra", "sidepkg.sub", "sidepkg.missing"])
+def test_loading_never_executes_course_code(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    # Before: importlib.util.find_spec imported sidepkg and sidepkg.sub to find the submodule.
+    trace = _course_with_package_checker(course, tmp_path, module)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    if module.endswith("missing"):
+        with pytest.raises(ManifestError, match="cannot be found"):
+            load(course)
+    else:
+        load(course)
+    assert not trace.exists(), trace.read_text()
+    assert not any(name.startswith("sidepkg") for name in sys.modules)
+
+
+def test_checker_source_finds_packages_and_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    (site / "ns" / "pkg").mkdir(parents=True)  # ns is a namespace package (no __init__.py)
+    (site / "ns" / "pkg" / "__init__.py").write_text("raise SystemExit('imported!')\n")
+    (site / "ns" / "pkg" / "mod.py").write_text("")
+    monkeypatch.syspath_prepend(str(site))
+    assert checker_source("ns.pkg.mod") == site / "ns" / "pkg" / "mod.py"
+    assert checker_source("ns.pkg") == site / "ns" / "pkg" / "__init__.py"
+    assert checker_source("ns.nothing") is None
+    assert checker_source("dl7.checks.step1") is not None
+    assert "ns.pkg" not in sys.modules

@@ -10,7 +10,9 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import socket
+import stat
 import tarfile
 import threading
 import urllib.request
@@ -314,6 +316,21 @@ def test_fetch_npz_verifies_installs_and_loads(server: str, entries: list[str], 
     # cached now: a second fetch does not download
     ROUTES.clear()
     assert datasets.fetch("tiny") == folder
+
+
+def test_a_fetched_set_gets_the_umask_modes_not_owner_only(
+    server: str, entries: list[str], data_dir: Path
+) -> None:
+    # Before: mkstemp/mkdtemp left the cached file 0o600 and its folder 0o700.
+    _serve(server, entries, "tiny", _npz_bytes())
+    old = os.umask(0o022)
+    try:
+        folder = datasets.fetch("tiny")
+    finally:
+        os.umask(old)
+    assert folder is not None
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "tiny.npz").stat().st_mode) == 0o644
 
 
 def test_fetch_force_replaces_the_cached_copy(server: str, entries: list[str], data_dir: Path) -> None:

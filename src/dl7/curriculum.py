@@ -11,16 +11,19 @@ so loading a manifest never imports numpy, TensorFlow or the course's checker co
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
-from dl7.errors import Dl7Error
-from dl7.yamldoc import LocatedYaml, Mapping
+from dl7.errors import Dl7Error, ManifestError
+from dl7.yamldoc import MAX_BYTES, LocatedYaml, Mapping
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 FORMAT_VERSION = 1
 CURRICULUM_ENV = "DL7_CURRICULUM"
@@ -165,7 +168,13 @@ def load(path: str | os.PathLike[str] | None = None) -> Curriculum:
     manifest = resolve_path(path)
     shown = str(manifest)
     try:
-        text = manifest.read_text(encoding="utf-8")
+        with open(manifest, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # never more: a huge file fails without being read
+        if len(raw) > MAX_BYTES:
+            raise ManifestError(
+                shown, None, "", f"too large: a manifest may have at most {MAX_BYTES // 1024} KiB"
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise Dl7Error(
             f"curriculum not found: {shown}", hint="pass --curriculum PATH to a curriculum.yaml"
@@ -272,12 +281,19 @@ class _Parser:
 
     def notebook(self, npath: tuple[Any, ...], value: Any, step_id: str) -> Notebook:
         n = Mapping(self.doc, npath, value, {"path", "title", "cell_timeout", "budget", "exercises"})
-        rel = n.get("path", str)
-        _check_notebook_path(self.doc, npath + ("path",), rel, self.root)
+        rel = _check_notebook_path(self.doc, npath + ("path",), n.get("path", str), self.root)
         if rel in self.notebook_paths:
             raise self.doc.error(npath + ("path",), f"notebook {rel} is listed twice")
         self.notebook_paths.add(rel)
         exercises = tuple(self.exercise(path, v, step_id, rel) for path, v in n.items("exercises"))
+        if not exercises:
+            # One rule for every command: a notebook exists to be checked. A step that only
+            # asks for readings lists no notebooks at all.
+            raise self.doc.error(
+                npath + ("exercises",),
+                "a notebook needs at least one exercise",
+                hint="list its exercises, or drop the notebook from the step",
+            )
         return Notebook(
             rel,
             n.get("title", str),
@@ -312,16 +328,28 @@ class _Parser:
         return Exercise(eid, e.get("title", str), reading, tuple(hints), notebook)
 
 
-def _check_notebook_path(doc: LocatedYaml, path: tuple[Any, ...], rel: str, root: Path) -> None:
-    if Path(rel).is_absolute() or "\\" in rel:
+def _check_notebook_path(doc: LocatedYaml, path: tuple[Any, ...], rel: str, root: Path) -> str:
+    """The notebook's path in one spelling (``a//./b`` is ``a/b``), checked to stay in the course.
+
+    ``..`` is refused even where it resolves inside the course folder: the same relative path
+    is used in the learner's workspace, where it could point anywhere.
+    """
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or "\\" in rel or Path(rel).is_absolute():
         raise doc.error(path, f"{rel!r} must be a relative POSIX path inside the course folder")
-    full = (root / rel).resolve()
+    if ".." in pure.parts:
+        raise doc.error(
+            path,
+            f"{rel!r} must not contain '..': a path may not reach outside the course folder or the workspace",
+        )
+    full = (root / pure).resolve()
     if not full.is_relative_to(root):
         raise doc.error(path, f"{rel!r} points outside the course folder {root}")
     if full.suffix != ".ipynb":
         raise doc.error(path, f"{rel!r} is not a .ipynb notebook")
     if not full.is_file():
         raise doc.error(path, f"notebook not found: {full}")
+    return pure.as_posix()
 
 
 def _checker_spec(doc: LocatedYaml, path: tuple[Any, ...], spec: str, root: Path) -> str:
@@ -338,16 +366,52 @@ def _checker_spec(doc: LocatedYaml, path: tuple[Any, ...], spec: str, root: Path
 
 
 def checker_source(spec: str) -> Path | None:
-    """The source file of a checker module spec, found without importing the module."""
+    """The source file of a checker module spec, found without importing anything.
+
+    ``importlib.util.find_spec("a.b.c")`` imports ``a`` and ``a.b`` to find ``c``, which runs
+    course code; this asks the same finders, handing each level's search path to the next.
+    """
     if spec.endswith(".py"):
         return Path(spec)
-    try:
-        found = importlib.util.find_spec(spec)
-    except (ImportError, ValueError):
-        return None
+    found = _find_spec_without_importing(spec)
     if found is None or not found.origin or not found.origin.endswith(".py"):
         return None
     return Path(found.origin)
+
+
+def _find_spec_without_importing(name: str) -> ModuleSpec | None:
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return getattr(loaded, "__spec__", None)
+    parts = name.split(".")
+    found: ModuleSpec | None = None
+    search: Sequence[str] | None = None
+    for depth in range(1, len(parts) + 1):
+        if found is not None:
+            if found.submodule_search_locations is None:
+                return None  # the parent is a plain module, not a package
+            search = list(found.submodule_search_locations)
+        found = _ask_finders(".".join(parts[:depth]), search)
+        if found is None:
+            return None
+    return found
+
+
+def _ask_finders(name: str, search: Sequence[str] | None) -> ModuleSpec | None:
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return getattr(loaded, "__spec__", None)
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            spec = find(name, search)
+        except (ImportError, ValueError, OSError):
+            continue
+        if spec is not None:
+            return spec  # type: ignore[no-any-return]
+    return None
 
 
 def _registered_ids(doc: LocatedYaml, checkers: list[str]) -> set[str]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from dl7.atomic import new_file, new_folder
 from dl7.download import Progress, download, extract_tar, install
 from dl7.errors import DatasetError as DatasetError  # re-exported: notebooks catch it here
 from dl7.errors import ExitCode
@@ -348,18 +348,20 @@ def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -
     part: Path | None = None
     staging: Path | None = None
     try:
-        fd, part_name = tempfile.mkstemp(dir=root, prefix=f".{name}-", suffix=".part")
-        part = Path(part_name)
+        # not mkstemp/mkdtemp: their owner-only modes would stick to the cached files
+        fd, part = new_file(root, f".{name}-", ".part")
         with os.fdopen(fd, "wb") as out:
             digest = download(
                 str(source.url), out, name=source.name, size_hint=source.size_bytes, progress=progress
             )
+            out.flush()
+            os.fsync(out.fileno())
         if digest != source.sha256:
             raise DatasetError(
                 f"the download of {name} is corrupt: its sha256 is {digest}, expected {source.sha256}; "
                 "the file was deleted. Try again; if it keeps happening the file on the server has changed"
             )
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}-", suffix=".staging"))
+        staging = new_folder(root, f".{name}-", ".staging")
         if source.extract:
             extract_tar(part, staging, label=source.filename)
         else:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from dl7.atomic import write_atomic as write_atomic  # re-exported: runner and validate use it
 from dl7.authoring import MarkerError, learner_version
 from dl7.curriculum import Curriculum, Notebook
 from dl7.errors import Dl7Error
@@ -77,7 +77,18 @@ class Workspace:
         return self.dot / "workspace.json"
 
     def learner_path(self, nb: Notebook) -> Path:
-        return self.root / nb.path
+        """Where the learner's copy of ``nb`` lives: always inside the workspace.
+
+        The manifest loader refuses absolute paths and ``..``; this holds for any Notebook.
+        Symbolic links the learner made inside the workspace are theirs to follow.
+        """
+        rel = PurePosixPath(nb.path)
+        if rel.is_absolute() or Path(nb.path).is_absolute() or ".." in rel.parts or not rel.parts:
+            raise Dl7Error(
+                f"the notebook path {nb.path!r} points outside the workspace {self.root}",
+                hint="notebook paths in the manifest are relative and never use '..'",
+            )
+        return self.root / rel
 
     def exists(self) -> bool:
         return self.info_path.is_file()
@@ -183,29 +194,3 @@ def reset(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> ResetResult:
         shutil.copy2(target, backup)  # copy first: the learner's work exists twice before we replace it
     write_atomic(target, fresh)
     return ResetResult(nb.path, target, backup)
-
-
-def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:
-    """Write via a temporary file and a rename, so a crash never leaves half a file.
-
-    With ``exclusive`` an existing file is never replaced (a learner's copy created meanwhile
-    by another process wins).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        if exclusive:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                os.unlink(tmp)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
