@@ -304,7 +304,7 @@ def test_sigmoid_neuron_column_vector_fails():
 
 def test_sigmoid_neuron_tanh_fails_with_expected_value():
     r = evaluate("step1.sigmoid_neuron", lambda w, b, X: np.tanh(X @ w + b))
-    expect_failed(r, "got -0.761594, expected 0.268941", "σ(w·x + b)")
+    expect_failed(r, "-0.7616", "lies between 0 and 1")
 
 
 # ------------------------------------------------------------------------------ feedforward
@@ -418,3 +418,91 @@ def test_binary_layer_wrong_shape_fails():
 def test_binary_layer_wrong_bits_fail():
     r = evaluate("step1.binary_output_layer", lambda: (np.full((4, 10), -10.0), np.zeros(4)))
     expect_failed(r, "for digit 1", "expected (1, 0, 0, 0)")
+
+
+# ------------------------------------------------------------------------------ known mistakes (issue 11)
+
+
+def test_train_visiting_rows_in_a_random_order_fails():
+    def shuffled(X, y, epochs=100, lr=1.0):
+        X, y = np.asarray(X, dtype=float), np.asarray(y)
+        rng = np.random.default_rng(1)
+        w, b, mistakes = np.zeros(X.shape[1]), 0.0, []
+        for _ in range(epochs):
+            wrong = 0
+            for i in rng.permutation(len(X)):
+                err = y[i] - int(X[i] @ w + b > 0)
+                if err:
+                    w, b, wrong = w + lr * err * X[i], b + lr * err, wrong + 1
+            mistakes.append(wrong)
+            if wrong == 0:
+                break
+        return w, b, mistakes
+
+    expect_failed(evaluate("step1.perceptron_train", shuffled), "visited in order", "no shuffling")
+
+
+def test_train_starting_from_random_weights_fails():
+    right = make_train()
+
+    def from_random(X, y, epochs=100, lr=1.0):
+        X = np.asarray(X, dtype=float)
+        w = np.random.default_rng(0).normal(size=X.shape[1])
+        b, mistakes = 0.0, []
+        for _ in range(epochs):
+            wrong = 0
+            for x, t in zip(X, y, strict=True):
+                err = t - int(x @ w + b > 0)
+                if err:
+                    w, b, wrong = w + lr * err * x, b + lr * err, wrong + 1
+            mistakes.append(wrong)
+            if wrong == 0:
+                break
+        return w, b, mistakes
+
+    assert right is not None
+    expect_failed(evaluate("step1.perceptron_train", from_random), "start from zero")
+
+
+def test_train_written_with_indices_and_a_while_loop_passes():
+    def indexed(X, y, epochs=100, lr=1.0):
+        X = np.asarray(X, dtype=float)
+        w, b, mistakes, epoch = np.zeros(X.shape[1]), 0.0, [], 0
+        while epoch < epochs:
+            wrong = 0
+            for i in range(len(X)):
+                y_hat = 1 if np.dot(w, X[i]) + b > 0 else 0
+                if y_hat != y[i]:
+                    w += lr * (y[i] - y_hat) * X[i]
+                    b += lr * (y[i] - y_hat)
+                    wrong += 1
+            mistakes.append(wrong)
+            epoch += 1
+            if not wrong:
+                break
+        return w, b, mistakes
+
+    assert evaluate("step1.perceptron_train", indexed).status == "passed"
+
+
+def test_sigmoid_neuron_precedence_slip_is_named():
+    r = evaluate("step1.sigmoid_neuron", lambda w, b, X: 1 / 1 + np.exp(-(X @ w + b)))
+    expect_failed(r, "values above 1", "1 / (1 + exp(-z))")
+
+
+def test_sigmoid_neuron_written_with_tanh_identity_passes():
+    r = evaluate("step1.sigmoid_neuron", lambda w, b, X: 0.5 * (1 + np.tanh((X @ w + b) / 2)))
+    assert r.status == "passed", r
+
+
+def test_binary_layer_with_weights_0_or_1_and_no_bias_fails():
+    bits = (np.arange(10)[None, :] >> np.arange(4)[:, None]) & 1
+    r = evaluate("step1.binary_output_layer", lambda: (bits.astype(float), np.zeros(4)))
+    assert r.status == "failed", r
+
+
+def test_binary_layer_weak_but_sufficient_weights_pass():
+    # The text reads "above 0.5 means 1": weights of ±1 are enough when the wrong digits stay below 0.01.
+    bits = (np.arange(10)[None, :] >> np.arange(4)[:, None]) & 1
+    r = evaluate("step1.binary_output_layer", lambda: (np.where(bits == 1, 1.0, -1.0), np.zeros(4)))
+    assert r.status == "passed", r

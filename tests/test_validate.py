@@ -330,21 +330,37 @@ def test_a_known_mistake_that_passes_fails_validation(course: Path, tmp_path: Pa
     assert [t.get("name") for t in failures] == ["mistake step1.double: adds itself"]
 
 
-def test_dependent_exercises_get_separate_runs(course: Path) -> None:
-    # greet calls double, so a mistake in double could be what makes greet fail.
-    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("adds two", "return x + 2"))
+def test_dependent_exercises_get_separate_runs_and_independent_ones_share(course: Path) -> None:
+    # Cells that do more than define functions cannot be replayed: they run as rounds.
+    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("adds two", "return x + 2") + "TWO = double(1)\n")
+    greet = GREET + mistake("no space", 'return "hello" + name') + 'HELLO = greet("")\n'
+    edit_source(course, "basics.ipynb", 4, greet)
+    code, report = validate(course, "step1")
+    assert code == 0, problems(report)
+    rounds = [c for c in report["cases"] if c["case"].startswith("mistakes")]
+    assert [len(c["mistakes"]) for c in rounds] == [2], "independent exercises share one run"
+
+    # Now greet reads what double computed: a mistake in double could be why greet fails.
     edit_source(
         course,
         "basics.ipynb",
         4,
-        'def greet(name):\n    ### BEGIN SOLUTION\n    return "hello " + name[: double(len(name)) // 2]\n'
-        "    ### END SOLUTION\n" + mistake("no space", 'return "hello" + name'),
+        greet.replace('return f"hello {name}"', 'return f"hello {name}" * (TWO // 2)'),
     )
     code, report = validate(course, "step1")
     assert code == 0, problems(report)
-    assert [c["case"] for c in report["cases"] if c["case"].startswith("mistakes")] == [
-        "mistakes 1",
-        "mistakes 2",
+    rounds = [c for c in report["cases"] if c["case"].startswith("mistakes")]
+    assert [len(c["mistakes"]) for c in rounds] == [1, 1]
+
+
+def test_a_replayed_mistake_that_passes_is_caught_and_later_exercises_see_the_solution(course: Path) -> None:
+    # greet calls double; double's mistake is replayed and undone before greet's cell runs.
+    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("adds itself", "return x + x"))
+    edit_source(course, "basics.ipynb", 4, GREET.replace('f"hello {name}"', 'f"hello {name}"[: double(99)]'))
+    code, report = validate(course, "step1")
+    assert code == 1
+    assert [(p[1], p[2], p[3]) for p in problems(report)] == [
+        ("mistakes 1", "step1.double", "passes with the known mistake 'adds itself'")
     ]
 
 

@@ -31,7 +31,7 @@ from dl7.validate.cache import (
 from dl7.validate.cases import run_case
 from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem, Report
 from dl7.validate.reports import junit_xml, report_json
-from dl7.validate.rounds import plan_rounds
+from dl7.validate.rounds import plan
 from dl7.validate.static import static_checks
 
 __all__ = [
@@ -59,6 +59,7 @@ class _Job:
     key: str
     data: dict[str, Any]
     chosen: tuple[KnownMistake, ...] = ()
+    replay: bool = False
 
 
 def validate(
@@ -89,10 +90,13 @@ def validate(
             ]
             continue
         source = strip_outputs(data)
-        plans: list[tuple[str, tuple[KnownMistake, ...]]] = [("solved", ()), ("unsolved", ())]
-        plans += [(f"mistakes {n}", r) for n, r in enumerate(plan_rounds(data, known), start=1)]
-        for case, round_ in plans:
-            extra = [(k.exercise, k.label, k.mistake.cell, k.mistake.start_line) for k in round_]
+        plans: list[tuple[str, tuple[KnownMistake, ...], bool]] = [
+            ("solved", (), False),
+            ("unsolved", (), False),
+        ]
+        plans += [(f"mistakes {n}", r, replay) for n, (r, replay) in enumerate(plan(data, known), start=1)]
+        for case, round_, replay in plans:
+            extra = [replay, [(k.exercise, k.label, k.mistake.cell, k.mistake.start_line) for k in round_]]
             key = case_key(curriculum, nb, case, source, extra, lock, package)
             entry = cache.lookup(key) if use_cache else None
             if entry is not None:
@@ -104,13 +108,13 @@ def validate(
                 if listener:
                     listener(nb.path, case, "cached", cases[-1])
             else:
-                pending.append(_Job(nb, case, key, data, round_))
+                pending.append(_Job(nb, case, key, data, round_, replay))
     workers = max(1, jobs or os.cpu_count() or 1)
 
     def work(job: _Job) -> tuple[CaseResult, list[str] | None]:
         if listener:
             listener(job.nb.path, job.case, "start", None)
-        result, imported = run_case(curriculum, job.nb, job.case, job.data, job.chosen)
+        result, imported = run_case(curriculum, job.nb, job.case, job.data, job.chosen, job.replay)
         if listener:
             listener(job.nb.path, job.case, "done", result)
         return result, imported

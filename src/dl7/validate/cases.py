@@ -6,7 +6,9 @@
   check is vacuous, anything else means a result was lost);
 * *mistakes N*: the solved notebook with a few known mistakes, each in place of its solution
   (see :mod:`dl7.validate.rounds`), cut after the last check it judges: each of those
-  exercises does not pass.
+  exercises does not pass. A *replayed* run is the solved notebook where, after an exercise's
+  check, each of its mistakes' cells runs again with the mistake, then the check again, and
+  the solution's cell again last: many mistakes, one kernel.
 
 Every run ends with one extra cell that lists the module files the kernel imported, which
 the cache records (see :mod:`dl7.validate.cache`).
@@ -17,7 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from dl7.authoring import learner_version, solved_version, with_mistakes
+from dl7.checks import MIME_TYPE
 from dl7.curriculum import Curriculum, Notebook
+from dl7.results import ExerciseResult
 from dl7.validate.cache import cache_file, tracked_roots
 from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem
 from dl7.validate.rounds import Taint, check_cell, last_cell
@@ -49,6 +53,7 @@ def run_case(
     case: str,
     data: dict[str, Any],
     chosen: tuple[KnownMistake, ...] = (),
+    replay: bool = False,
 ) -> tuple[CaseResult, list[str] | None]:
     """Execute one case; the result and the files the kernel imported (None if unknown)."""
     from dl7.execute import execute
@@ -58,6 +63,8 @@ def run_case(
         source = solved_version(data)
     elif case == "unsolved":
         source = learner_version(data)
+    elif replay:
+        source = _replayed(data, chosen)
     else:
         source = with_mistakes(data, [k.mistake for k in chosen])
         source["cells"] = source["cells"][: last_cell(data, chosen) + 1]
@@ -100,10 +107,20 @@ def run_case(
     outcomes: list[MistakeOutcome] = []
     if chosen:
         taint = Taint(data)
-        for k in chosen:
-            r = results[k.exercise]
+        replayed = _replayed_results(execution.nb) if replay else {}
+        for n, k in enumerate(chosen):
+            r = replayed.get(n) or results[k.exercise]
             ok = r.status != "passed"
-            if ok and stopped and execution.stopped_at is not None:
+            if replay and n not in replayed:
+                ok = False
+                problems.append(
+                    Problem(
+                        k.exercise,
+                        f"the known mistake {k.label!r} could not be judged: its check did not run"
+                        + (f": {execution.message}{where}" if stopped else ""),
+                    )
+                )
+            elif ok and stopped and execution.stopped_at is not None:
                 # The run stopped before this check: only its own mistake may be the cause.
                 if execution.stopped_at <= check_cell(
                     data, k.exercise
@@ -139,6 +156,53 @@ def run_case(
         nb.path, case, not problems, tuple(problems), execution.seconds, mistakes=tuple(outcomes)
     )
     return result, imported
+
+
+def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...]) -> dict[str, Any]:
+    """The solved notebook with, after each judged check, every mistake replayed (its cell with
+    the mistake, the check again), then the solution's cell again; cut after the last one."""
+    source: dict[str, Any] = solved_version(data)
+    solved = source["cells"]
+    cells: list[Any] = []
+    by_check: dict[int, list[tuple[int, KnownMistake]]] = {}
+    for n, k in enumerate(chosen):
+        by_check.setdefault(check_cell(data, k.exercise), []).append((n, k))
+    for index, cell in enumerate(solved):
+        cells.append(cell)
+        restore: set[int] = set()
+        for n, k in by_check.get(index, []):
+            wrong = with_mistakes(data, [k.mistake])["cells"][k.mistake.cell]
+            again = dict(solved[index], outputs=[], execution_count=None)
+            for part, copy in (("mistake", wrong), ("check", again)):
+                copy = dict(copy, id=f"dl7-{part}-{n}")
+                copy["metadata"] = {**copy.get("metadata", {}), "dl7-mistake": n, "dl7-part": part}
+                cells.append(copy)
+            restore.add(k.mistake.cell)
+        for c in sorted(restore):
+            cells.append(dict(solved[c], id=f"dl7-restore-{index}-{c}"))
+    last = max(check_cell(data, k.exercise) for k in chosen)
+    keep = next(i for i, c in enumerate(cells) if c is solved[last])
+    while keep + 1 < len(cells) and str(cells[keep + 1].get("id", "")).startswith("dl7-"):
+        keep += 1
+    source["cells"] = cells[: keep + 1]
+    return source
+
+
+def _replayed_results(nb: Any) -> dict[int, ExerciseResult]:
+    """Mistake number → the result its replayed check emitted."""
+    found: dict[int, ExerciseResult] = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {})
+        if meta.get("dl7-part") != "check":
+            continue
+        for output in cell.get("outputs", []) or []:
+            bundle = (output.get("data") or {}).get(MIME_TYPE)
+            if isinstance(bundle, dict):
+                status = str(bundle.get("status", "failed"))
+                found[int(meta["dl7-mistake"])] = ExerciseResult(
+                    str(bundle.get("id", "")), "", status, str(bundle.get("message", ""))
+                )
+    return found
 
 
 def _imported(cell: Any) -> list[str] | None:

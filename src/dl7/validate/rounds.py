@@ -190,3 +190,53 @@ def plan_rounds(nb: Any, known: list[KnownMistake]) -> list[tuple[KnownMistake, 
 def last_cell(nb: Any, chosen: tuple[KnownMistake, ...]) -> int:
     """The last cell a run of ``chosen`` needs: the latest of their checks."""
     return max(check_cell(nb, k.exercise) for k in chosen)
+
+
+def _only_definitions(source: str) -> bool:
+    """A cell whose top level only defines functions or classes (and imports): running it
+    again has no effect but to rebind those names."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for stmt in tree.body:
+        if isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom
+        ):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # a docstring
+        return False
+    return bool(tree.body)
+
+
+def replayable(nb: Any, k: KnownMistake, taint: Taint) -> bool:
+    """Whether a mistake can be judged by re-running just two cells inside the solved run.
+
+    True when the mistake's cell only defines (so re-running it with the mistake, then with the
+    solution, is exact), the check cell writes nothing (re-running it changes no state), and
+    the check sees the mistake only through the names the mistake's cell defines (no cell in
+    between that the mistake taints writes a name the check reads).
+    """
+    cells = nb.get("cells", [])
+    check = check_cell(nb, k.exercise)
+    if check <= k.mistake.cell or not _only_definitions(cell_source(cells[k.mistake.cell])):
+        return False
+    check_info = taint.cells[check]
+    if check_info.opaque or check_info.writes:
+        return False
+    reach = taint.reach(k.mistake.cell)
+    return not any(
+        taint.cells[i].writes & check_info.reads
+        for i in taint.code
+        if k.mistake.cell < i < check and i in reach
+    )
+
+
+def plan(nb: Any, known: list[KnownMistake]) -> list[tuple[tuple[KnownMistake, ...], bool]]:
+    """All runs for a notebook's mistakes: (mistakes, replayed in one solved run?)."""
+    taint = Taint(nb)
+    replay = tuple(k for k in known if replayable(nb, k, taint))
+    rest = [k for k in known if k not in replay]
+    runs: list[tuple[tuple[KnownMistake, ...], bool]] = [(replay, True)] if replay else []
+    return runs + [(r, False) for r in plan_rounds(nb, rest)]

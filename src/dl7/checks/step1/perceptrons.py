@@ -121,6 +121,15 @@ def check_perceptron_train(train_perceptron: Callable[..., Any]) -> str:
                 "(nothing changes after it, so further epochs are wasted)"
             )
         epochs_used[name] = len(mistakes)
+        # The rule is deterministic from w = 0, b = 0 with the rows in order: the whole run is known.
+        w_ref, b_ref, m_ref = _rosenblatt(X_BOOL, y, epochs=100)
+        if mistakes != m_ref or not (np.allclose(w, w_ref) and math.isclose(b, b_ref, abs_tol=1e-9)):
+            raise CheckFailed(
+                f"{what} fits {name}, but not the way the rule does from w = 0, b = 0 with the rows "
+                f"visited in order: you returned w = {_fmt(w)}, b = {b:g}, mistakes {mistakes}; the rule "
+                f"gives w = {_fmt(w_ref)}, b = {b_ref:g}, mistakes {m_ref} — start from zero, visit the "
+                "rows in order (no shuffling) and update right after each misclassified row"
+            )
 
     what, _, _, mistakes = _run_train(train_perceptron, X_BOOL, Y_XOR, epochs=25)
     if 0 in mistakes:
@@ -163,6 +172,23 @@ def check_perceptron_train(train_perceptron: Callable[..., Any]) -> str:
         f"AND learned in {epochs_used['AND']} epochs, OR in {epochs_used['OR']}; XOR never converges; "
         f"3 fresh separable data sets fitted in at most {worst} epochs"
     )
+
+
+def _rosenblatt(
+    X: np.ndarray, y: np.ndarray, epochs: int, lr: float = 1.0
+) -> tuple[np.ndarray, float, list[int]]:
+    """The reference run of the perceptron rule: w = 0, b = 0, rows in order, stop after a clean epoch."""
+    w, b, mistakes = np.zeros(X.shape[1]), 0.0, []
+    for _ in range(epochs):
+        wrong = 0
+        for x, target in zip(X, y, strict=True):  # x: (d,)
+            error = int(target) - int(float(x @ w) + b > 0)
+            if error:
+                w, b, wrong = w + lr * error * x, b + lr * error, wrong + 1
+        mistakes.append(wrong)
+        if wrong == 0:
+            break
+    return w, b, mistakes
 
 
 def separable_data(

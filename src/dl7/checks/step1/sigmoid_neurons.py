@@ -33,6 +33,16 @@ def check_sigmoid_neuron(sigmoid_neuron: Callable[..., Any]) -> str:
             f"{what} returned {got.tolist()}: that is a perceptron's step; a sigmoid neuron outputs "
             "σ(w·x + b), a smooth value between 0 and 1"
         )
+    z = X_BOOL @ w + b  # (4,)
+    if np.allclose(got, 1 + np.exp(-z)):
+        raise CheckFailed(
+            f"{what} returned {got.round(4).tolist()}, values above 1, which is 1 + e^(−z): "
+            "`1 / 1 + exp(-z)` divides 1 by 1 first; write 1 / (1 + exp(-z))"
+        )
+    if np.any(got < 0) or np.any(got > 1):
+        raise CheckFailed(
+            f"{what} returned {got.round(4).tolist()}; a sigmoid neuron's output lies between 0 and 1"
+        )
     if np.allclose(got, 1 - _NAND_SIGMOID):
         raise CheckFailed(
             f"{what} looks like σ(−(w·x + b)): σ(z) = 1 / (1 + e^(−z)) grows with z, so a large positive "
