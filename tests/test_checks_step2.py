@@ -348,13 +348,64 @@ def test_clipping_loses_precision_and_fails():
     )
 
 
-def test_one_minus_trick_loses_precision_and_fails():
+def test_one_minus_trick_is_exact_to_1e_16_and_passes():
+    # 1 - σ(|x|) loses σ(−30)'s relative precision but not its absolute accuracy, which is all
+    # the text asks for; it never overflows.
     def one_minus(x):
         x = np.asarray(x, dtype=float)
-        pos = 1 / (1 + np.exp(-np.abs(x)))  # fine, but 1 - pos cancels for large |x|
+        pos = 1 / (1 + np.exp(-np.abs(x)))
         return np.where(x >= 0, pos, 1 - pos)
 
-    expect_failed(evaluate("step2.stable_sigmoid", one_minus), "stable_sigmoid(-30.0)", "relative precision")
+    assert evaluate("step2.stable_sigmoid", one_minus).status == "passed"
+
+
+def test_tanh_form_passes():
+    r = evaluate("step2.stable_sigmoid", lambda x: 0.5 * (1 + np.tanh(np.asarray(x, dtype=float) / 2)))
+    assert r.status == "passed", r
+
+
+def test_clipping_fails_at_the_extremes():
+    def clipped(x):
+        return 1 / (1 + np.exp(-np.clip(np.asarray(x, dtype=float), -30, 30)))
+
+    expect_failed(evaluate("step2.stable_sigmoid", clipped), "stable_sigmoid(-1000.0)", "clipping x")
+
+
+def test_sigmoid_precedence_slip_is_named():
+    expect_failed(evaluate("step2.sigmoid", lambda x: 1.0 / 1.0 + np.exp(-x)), "1 / (1 + np.exp(-x))")
+
+
+def test_central_difference_precedence_slip_is_named():
+    r = evaluate("step2.central_difference", lambda f, x, h=1e-5: (f(x + h) - f(x - h)) / 2 * h)
+    expect_failed(r, "times h²", "/ (2 * h)")
+
+
+def test_matvec_with_at_fails_and_one_dot_per_row_passes():
+    def at(A, x):
+        if A.shape[1] != len(x):
+            raise ValueError("shapes")
+        return A @ x
+
+    def dot_per_row(A, x):
+        if A.shape[1] != len(x):
+            raise ValueError("shapes")
+        return np.array([np.dot(A[i], x) for i in range(A.shape[0])])
+
+    expect_failed(evaluate("step2.matvec", at), "used @ (np.matmul)", "by hand")
+    assert evaluate("step2.matvec", dot_per_row).status == "passed"
+
+
+def test_matmul_with_np_dot_fails():
+    def dot(A, B):
+        if A.shape[1] != B.shape[0]:
+            raise ValueError("shapes")
+        return np.dot(A, B)
+
+    expect_failed(evaluate("step2.matmul", dot), "used np.dot")
+
+
+def test_transpose_with_dot_t_fails():
+    expect_failed(evaluate("step2.transpose", lambda A: A.T.copy()), "used .T", "np.transpose")
 
 
 def test_silencing_warnings_fails():

@@ -72,6 +72,7 @@ def run_case(
     source["cells"].append(
         {
             "cell_type": "code",
+            "id": "dl7-modules",
             "metadata": {"tags": ["dl7-validate"]},
             "source": _MODULES_CELL % (MODULES_MIME, roots, excluded),
             "outputs": [],

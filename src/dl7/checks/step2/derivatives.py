@@ -45,6 +45,11 @@ def check_central_difference(numerical_derivative: Callable[..., Any]) -> str:
             raise CheckFailed(
                 f"{what} returned {got:.6g}, twice the slope: x+h and x-h are 2h apart, so divide by 2h"
             )
+        if abs(got - 3.01 * h * h) < 1e-9:
+            raise CheckFailed(
+                f"{what} returned {got:.6g}, the right slope times h²: `/ 2 * h` divides by 2 and then "
+                "multiplies by h; write / (2 * h)"
+            )
         if abs(got - 3.0) < 1e-3:
             raise CheckFailed(
                 f"{what} returned {got:.6g}; a central difference with h=0.1 gives exactly 3.01 here — "
@@ -118,6 +123,11 @@ def _check_basic_sigmoid(sigmoid: Callable[[Any], Any], name: str) -> None:
         ) from None
     expect_shape(got, xs.shape, f"{name}(np.array of shape {xs.shape})")
     zero = float(got[list(xs).index(0.0)])
+    if np.allclose(got, 1.0 + np.exp(-xs)):
+        raise CheckFailed(
+            f"{name}(0) returned {zero:.6g}, and every value is 1 + e^(−x): `1 / 1 + np.exp(-x)` divides "
+            "1 by 1 first; write 1 / (1 + np.exp(-x))"
+        )
     if not math.isclose(zero, 0.5, abs_tol=1e-12):
         raise CheckFailed(f"{name}(0) returned {zero:.6g}; expected 0.5 (e⁰ = 1)")
     two = float(got[list(xs).index(2.0)])
@@ -204,7 +214,7 @@ def check_stable_sigmoid(stable_sigmoid: Callable[[Any], Any]) -> str:
             "overflow. Never let exp see a large positive number"
         )
     extreme = "σ(-1000) is 0.0 and σ(1000) is 1.0 in floating point; clipping x changes the answer"
-    precise = "tiny values must keep their relative precision (computing 1 - σ(-x) loses it)"
+    precise = "σ(−30) is about 9.36e−14, σ(30) about 1 − 9.36e−14"
     cases: list[tuple[str, Any, Any, str]] = [
         ("stable_sigmoid(-1000.0)", -1000.0, 0.0, extreme),
         ("stable_sigmoid(1000.0)", 1000.0, 1.0, extreme),
@@ -260,6 +270,8 @@ def check_stable_sigmoid(stable_sigmoid: Callable[[Any], Any]) -> str:
         arr = as_array(value, what)
         if np.any(np.isnan(arr)):
             raise CheckFailed(f"{what} contains nan; expected no nan anywhere")
-        expect_close(arr, want, what, atol=0.0, rtol=1e-6, hint=hint)
+        # Absolute accuracy near 1e-16 is all the text asks for: 0.5 * (1 + tanh(x / 2)) is exact
+        # to that, though it cannot keep σ(−30)'s relative precision.
+        expect_close(arr, want, what, atol=1e-15, rtol=1e-6, hint=hint)
     _check_basic_sigmoid(stable_sigmoid, "stable_sigmoid")
     return "0.0 and 1.0 at ∓1000 with no overflow, full precision at -30, right on ordinary inputs"

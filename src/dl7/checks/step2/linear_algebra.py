@@ -9,7 +9,7 @@ import numpy as np
 
 from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape
-from dl7.checks.step2._common import _compatible_call, _expect_value_error, _rng
+from dl7.checks.step2._common import _compatible_call, _expect_value_error, _rng, expect_by_hand, watched
 
 # ------------------------------------------------------------------------------ linear algebra
 
@@ -41,6 +41,9 @@ def check_matvec(matvec: Callable[[np.ndarray, np.ndarray], Any]) -> str:
         "matvec(A of shape (3, 4), x of shape (5,))",
         "A has 4 columns but x has 5 entries",
     )
+    A = watched(rng.normal(size=(3, 4)))  # (3, 4)
+    matvec(A, rng.normal(size=4))
+    expect_by_hand(A, "matvec(A, x)", "A @ x, np.dot(A, x) or np.matmul (one dot product per row is fine)")
     return "matches np.matmul on 5 shapes (square and not) and refuses mismatched shapes"
 
 
@@ -79,6 +82,10 @@ def check_matmul(matmul: Callable[[np.ndarray, np.ndarray], Any]) -> str:
         "matmul(A of shape (3, 2), B of shape (3, 2))",
         "A has 2 columns but B has 3 rows",
     )
+    A, B = watched(rng.normal(size=(2, 3))), watched(rng.normal(size=(3, 4)))
+    matmul(A, B)
+    A.used |= B.used
+    expect_by_hand(A, "matmul(A, B)", "@, np.dot or np.matmul")
     return "matches np.matmul on 5 shape combinations, outer product included, and refuses mismatches"
 
 
@@ -100,6 +107,9 @@ def check_transpose(transpose: Callable[[np.ndarray], Any]) -> str:
                 "order. A transpose turns row i into column i"
             )
         expect_close(got, A.T, what, hint="entry [j, i] of the result is entry [i, j] of A")
+    A = watched(rng.normal(size=(3, 2)))
+    transpose(A)
+    expect_by_hand(A, "transpose(A)", ".T or np.transpose")
     A = rng.normal(size=(2, 3))
     B = rng.normal(size=(3, 4))
     lhs = as_array(transpose(A @ B), "transpose(A @ B)")
