@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,82 @@ def test_a_broken_checker_module_is_the_courses_fault_exit_2(course: Path, isola
         assert "not your code" in exercise["message"]
     assert "the course is at fault here, not your code" in output
     assert data["notebooks"][0]["cell_errors"] == [], "the learner's cells did not fail"
+
+
+def kernels_in(folder: Path) -> list[int]:
+    """Kernel processes (ipykernel) still running with their cwd inside ``folder``."""
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        except OSError:
+            continue
+        if b"ipykernel_launcher" in args and cwd.is_relative_to(folder):
+            found.append(int(pid))
+    return found
+
+
+def interrupt(
+    args: list[str], course: Path, ready: Callable[[], bool], delay: float
+) -> tuple[int, str, float]:
+    """Start `dl7 ARGS`, wait until ``ready()``, then ``delay`` s more, and press Ctrl-C.
+    The exit code, the output, and the seconds from Ctrl-C to exit."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "DL7_CURRICULUM": str(course)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dl7", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    pressed = time.monotonic()
+    output, _ = proc.communicate(timeout=120)
+    return proc.returncode, output, time.monotonic() - pressed
+
+
+@pytest.mark.parametrize("moment", ["starting", "kernel starting", "kernel up"])
+def test_ctrl_c_at_any_moment_of_run_is_exit_130_one_line_and_no_kernel(
+    course: Path, isolated: Path, moment: str
+) -> None:
+    dl7(course, "status")
+    log = isolated / ".dl7" / "runs" / "kernel.log"
+
+    def ready() -> bool:
+        text = log.read_text() if log.exists() else ""
+        return moment == "starting" or ("---" in text and (moment == "kernel starting" or "Kernel" in text))
+
+    code, output, _ = interrupt(["run", "step1"], course, ready, {"starting": 0.3}.get(moment, 0.0))
+    assert code == 130, output
+    assert "Traceback" not in output and "CancelledError" not in output, output
+    assert [line for line in output.splitlines() if "interrupted" in line], output
+    assert not kernels_in(isolated), "no kernel outlives the run"
+
+
+def test_ctrl_c_during_validate_is_exit_130_one_line_and_no_kernel(course: Path, isolated: Path) -> None:
+    manifest = course / "curriculum.yaml"  # step 2's notebooks now sleep 30 s each, solved and not
+    manifest.write_text(manifest.read_text().replace("cell_timeout: 2\n", "cell_timeout: 60\n"))
+    log = course / ".dl7-cache" / "kernel.log"
+
+    def slow_running() -> bool:
+        return "slow.ipynb" in (log.read_text() if log.exists() else "") and bool(kernels_in(course))
+
+    code, output, seconds = interrupt(["validate", "--no-cache", "--jobs", "2"], course, slow_running, 1.0)
+    assert code == 130, output
+    assert "Traceback" not in output, output
+    assert output.strip().splitlines()[-1].endswith("interrupted"), output
+    assert not kernels_in(course), "no kernel outlives validation"
+    assert seconds < 20, "it stops at once, without running the notebooks still queued"

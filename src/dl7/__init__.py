@@ -9,7 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "check"]
+__all__ = ["__version__", "check", "main"]
+
+
+def main() -> None:
+    """The ``dl7`` command. Ctrl-C while it is still importing ends it with one line too."""
+    import sys
+
+    try:
+        from dl7.cli import main as cli_main
+
+        cli_main()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
 
 
 def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:

@@ -1,5 +1,5 @@
 """``python -m dl7``."""
 
-from dl7.cli import main
+from dl7 import main
 
 main()

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -49,9 +52,19 @@ class _State:
 state = _State()
 
 
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C: stop every running kernel at once (validate runs them in threads), then unwind."""
+    stop_kernels = getattr(sys.modules.get("dl7.execute"), "interrupt_all", None)
+    if stop_kernels is not None:  # None also while dl7.execute is still being imported
+        stop_kernels()
+    raise KeyboardInterrupt
+
+
 def _guard(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, _on_sigint) if main else None
         try:
             return fn(*args, **kwargs)
         except Dl7Error as exc:
@@ -62,6 +75,9 @@ def _guard(fn: F) -> F:
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
     return wrapper  # type: ignore[return-value]
 

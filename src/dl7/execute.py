@@ -92,15 +92,64 @@ class _ThisPython(KernelSpecManager):  # type: ignore[misc]
         )
 
 
+# Every client with a kernel, so Ctrl-C can stop them all at once (validate runs several in
+# threads, where no signal handler can be installed); once set, no new kernel starts.
+_active: set[_Client] = set()
+_active_lock = threading.Lock()
+_stop = threading.Event()
+
+
+def interrupt_all() -> None:
+    """Ctrl-C: kill every running kernel now and start no new one. Safe in a signal handler."""
+    _stop.set()
+    with _active_lock:
+        clients = list(_active)
+    for client in clients:
+        client.interrupted = True
+        _kill(client)
+
+
+def _kill(client: _Client) -> None:
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        try:
+            process.kill()
+        except OSError:
+            pass
+
+
 class _Client(NotebookClient):  # type: ignore[misc]
     def __init__(self, *args: Any, spec_manager: KernelSpecManager, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._spec_manager = spec_manager
         self.interrupted = False
+        self.started_cells = False
 
     def create_kernel_manager(self) -> AsyncKernelManager:
         self.km = AsyncKernelManager(kernel_name="dl7-python", kernel_spec_manager=self._spec_manager)
         return self.km
+
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
+        # nbclient has just installed its own SIGINT handler, which shuts the kernel down
+        # silently and lets a CancelledError escape while the kernel starts. Ours replaces it
+        # (on the main thread; elsewhere interrupt_all does the job).
+        task = asyncio.current_task()
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._on_sigint, task)
+        except (RuntimeError, NotImplementedError):
+            pass
+        with _active_lock:
+            _active.add(self)
+        if _stop.is_set():
+            raise KeyboardInterrupt
+        await super().async_start_new_kernel(**kwargs)
+
+    def _on_sigint(self, task: asyncio.Task[Any] | None) -> None:
+        self.interrupted = True
+        if not self.started_cells and task is not None:
+            task.cancel()  # stop waiting for the kernel; execute() shuts it down
+        else:
+            _kill(self)  # the running cell stops; the cells before it keep their results
 
 
 def execute(
@@ -140,22 +189,8 @@ def execute(
         record_timing=False,
     )
 
-    pending: set[asyncio.Future[Any]] = set()
-
-    def on_sigint() -> None:
-        client.interrupted = True
-        if client.km is not None:
-            km: Any = client.km
-            pending.add(asyncio.ensure_future(km.shutdown_kernel(now=True)))
-
     async def on_start(cell: Any, cell_index: int) -> None:
-        if running["index"] is None:
-            # nbclient installs a SIGINT handler that kills the kernel silently; ours also
-            # remembers that the learner asked to stop, so the run reports "interrupted".
-            try:
-                asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_sigint)
-            except (RuntimeError, NotImplementedError):
-                pass
+        client.started_cells = True
         running["index"], running["since"] = cell_index, time.monotonic()
         if progress and cell.cell_type == "code":
             progress(CellEvent(cell_index, position[cell_index], len(code_cells), False))
@@ -173,8 +208,13 @@ def execute(
     if kernel_log is not None:
         launch["stdout"] = kernel_log
         launch["stderr"] = kernel_log
+    if _stop.is_set():  # Ctrl-C came while this run waited its turn
+        quiet()
+        raise KeyboardInterrupt
     try:
         client.execute(**launch)
+    except asyncio.CancelledError:  # only our SIGINT handler cancels, while the kernel starts
+        client.interrupted = True
     except CellTimeoutError:
         if time.monotonic() >= deadline - 0.5:
             outcome, message = "budget", f"the notebook ran past its time budget of {budget} s"
@@ -197,10 +237,14 @@ def execute(
         else:
             raise
     finally:
+        with _active_lock:
+            _active.discard(client)
         _shutdown(client)
         # nbclient leaves its atexit clean-up registered when the kernel never started; ours ran.
         atexit.unregister(client._cleanup_kernel)
         quiet()
+    if client.interrupted and running["index"] is None:
+        raise KeyboardInterrupt  # nothing ran: there is no result to report or record
     if client.interrupted and outcome == "completed":
         outcome, message = "interrupted", "interrupted (Ctrl-C)"
     stopped = None if outcome == "completed" else running["index"]
@@ -216,10 +260,14 @@ def _no_kernel(exc: BaseException) -> Dl7Error:
 
 
 def _shutdown(client: _Client) -> None:
-    """Make sure no kernel outlives the run, whatever happened."""
+    """Make sure no kernel outlives the run, whatever happened (a second Ctrl-C included)."""
     km: Any = client.km  # an AsyncKernelManager: its methods are coroutines
     if km is None:
         return
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    if previous is None:
+        previous = signal.default_int_handler
     try:
         loop = asyncio.new_event_loop()
         try:
@@ -229,6 +277,10 @@ def _shutdown(client: _Client) -> None:
             loop.close()
     except Exception:  # best effort: the kernel may be gone already
         pass
+    finally:
+        _kill(client)
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 _QUIET_NAMES = ("traitlets", "jupyter_client", "nbclient", "NotebookClient", "asyncio")
