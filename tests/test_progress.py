@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from dl7.errors import Dl7Error
 from dl7.progress import MIGRATIONS, Progress
 
 
@@ -105,3 +112,183 @@ def test_corrupt_file_is_moved_aside_not_replaced_silently(tmp_path: Path) -> No
         assert p.moved_aside is not None
         assert p.moved_aside.read_bytes().startswith(b"this is not a database")
         assert p.readings_done() == set()
+
+
+# -- busy, read-only and full stores are errors, never "corrupt" -------------------------------
+
+
+@contextmanager
+def held_lock(path: Path, how: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    """Another process's connection holding the write lock (BEGIN IMMEDIATE or EXCLUSIVE)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute(f"BEGIN {how}")
+    other.execute("CREATE TABLE IF NOT EXISTS held (x)")  # a real pending write
+    try:
+        yield other
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def _store(path: Path) -> None:
+    with Progress(path, "c") as p:
+        p.mark_reading("r1", True)
+
+
+def _siblings(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir() if not p.name.endswith(("-wal", "-shm")))
+
+
+def test_reading_a_current_store_takes_no_write_lock(tmp_path: Path) -> None:
+    # Before: opening ran BEGIN IMMEDIATE for every migration, so `dl7 status` waited 30 s for
+    # a running `dl7 run` to commit, then moved the healthy file aside as "corrupt".
+    path = tmp_path / "p.sqlite"
+    _store(path)
+    with held_lock(path):
+        started = time.perf_counter()
+        with Progress(path, "c", timeout=0.5) as p:
+            assert p.moved_aside is None
+            assert p.readings_done() == {"r1"}
+        assert time.perf_counter() - started < 0.5
+    assert _siblings(path) == ["p.sqlite"]
+
+
+def test_a_write_to_a_busy_store_is_a_clear_error_and_moves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    _store(path)
+    with Progress(path, "c", timeout=0.2) as p, held_lock(path, "EXCLUSIVE"):
+        with pytest.raises(Dl7Error) as info:
+            p.mark_reading("r2", True)
+        assert "is busy" in info.value.message and str(path) in info.value.message
+        assert "\n" not in info.value.message
+    with Progress(path, "c") as p:
+        assert p.readings_done() == {"r1"}
+    assert _siblings(path) == ["p.sqlite"]
+
+
+def test_a_store_locked_before_its_first_migration_is_not_corrupt(tmp_path: Path) -> None:
+    # A rollback-journal store (no WAL yet) locked exclusively cannot even be read meanwhile.
+    path = tmp_path / "p.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE notes (x)")
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("INSERT INTO notes VALUES (1)")
+    try:
+        with pytest.raises(Dl7Error, match="is busy"):
+            Progress(path, "c", timeout=0.2)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert _siblings(path) == ["p.sqlite"]
+    with Progress(path, "c") as p:
+        assert p.moved_aside is None
+        assert p.db.execute("SELECT x FROM notes").fetchall() == [(1,)]
+
+
+def test_a_failing_integrity_check_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    _store(path)
+    db = sqlite3.connect(path)
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[page_size + 8 : page_size * 2] = b"\xff" * (page_size - 8)  # wreck the second page
+    path.write_bytes(bytes(data))
+    with Progress(path, "c") as p:
+        assert p.moved_aside is not None and p.readings_done() == set()
+
+
+def _unshare() -> None:
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        pytest.skip("needs unshare(1) and mount(8)")
+    if subprocess.run(["unshare", "-r", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs user and mount namespaces")
+
+
+def run_in_own_mounts(tmp_path: Path, mounts: str, probe: str) -> str:
+    """Run Python code after shell ``mounts`` in a private user and mount namespace."""
+    _unshare()
+    script = tmp_path / "probe.py"
+    script.write_text(probe)
+    done = subprocess.run(
+        ["unshare", "-r", "-m", "sh", "-ec", f"{mounts}\nexec {sys.executable} {script}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+PROBE = """
+from pathlib import Path
+from dl7.errors import Dl7Error
+from dl7.progress import Progress
+def attempt(what, action):
+    try:
+        print(what, "ok", action())
+    except Dl7Error as exc:
+        print(what, "error", exc.message)
+"""
+
+
+def test_a_store_on_a_read_only_mount_is_an_error_and_moves_nothing(tmp_path: Path) -> None:
+    # A real read-only bind mount: chmod would not stop root. Before: "is corrupt and cannot be
+    # moved aside: Read-only file system".
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    _store(folder / "p.sqlite")
+    probe = (
+        PROBE + "attempt('open', lambda: Progress(Path('ws/p.sqlite'), 'c', timeout=0.2).readings_done())\n"
+    )
+    out = run_in_own_mounts(tmp_path, "mount --bind ws ws\nmount -o remount,bind,ro ws", probe)
+    assert out.startswith("open error the progress file") and "read-only" in out, out
+    assert "corrupt" not in out
+    assert _siblings(folder / "p.sqlite") == ["p.sqlite"]
+
+
+def test_a_read_only_file_still_reads_and_refuses_writes_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    _store(path)
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i (an immutable file also stops root)")
+    try:
+        with Progress(path, "c", timeout=0.2) as p:
+            assert p.readings_done() == {"r1"}
+            with pytest.raises(Dl7Error, match="read-only"):
+                p.mark_reading("r2", True)
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    assert _siblings(path) == ["p.sqlite"]
+
+
+def test_a_full_disk_is_an_error_and_moves_nothing(tmp_path: Path) -> None:
+    # A real 256 KiB tmpfs, filled up. Before: a new store's migration failed with SQLITE_FULL,
+    # the empty file was moved aside as "corrupt", then a traceback.
+    probe = PROBE + (
+        "import os\n"
+        "def fill():\n"
+        "    with open('small/filler', 'ab', buffering=0) as fh:\n"
+        "        try:\n"
+        "            while True:\n"
+        "                fh.write(b'x' * 4096)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "fill()\n"
+        "attempt('new', lambda: Progress(Path('small/p.sqlite'), 'c', timeout=0.2))\n"
+        "os.unlink('small/filler')\n"
+        "p = Progress(Path('small/p.sqlite'), 'c', timeout=0.2)\n"
+        "fill()\n"
+        "rows = [(f'e{i}', 'passed', 'x' * 4000, 0.0) for i in range(100)]\n"
+        "attempt('write', lambda: p.record_attempt('s', 'nb', 't', 1.0, 'completed', None, rows))\n"
+        "print('files', sorted(os.listdir('small')))\n"
+    )
+    (tmp_path / "small").mkdir()
+    out = run_in_own_mounts(tmp_path, "mount -t tmpfs -o size=256k tmpfs small", probe)
+    lines = out.splitlines()
+    assert lines[0].startswith("new error") and "disk is full" in lines[0], out
+    assert lines[1].startswith("write error") and "disk is full" in lines[1], out
+    assert (
+        "corrupt" not in out and lines[2] == "files ['filler', 'p.sqlite', 'p.sqlite-shm', 'p.sqlite-wal']"
+    ), out

@@ -2,13 +2,16 @@
 
 Append-only named migrations are applied on open, each in one transaction with its
 bookkeeping row (the sqlite-utils / llm pattern). WAL mode and a busy timeout let two runs
-land at once. Every ``dl7 run`` records its attempt and all its exercise results in one
-transaction. A file that is not a database is moved aside and reported, never silently
-replaced.
+land at once; opening a store whose schema is current takes no write lock, so ``dl7 status``
+reads while a ``dl7 run`` records. Every ``dl7 run`` records its attempt and all its exercise
+results in one transaction. Only a file that is not a database, or fails ``quick_check``, is
+moved aside (and reported, never silently replaced); a busy, read-only or full store is an
+error that names the file, and nothing is moved.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,33 +96,80 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Progress:
-    """An open progress store. Use as a context manager, or call :meth:`close`."""
+BUSY_TIMEOUT = 30.0  # seconds a write waits for another dl7 to finish its own
 
-    def __init__(self, path: Path, course: str) -> None:
+
+class _Corrupt(sqlite3.DatabaseError):
+    """The file is a database but fails ``quick_check``."""
+
+
+# SQLite's primary result codes (the low byte of the extended codes Python reports).
+_CORRUPT, _NOTADB = 11, 26
+_BUSY, _LOCKED, _READONLY, _FULL, _CANTOPEN, _PERM, _IOERR = 5, 6, 8, 13, 14, 3, 10
+
+
+class Progress:
+    """An open progress store. Use as a context manager, or call :meth:`close`.
+
+    ``timeout`` is how long a write waits for another process's write to finish before it
+    gives up with an error.
+    """
+
+    def __init__(self, path: Path, course: str, *, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
         self.course = course
+        self.timeout = timeout
         self.moved_aside: Path | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Dl7Error(f"cannot create the folder of the progress file {path}: {exc.strerror}") from None
         try:
             self.db = self._connect()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise self._error(exc) from None
             self.moved_aside = self._move_aside()
-            self.db = self._connect()
+            try:
+                self.db = self._connect()
+            except sqlite3.DatabaseError as again:
+                raise self._error(again) from None
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         try:
-            db.execute("PRAGMA busy_timeout = 30000")
-            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            # Only a store not in WAL mode yet needs the exclusive lock that switching takes.
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA foreign_keys = ON")
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("integrity check failed")
+                raise _Corrupt("integrity check failed")
             migrate(db)
         except BaseException:
             db.close()
             raise
         return db
+
+    def _error(self, exc: sqlite3.Error) -> Dl7Error:
+        """A clear one-line error for a store that cannot be used now (it is not corrupt)."""
+        code = _code(exc)
+        where = f"the progress file {self.path}"
+        if code in (_BUSY, _LOCKED):
+            return Dl7Error(
+                f"{where} is busy: another dl7 command kept it locked for {self.timeout:g} s",
+                hint="wait for the other command (a `dl7 run`?) to finish, then try again",
+            )
+        if code == _FULL:
+            return Dl7Error(
+                f"{where} cannot grow: the disk is full", hint="free some disk space, then try again"
+            )
+        if code == _READONLY or (code in (_CANTOPEN, _PERM, _IOERR) and _read_only(self.path)):
+            return Dl7Error(
+                f"{where} is read-only: dl7 needs to write it (and its -wal and -shm files)",
+                hint="make the workspace writable, or set DL7_HOME to a folder you can write",
+            )
+        return Dl7Error(f"{where} cannot be used: {exc}")
 
     def _move_aside(self) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -147,13 +197,20 @@ class Progress:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """One write transaction; busy, read-only and full stores raise a clear Dl7Error."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._error(exc) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._error(exc) from None
             raise
-        self.db.execute("COMMIT")
 
     # -- attempts ---------------------------------------------------------------------------
 
@@ -253,8 +310,22 @@ class Progress:
         return shown
 
 
+def pending(db: sqlite3.Connection) -> list[str]:
+    """The migrations not applied yet, found with reads only."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone():
+        return [name for name, _ in MIGRATIONS]
+    applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    return [name for name, _ in MIGRATIONS if name not in applied]
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply every migration not yet applied, each in its own transaction; returns their names."""
+    """Apply every migration not yet applied, each in its own transaction; returns their names.
+
+    A current schema is found with reads only: no write lock, so opening never waits for
+    another process's write.
+    """
+    if not pending(db):
+        return []
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     applied_now = []
     for name, apply in MIGRATIONS:
@@ -271,3 +342,23 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             db.execute("ROLLBACK")
             raise
     return applied_now
+
+
+def _code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """Only these are moved aside: not a database at all, or damaged inside."""
+    return isinstance(exc, _Corrupt) or _code(exc) in (_CORRUPT, _NOTADB)
+
+
+def _read_only(path: Path) -> bool:
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except (OSError, AttributeError):  # no statvfs on Windows
+        pass
+    return not os.access(path if path.exists() else folder, os.W_OK)
