@@ -5,5 +5,8 @@ imports TensorFlow until a checker runs.
 """
 
 from dl7.checks.step7 import (
+    autoencoders,  # noqa: F401  (03_autoencoders)
     cells,  # noqa: F401  (01_lstm_gru_by_hand; importing registers the checkers)
+    gan,  # noqa: F401  (04_gan)
+    rbm,  # noqa: F401  (05_rbm)
 )
