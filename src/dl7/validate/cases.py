@@ -57,7 +57,7 @@ def run_case(
 ) -> tuple[CaseResult, list[str] | None]:
     """Execute one case; the result and the files the kernel imported (None if unknown)."""
     from dl7.execute import execute
-    from dl7.results import collect
+    from dl7.results import collect, stray_errors
 
     if case == "solved":
         source = solved_version(data)
@@ -153,6 +153,9 @@ def run_case(
                         f"attempted or failed, so its result is lost: {r.message}",
                     )
                 )
+        if case == "solved":  # every cell of a solved notebook runs, not only the checks
+            for error in stray_errors(nb, execution, list(results.values())):
+                problems.append(Problem(None, f"a cell raises outside the checks: {error.describe()}"))
     result = CaseResult(
         nb.path, case, not problems, tuple(problems), execution.seconds, mistakes=tuple(outcomes)
     )
