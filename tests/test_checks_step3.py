@@ -4,6 +4,7 @@ notebooks (scalar loops for Mazur's network, a different loop shape for the rest
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -634,9 +635,120 @@ def test_digits_stub_is_not_attempted():
 
 def test_digits_weak_classifier_fails_with_accuracy(digits_split):
     r = evaluate("step3.digits", lambda images: np.zeros(len(images), dtype=int))
-    expect_failed(r, "accuracy 10.0%", "at least 95%")
+    expect_failed(r, "accuracy 10.0%", "close to chance", "same indices")
+    assert "train longer" not in r.message, "at chance level, training longer is not the cure"
+
+
+def test_digits_near_miss_is_told_to_train_longer(digits_split):
+    X_train, _, y_train, _ = digits_split
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model = KNeighborsClassifier(n_neighbors=3).fit(X_train[:60], y_train[:60])
+    r = evaluate("step3.digits", model.predict)
+    expect_failed(r, "at least 95%", "train longer")
+
+
+def make_fit_mlp(*, update_bias=True, fill_losses=True, pair_labels=True, split=False):
+    """A small numpy fit_mlp (tanh hidden layers, softmax output), right by default."""
+
+    def fit_mlp(X, y, sizes, activation="tanh", lr=0.1, epochs=30, batch_size=32, seed=0):
+        rng = np.random.default_rng(seed)
+        params = [(rng.normal(0, 1 / np.sqrt(m), (m, n)), np.zeros(n)) for m, n in itertools.pairwise(sizes)]
+        losses = []
+        for _ in range(epochs):
+            order = rng.permutation(len(X))
+            batches = (
+                np.array_split(order, max(1, len(X) // batch_size))
+                if split
+                else [order[s : s + batch_size] for s in range(0, len(X), batch_size)]
+            )
+            total = 0.0
+            for n_seen, idx in enumerate(batches):
+                labels = y[idx] if pair_labels else y[n_seen * batch_size : n_seen * batch_size + len(idx)]
+                acts = [X[idx]]
+                for i, (W, b) in enumerate(params):
+                    z = acts[-1] @ W + b
+                    if i < len(params) - 1:
+                        acts.append(np.tanh(z))
+                    else:
+                        e = np.exp(z - z.max(axis=1, keepdims=True))
+                        acts.append(e / e.sum(axis=1, keepdims=True))
+                P = acts[-1]
+                total += -np.sum(np.log(P[np.arange(len(idx)), labels]))
+                delta = P.copy()
+                delta[np.arange(len(idx)), labels] -= 1
+                delta /= len(idx)
+                new = []
+                for i in reversed(range(len(params))):
+                    W, b = params[i]
+                    dW, db = acts[i].T @ delta, delta.sum(axis=0)
+                    if i > 0:
+                        delta = (delta @ W.T) * (1 - acts[i] ** 2)
+                    new.append((W - lr * dW, b - lr * db if update_bias else b))
+                params = new[::-1]
+            if fill_losses:
+                losses.append(total / len(X))
+        return params, losses
+
+    return fit_mlp
+
+
+def test_digits_checks_fit_mlp_both_ways(digits_split):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X_train, _, y_train, _ = digits_split
+    classify = KNeighborsClassifier(n_neighbors=3).fit(X_train, y_train).predict
+    for right in (make_fit_mlp(), make_fit_mlp(split=True)):
+        r = evaluate("step3.digits", classify, right)
+        assert r.status == "passed", r
+    expect_failed(evaluate("step3.digits", classify, make_fit_mlp(update_bias=False)), "biases b of layer 1")
+    expect_failed(evaluate("step3.digits", classify, make_fit_mlp(fill_losses=False)), "empty losses list")
+    expect_failed(evaluate("step3.digits", classify, make_fit_mlp(pair_labels=False)), "same indices")
 
 
 def test_digits_scores_instead_of_labels_fail():
     r = evaluate("step3.digits", lambda images: np.ones((len(images), 10)))
     expect_failed(r, "one label per image")
+
+
+# ------------------------------------------------------------------------------ known mistakes (issue 11)
+
+
+def _descent(*, extra=0, check_after=False):
+    def gradient_descent(grad, x0, lr, tol=1e-6, max_iters=10_000):
+        x = np.array(x0, dtype=float)
+        if check_after:  # a correct loop written the other way round: step, then test
+            n = 0
+            while n < max_iters and np.linalg.norm(grad(x)) >= tol:
+                x = x - lr * grad(x)
+                n += 1
+            return x, n
+        for n in range(max_iters):
+            if np.linalg.norm(grad(x)) < tol:
+                return x, n + extra
+            x = x - lr * grad(x)
+        return x, max_iters
+
+    return gradient_descent
+
+
+def test_gradient_descent_counting_one_too_many_fails_and_a_while_loop_passes():
+    expect_failed(evaluate("step3.gradient_descent", _descent(extra=1)), "one more than the updates made")
+    assert evaluate("step3.gradient_descent", _descent(check_after=True)).status == "passed"
+
+
+def _classify(strict_boundary):
+    def classify(lr, A):
+        factor = 1.0 - lr * np.linalg.eigvalsh(A)[-1]
+        if (abs(factor) > 1.0) if strict_boundary else (abs(factor) >= 1.0):
+            return "diverging"
+        return "monotone" if factor >= 0 else "oscillating"
+
+    return classify
+
+
+def test_learning_rate_at_exactly_2_over_l_is_diverging():
+    critical = lambda A: 2.0 / np.linalg.eigvalsh(A)[-1]  # noqa: E731
+    r = evaluate("step3.learning_rates", critical, _classify(strict_boundary=True))
+    expect_failed(r, "lr=0.5", "'diverging'", "does not shrink")
+    assert evaluate("step3.learning_rates", critical, _classify(strict_boundary=False)).status == "passed"

@@ -250,8 +250,9 @@ def check_mlp_backprop(loss_and_grads: Callable[..., Any]) -> str:
 
 
 @checker("step3.digits")
-def check_digits(classify: Callable[..., Any]) -> str:
+def check_digits(classify: Callable[..., Any], fit_mlp: Callable[..., Any] | None = None) -> str:
     expect_callable(classify, "classify_digits")
+    trained = _check_fit_mlp(fit_mlp) if fit_mlp is not None else ""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -264,9 +265,74 @@ def check_digits(classify: Callable[..., Any]) -> str:
         )
     pred = expect_shape(pred, y_test.shape, "classify_digits(360 test images)")
     accuracy = float(np.mean(pred == y_test))
+    if accuracy < 0.3:
+        raise CheckFailed(
+            f"accuracy {accuracy:.1%} on the 360 held-out digits, close to chance (10% for 10 classes): "
+            "the network learned next to nothing, which longer training will not fix — check that each "
+            "batch takes its images and its labels with the same indices, and that every update goes "
+            "down the gradient (W - lr * dW)"
+        )
     if accuracy < 0.95:
         raise CheckFailed(
             f"accuracy {accuracy:.1%} on the 360 held-out digits; expected at least 95% — "
             "train longer, tune the learning rate, or check the pixel scaling (0..16 -> 0..1)"
         )
-    return f"accuracy {accuracy:.1%} on the 360 held-out digits"
+    return f"accuracy {accuracy:.1%} on the 360 held-out digits{trained}"
+
+
+def _check_fit_mlp(fit_mlp: Callable[..., Any]) -> str:
+    """fit_mlp itself, on a small problem: it must update every weight and bias and record one
+    mean loss per epoch (the accuracy alone would not notice either)."""
+    expect_callable(fit_mlp, "fit_mlp")
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(96, 5))  # (96, 5)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)  # (96,) three classes
+    sizes, epochs = [5, 8, 3], 8
+
+    def fit(n_epochs: int) -> tuple[Params, list[float]]:
+        what = (
+            f"fit_mlp(X of shape (96, 5), y, sizes={sizes}, 'tanh', lr=0.1, epochs={n_epochs}, batch_size=16)"
+        )
+        result = fit_mlp(X.copy(), y.copy(), list(sizes), "tanh", lr=0.5, epochs=n_epochs, batch_size=16)
+        params, losses = unpack_pair(result, what, "(params, losses)")
+        if not isinstance(params, list | tuple) or len(params) != len(sizes) - 1:
+            raise CheckFailed(
+                f"{what} returned params {_describe(params)}; expected a list of (W, b) per layer"
+            )
+        out = [(as_array(W, f"{what}: W"), as_array(b, f"{what}: b")) for W, b in params]
+        values = as_array(list(losses), f"{what}: losses") if len(losses) else np.zeros(0)
+        return out, [float(v) for v in values.ravel()]
+
+    start, _ = fit(0)
+    params, losses = fit(epochs)
+    what = f"fit_mlp(..., epochs={epochs})"
+    if not losses:
+        raise CheckFailed(
+            f"{what} returned an empty losses list: append each epoch's mean loss, one entry per epoch "
+            "(the plot of the training curve reads it)"
+        )
+    if len(losses) != epochs:
+        raise CheckFailed(
+            f"{what} returned {len(losses)} losses; expected one mean loss per epoch ({epochs})"
+        )
+    if not all(math.isfinite(v) and v >= 0 for v in losses):
+        raise CheckFailed(f"{what} returned losses {losses}; each should be a finite mean cross-entropy ≥ 0")
+    for layer, ((W0, b0), (W, b)) in enumerate(zip(start, params, strict=True), start=1):
+        if np.array_equal(W, W0):
+            raise CheckFailed(
+                f"{what}: the weights W of layer {layer} never changed; update them (W - lr * dW)"
+            )
+        if np.array_equal(b, b0):
+            raise CheckFailed(
+                f"{what}: the biases b of layer {layer} never changed; update them as well (b - lr * db)"
+            )
+    before, after = _mlp_loss(start, X, y, "tanh"), _mlp_loss(params, X, y, "tanh")
+    # Measured: a right fit_mlp takes this loss from 1.21 to 0.48; labels out of step with their
+    # inputs leave it near 1.08 (only the class frequencies are learned).
+    if not after < 0.75 * before:
+        raise CheckFailed(
+            f"{what}: the loss on its own training data went from {before:.4f} to only {after:.4f}; "
+            "8 epochs should cut it by far more than a quarter — does each batch take its inputs and "
+            "its labels with the same indices, and does every update go down the gradient?"
+        )
+    return "; fit_mlp updates every weight and bias and records one loss per epoch"
