@@ -4,4 +4,7 @@ One module per notebook. Importing this package registers every step-6 checker; 
 imports TensorFlow until a checker runs.
 """
 
-from dl7.checks.step6 import char_rnn  # noqa: F401  (importing registers the checkers)
+from dl7.checks.step6 import (
+    char_rnn,  # noqa: F401  (importing registers the checkers)
+    text_cnn,  # noqa: F401
+)

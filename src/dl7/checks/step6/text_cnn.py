@@ -1,0 +1,527 @@
+"""Checkers for Step 6.4, Kim's CNN for sentence classification on the movie-review sentences.
+
+Conventions shared with the notebook: ``tokenize(sentence)`` follows Kim's ``clean_str``
+(lower case; ``''`` quotation marks and every character other than ``a-z 0-9 ( ) , ! ? '``
+become spaces; the clitics ``'s 've n't 're 'd 'll`` and the marks ``( ) , ! ?`` become tokens
+of their own). A vocabulary maps ``"<pad>"`` to 0, ``"<unk>"`` to 1 and every word of the
+training sentences to one of 2, 3, ...; ``encode`` pads with 0 at the end and keeps the first
+``max_len`` tokens. ``conv_max_pool(x, w, b)`` is one filter width of Kim's model on one
+sentence: ``x`` (T, d) word vectors, ``w`` (h, d, m) filters, ``b`` (m,) biases.
+
+Facts the checkers compare with: hand-made sentences with known tokens and ids, a numpy
+reference of convolution plus max-over-time pooling, and held-out accuracy the checker
+measures itself on its own copy of the fixed 90/10 split, against Kim's CNN-rand figure.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from dl7.checks import CheckFailed, checker
+from dl7.checks.helpers import as_array, expect_callable
+
+PAD, UNK = "<pad>", "<unk>"
+KIM_CNN_RAND_MR = 0.761  # Kim (2014), Table 2: CNN-rand on MR
+MAX_FIT_SECONDS = 60.0
+WIDTHS = (3, 4, 5)
+
+
+# The reference preprocessing: the definition the learner's code is compared with ------------
+
+
+def reference_tokenize(sentence: str) -> list[str]:
+    s = sentence.lower().replace("''", " ")
+    s = re.sub(r"[^a-z0-9(),!?']", " ", s)
+    s = re.sub(r"('s|'ve|n't|'re|'d|'ll)", r" \1", s)
+    s = re.sub(r"([(),!?])", r" \1 ", s)
+    return s.split()
+
+
+def reference_encode(
+    sentences: Sequence[str], vocab: dict[str, int], max_len: int, tokenize: Callable[[str], Any]
+) -> np.ndarray:
+    out = np.zeros((len(sentences), max_len), dtype=np.int64)
+    for i, sentence in enumerate(sentences):
+        ids = [vocab.get(t, 1) for t in tokenize(sentence)][:max_len]
+        out[i, : len(ids)] = ids
+    return out
+
+
+# (sentence, tokens): case, punctuation, clitics, dropped characters, the data set's '' quotes
+TOKEN_CASES = [
+    ("It's a GREAT film!", ["it", "'s", "a", "great", "film", "!"]),
+    (
+        "Don't waste your time (or money), please.",
+        ["do", "n't", "waste", "your", "time", "(", "or", "money", ")", ",", "please"],
+    ),
+    (
+        "The Rock is destined to be the 21st Century's new ''Conan''",
+        ["the", "rock", "is", "destined", "to", "be", "the", "21st", "century", "'s", "new", "conan"],
+    ),
+    (
+        "We've seen it -- they'd   love it ; you'll see... Who're they?",
+        [
+            "we",
+            "'ve",
+            "seen",
+            "it",
+            "they",
+            "'d",
+            "love",
+            "it",
+            "you",
+            "'ll",
+            "see",
+            "who",
+            "'re",
+            "they",
+            "?",
+        ],
+    ),
+    ("...", []),
+]
+VOCAB_SENTENCES = ["A good, good film!", "A bad film?"]
+ENCODE_VOCAB = {PAD: 0, UNK: 1, "a": 2, "good": 3, "film": 4, "!": 5, "bad": 6}
+# (sentences, max_len, ids): padding at the end, <unk> for unseen words, the first tokens kept
+ENCODE_CASES = [
+    (["A good film!", "A terrible film", "Bad film, a good good good"], 5),
+    (["good", "Bad film!"], 8),
+]
+
+
+def _show(tokens: Any, limit: int = 12) -> str:
+    items = list(tokens)
+    text = ", ".join(repr(t) for t in items[:limit])
+    return "[" + text + (", …]" if len(items) > limit else "]")
+
+
+def _token_hint(got: list[Any], want: list[str], sentence: str) -> str:
+    if got == sentence.split() or got == sentence.lower().split():
+        return "it splits on spaces only, so punctuation stays attached to words; split off , ! ? ( ) too"
+    if [str(t).lower() for t in got] == want:
+        return "lower-case the sentence first, so 'Film' and 'film' are one word"
+    marks = [t for t in want if t in {",", "!", "?", "(", ")"}]
+    if marks and not any(m in got for m in marks):
+        return f"keep {' '.join(dict.fromkeys(marks))} as tokens of their own; drop only the other characters"
+    if any(t.endswith(("'s", "n't", "'ve", "'re", "'d", "'ll")) and len(t) > 3 for t in map(str, got)):
+        return (
+            "split off the clitics 's 've n't 're 'd 'll as tokens of their own: it's → it 's, don't → do n't"
+        )
+    if any("'" in str(t) and str(t) not in {"'s", "'ve", "n't", "'re", "'d", "'ll"} for t in got):
+        return "the data set writes quotation marks as two apostrophes ''; replace '' by a space first"
+    if any(not re.fullmatch(r"[a-z0-9']+|[(),!?]", str(t)) for t in got):
+        return "replace every character other than a-z 0-9 ( ) , ! ? ' by a space (periods and dashes go)"
+    return "compare with the rules above, one at a time"
+
+
+def _check_tokenize(tokenize: Callable[[str], Any]) -> None:
+    for sentence, want in TOKEN_CASES:
+        got = tokenize(sentence)
+        if got is None:
+            raise CheckFailed(f"tokenize({sentence!r}) returned None; did you forget a `return`?")
+        if isinstance(got, str) or not isinstance(got, list | tuple):
+            raise CheckFailed(
+                f"tokenize({sentence!r}) returned a {type(got).__name__}; expected a list of str tokens"
+            )
+        got = list(got)
+        if got != want:
+            raise CheckFailed(
+                f"tokenize({sentence!r}) returned {_show(got)}; expected {_show(want)} — "
+                + _token_hint(got, want, sentence)
+            )
+
+
+def _check_build_vocab(build_vocab: Callable[[Any], Any]) -> None:
+    call = f"build_vocab({VOCAB_SENTENCES!r})"
+    vocab = build_vocab(list(VOCAB_SENTENCES))
+    if not isinstance(vocab, dict):
+        raise CheckFailed(f"{call} returned {type(vocab).__name__}; expected a dict word → index")
+    words = {t for s in VOCAB_SENTENCES for t in reference_tokenize(s)}
+    if vocab.get(PAD) != 0 or vocab.get(UNK) != 1:
+        raise CheckFailed(
+            f"{call} gives '<pad>' index {vocab.get(PAD)!r} and '<unk>' index {vocab.get(UNK)!r}; "
+            "reserve 0 for padding and 1 for unknown words, and number the words from 2"
+        )
+    missing = words - set(vocab)
+    extra = set(vocab) - words - {PAD, UNK}
+    if missing or extra:
+        detail = (
+            f"lacks {_show(sorted(missing))}"
+            if missing
+            else f"has words not in the sentences {_show(sorted(extra))}"
+        )
+        raise CheckFailed(f"{call} {detail}; it should hold the tokens tokenize() gives, each once")
+    values = sorted(vocab.values())
+    if values != list(range(len(vocab))):
+        raise CheckFailed(
+            f"{call} uses the indices {values}; they must be distinct and run 0, 1, …, {len(vocab) - 1} "
+            "without gaps (an Embedding layer of len(vocab) rows looks them up)"
+        )
+
+
+def _encode_hint(got: np.ndarray, want: np.ndarray, sentences: list[str], max_len: int) -> str:
+    vocab = ENCODE_VOCAB
+    rows = [[vocab.get(t, 1) for t in reference_tokenize(s)] for s in sentences]
+    front = np.array([[0] * (max_len - len(r[-max_len:])) + r[-max_len:] for r in rows])
+    front_first = np.array([[0] * (max_len - len(r[:max_len])) + r[:max_len] for r in rows])
+    end_last = np.array([r[-max_len:] + [0] * (max_len - len(r[-max_len:])) for r in rows])
+    if got.shape == want.shape:
+        if np.array_equal(got, front) or np.array_equal(got, front_first):
+            return "it pads at the front; this notebook pads at the end, as Kim does: ids first, then 0s"
+        if np.array_equal(got, end_last):
+            return (
+                f"a sentence longer than max_len={max_len} keeps its *first* {max_len} tokens (cut the end)"
+            )
+        unk_as_pad = np.where(want == 1, 0, want)
+        if np.array_equal(got, unk_as_pad):
+            return "an unknown word must become 1 (<unk>), not 0: 0 means padding, 'no word here'"
+    dropped = [[i for i in r if i != 1][:max_len] for r in rows]
+    if got.shape == want.shape and np.array_equal(got, [d + [0] * (max_len - len(d)) for d in dropped]):
+        return "unknown words were left out; keep their place with the index 1 (<unk>)"
+    return (
+        "look up each token of tokenize(sentence) in vocab (1 if it is missing), then pad with 0 at the end"
+    )
+
+
+def _check_encode(encode: Callable[..., Any]) -> None:
+    for sentences, max_len in ENCODE_CASES:
+        want = reference_encode(sentences, ENCODE_VOCAB, max_len, reference_tokenize)
+        call = f"encode({sentences!r}, vocab, max_len={max_len}) with vocab {ENCODE_VOCAB}"
+        raw = encode(list(sentences), dict(ENCODE_VOCAB), max_len)
+        got = as_array(raw, call)
+        if got.shape != want.shape:
+            raise CheckFailed(
+                f"{call} has shape {got.shape}; expected {want.shape}: one row per sentence, max_len ids each"
+            )
+        if not np.issubdtype(np.asarray(raw).dtype, np.integer):
+            raise CheckFailed(
+                f"{call} returned {np.asarray(raw).dtype} values; word ids must be integers (e.g. np.int32)"
+            )
+        if not np.array_equal(got, want):
+            raise CheckFailed(
+                f"{call} returned {got.astype(int).tolist()}; expected {want.tolist()} — "
+                + _encode_hint(got, want, sentences, max_len)
+            )
+
+
+def _check_vocab_is_from_training(vocab: Any, tokenize: Callable[[str], Any]) -> str:
+    from dl7 import datasets
+
+    if not isinstance(vocab, dict):
+        raise CheckFailed(
+            f"vocab is a {type(vocab).__name__}; expected the dict build_vocab(x_train) returns"
+        )
+    split = datasets.load("movie-reviews").split()
+    train = {t for s in split.x_train for t in tokenize(str(s))}
+    test_only = {t for s in split.x_test for t in tokenize(str(s))} - train
+    words = set(vocab) - {PAD, UNK}
+    leaked = words & test_only
+    if leaked:
+        examples = _show(sorted(leaked)[:5])
+        raise CheckFailed(
+            f"vocab holds {len(leaked):,} words that occur only in the held-out sentences (e.g. {examples}): "
+            "it was built from the test sentences too, so the test set leaked into training. "
+            "Build it with build_vocab(x_train)"
+        )
+    missing = train - words
+    if missing:
+        raise CheckFailed(
+            f"vocab lacks {len(missing):,} of the {len(train):,} words of the training sentences "
+            f"(e.g. {_show(sorted(missing)[:5])}); build it with build_vocab(x_train)"
+        )
+    return f"vocab: {len(vocab):,} entries from the {len(split.x_train):,} training sentences only"
+
+
+@checker("step6.tokenize_and_index")
+def check_tokenize_and_index(
+    tokenize: Callable[[str], Any], build_vocab: Callable[[Any], Any], encode: Callable[..., Any], vocab: Any
+) -> str:
+    for fn, name in ((tokenize, "tokenize"), (build_vocab, "build_vocab"), (encode, "encode")):
+        expect_callable(fn, name)
+    _check_tokenize(tokenize)
+    _check_build_vocab(build_vocab)
+    _check_encode(encode)
+    summary = _check_vocab_is_from_training(vocab, tokenize)
+    return f"tokenize, build_vocab and encode right on {len(TOKEN_CASES) + 4} hand-made cases; {summary}"
+
+
+# One filter width on one sentence: convolution and max-over-time pooling ---------------------
+
+
+def reference_conv_max_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    h = w.shape[0]
+    windows = np.lib.stride_tricks.sliding_window_view(x, h, axis=0)  # (T-h+1, d, h)
+    feature_map = np.maximum(np.einsum("tdk,kdm->tm", windows, w) + b, 0.0)  # (T-h+1, m)
+    return np.asarray(feature_map.max(axis=0))  # (m,)
+
+
+def _pool_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]:
+    rng = np.random.default_rng(6)
+    cases = []
+    for t, d, h, m in ((8, 4, 3, 5), (9, 3, 4, 2), (5, 6, 5, 3), (6, 2, 1, 4)):
+        cases.append((rng.normal(size=(t, d)), rng.normal(size=(h, d, m)), rng.normal(size=m), "random"))
+    # the strongest window is the last one: a loop that stops one short misses it
+    x = rng.normal(0, 0.1, size=(8, 3))
+    x[-3:] += 2.0
+    cases.append((x, np.abs(rng.normal(size=(3, 3, 2))), np.zeros(2), "the best window is the last"))
+    # every pre-activation negative: ReLU makes the pooled features exactly 0
+    cases.append(
+        (np.abs(rng.normal(size=(6, 3))), -np.abs(rng.normal(size=(2, 3, 3))), -np.ones(3), "negative")
+    )
+    return cases
+
+
+@checker("step6.conv_max_pool")
+def check_conv_max_pool(conv_max_pool: Callable[..., Any]) -> str:
+    expect_callable(conv_max_pool, "conv_max_pool")
+    cases = _pool_cases()
+    for x, w, b, kind in cases:
+        t = x.shape[0]
+        h, _, m = w.shape
+        call = f"conv_max_pool(x of shape {x.shape}, w of shape {w.shape}, b of shape {b.shape})"
+        want = reference_conv_max_pool(x, w, b)
+        x_copy, w_copy = x.copy(), w.copy()
+        got = as_array(conv_max_pool(x_copy, w_copy, b.copy()), call)
+        if not (np.array_equal(x_copy, x) and np.array_equal(w_copy, w)):
+            raise CheckFailed(f"{call} changed its input x or w in place; compute into new arrays")
+        n = t - h + 1
+        if got.shape != (m,):
+            if got.shape == (n, m):
+                hint = "that is the whole feature map; take its maximum over time (axis 0)"
+            elif got.shape == (n,):
+                hint = "the maximum was taken over the filters; take it over time (the T − h + 1 positions)"
+            else:
+                hint = f"one number per filter (m = {m})"
+            raise CheckFailed(f"{call} has shape {got.shape}; expected ({m},) — {hint}")
+        if np.allclose(got, want, atol=1e-8):
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(x, h, axis=0)
+        z = np.einsum("tdk,kdm->tm", windows, w) + b  # (n, m) pre-activations
+        suspects = [
+            (z.max(axis=0), "apply the ReLU, max(0, ·), to the feature map (Kim's c_i = f(w·x + b))"),
+            (np.maximum(z - b, 0).max(axis=0), "add the bias b to every window's dot product"),
+            (np.maximum(z, 0).mean(axis=0), "that is average pooling; Kim takes the maximum over time"),
+            (
+                np.maximum(z[:-1], 0).max(axis=0) if n > 1 else want,
+                f"a sentence of T words has T − h + 1 = {n} "
+                "windows (positions 0 … T − h); the last one is missing",
+            ),
+            (
+                np.maximum(np.einsum("tdk,kdm->tm", windows[..., ::-1], w) + b, 0).max(axis=0),
+                "window row k pairs with filter row w[k]; the filter is not flipped",
+            ),
+        ]
+        hint = next((why for value, why in suspects if np.allclose(got, value, atol=1e-8)), "")
+        i = int(np.argmax(np.abs(got - want)))
+        raise CheckFailed(
+            f"{call} is off for filter {i}: got {got[i]:.6g}, expected {want[i]:.6g}"
+            + (f" — {hint}" if hint else f" (case: {kind})")
+        )
+    return f"matches a numpy reference on {len(cases)} cases, including the last window and all-negative maps"
+
+
+# The model --------------------------------------------------------------------------------------
+
+
+def _all_layers(model: Any) -> list[Any]:
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(_all_layers(layer))
+    return found
+
+
+def _time_length(layer: Any) -> int | None:
+    try:
+        shape = tuple(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None
+    return int(shape[1]) if len(shape) >= 3 and shape[1] is not None else None
+
+
+def _check_architecture(model: Any) -> str:
+    import keras
+
+    layers = _all_layers(model)
+    convs = [la for la in layers if isinstance(la, keras.layers.Conv1D | keras.layers.Conv2D)]
+    widths = sorted({int(la.kernel_size[0]) for la in convs})
+    if not set(WIDTHS) <= set(widths):
+        found = f"filter widths {widths}" if widths else "no Conv1D layer"
+        raise CheckFailed(
+            f"the model has {found}; Kim's model puts convolutions of widths 3, 4 and 5 side by side "
+            "(three Conv1D branches on the same embedded sentence)"
+        )
+    global_max = [
+        la
+        for la in layers
+        if isinstance(la, keras.layers.GlobalMaxPooling1D | keras.layers.GlobalMaxPooling2D)
+    ]
+    full_max = [
+        la
+        for la in layers
+        if isinstance(la, keras.layers.MaxPooling1D | keras.layers.MaxPooling2D) and _time_length(la) == 1
+    ]
+    if not global_max and not full_max:
+        averaged = [la for la in layers if "Average" in type(la).__name__]
+        why = "it averages over time; " if averaged else ""
+        raise CheckFailed(
+            f"the model has no max-over-time pooling: {why}Kim keeps each feature map's largest value over "
+            "the whole sentence (layers.GlobalMaxPooling1D after each Conv1D)"
+        )
+    drops = [la for la in layers if isinstance(la, keras.layers.Dropout) and float(la.rate) > 0]
+    if not drops:
+        raise CheckFailed(
+            "the model has no Dropout layer; Kim drops half of the pooled features in training "
+            "(layers.Dropout(0.5) before the output layer) — without it the model overfits within an epoch"
+        )
+    rates = ", ".join(f"{float(d.rate):g}" for d in drops)
+    return f"widths {', '.join(map(str, widths))}, max-over-time pooling, dropout {rates}"
+
+
+def _predict_labels(model: Any, ids: np.ndarray) -> np.ndarray:
+    scores = np.asarray(model.predict(ids, batch_size=512, verbose=0))
+    if scores.ndim == 2 and scores.shape[1] == 2:
+        return np.asarray(np.argmax(scores, axis=1))
+    if scores.ndim == 1 or (scores.ndim == 2 and scores.shape[1] == 1):
+        s = scores.reshape(-1)
+        threshold = 0.5 if s.min() >= 0.0 and s.max() <= 1.0 else 0.0  # a sigmoid, or a logit
+        return (s > threshold).astype(np.int64)
+    raise CheckFailed(
+        f"the model gives scores of shape {scores.shape[1:]} per sentence; expected 2 class scores "
+        "(a final Dense(2)) or 1 (a sigmoid)"
+    )
+
+
+def _fit_facts(history: Any, fit_seconds: Any) -> tuple[int, int, float, dict[str, list[float]]]:
+    params = getattr(history, "params", None)
+    epoch = getattr(history, "epoch", None)
+    if not isinstance(params, dict) or epoch is None:
+        raise CheckFailed(
+            f"history is a {type(history).__name__}; pass what model.fit(...) returned (a keras History)"
+        )
+    epochs, steps = len(epoch), int(params.get("steps") or 0)
+    if epochs == 0 or steps == 0:
+        raise CheckFailed("history records no training: run model.fit on the training ids first")
+    try:
+        seconds = float(fit_seconds)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"fit_seconds is {fit_seconds!r}; expected the seconds model.fit took") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise CheckFailed(f"fit_seconds is {seconds!r}; expected the seconds model.fit took (> 0)")
+    if seconds > MAX_FIT_SECONDS:
+        raise CheckFailed(
+            f"training took {seconds:.1f} s for {epochs} epoch(s); the limit is {MAX_FIT_SECONDS:.0f} s "
+            "on 2 CPU cores — train fewer epochs (2 are enough), or use a smaller embedding or max_len"
+        )
+    return epochs, steps, seconds, dict(getattr(history, "history", {}) or {})
+
+
+def _timed_steps(
+    model: Any, ids: np.ndarray, labels: np.ndarray, batch: int, repeats: int = 5
+) -> float | None:
+    """Seconds per training step of a fresh copy of the model, or None if it cannot be copied."""
+    import keras
+
+    try:
+        twin = keras.models.clone_model(model)
+    except Exception:  # a subclassed model cannot be cloned; the accuracy check still stands
+        return None
+    binary = int(twin.output.shape[-1]) == 1 if hasattr(twin, "output") else False
+    loss = "binary_crossentropy" if binary else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    twin.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    x, y = ids[:batch], labels[:batch].astype("float32" if binary else "int64")
+    twin.train_on_batch(x, y)  # the first step traces the graph: not timed
+    start = time.perf_counter()
+    for _ in range(repeats):
+        twin.train_on_batch(x, y)
+    return (time.perf_counter() - start) / repeats
+
+
+@checker("step6.text_cnn")
+def check_text_cnn(
+    model: Any, preprocess: Any, history: Any = None, fit_seconds: Any = None, build_text_cnn: Any = None
+) -> str:
+    if model is None:
+        if build_text_cnn is not None:
+            built = build_text_cnn(100, 20)  # raises NotImplementedError while it is a stub
+            if built is None:
+                raise CheckFailed("build_text_cnn returned None; did you forget `return model`?")
+            raise CheckFailed("model is None: run the training cell above first")
+        raise NotImplementedError
+    import keras
+
+    from dl7 import datasets
+
+    if not isinstance(model, keras.Model):
+        raise CheckFailed(f"expected a Keras model; got {type(model).__name__}")
+    expect_callable(preprocess, "preprocess")
+    shape = _check_architecture(model)
+    epochs, steps, seconds, curves = _fit_facts(history, fit_seconds)
+
+    split = datasets.load("movie-reviews").split()
+    ids = preprocess(split.x_test)
+    if ids is None:
+        raise CheckFailed("preprocess(x_test) returned None; did you forget a `return`?")
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or len(ids) != len(split.x_test) or not np.issubdtype(ids.dtype, np.integer):
+        raise CheckFailed(
+            f"preprocess(the {len(split.x_test):,} test sentences) gave {ids.dtype} values "
+            f"of shape {ids.shape}; expected integer ids of shape ({len(split.x_test)}, max_len)"
+        )
+    try:
+        predicted = _predict_labels(model, ids)
+    except CheckFailed:
+        raise
+    except Exception as exc:
+        raise CheckFailed(
+            f"the model could not take preprocess's ids of shape {ids.shape} ({type(exc).__name__}); "
+            "preprocess must encode sentences exactly as for training (same vocab, same max_len)"
+        ) from None
+    accuracy = float(np.mean(predicted == split.y_test))
+    where = f"on the checker's {len(split.y_test):,} held-out sentences"
+    trained = curves.get("accuracy") or curves.get("binary_accuracy") or []
+    train_note = f" (training accuracy {trained[-1]:.1%} in history)" if trained else ""
+    if accuracy < 0.6:
+        cause = (
+            "the model learned, so preprocess must encode differently from training: "
+            "the same vocab, built once from x_train, and the same max_len"
+            if trained and trained[-1] > 0.7
+            else "is the model trained? Run model.fit on the encoded training sentences"
+        )
+        raise CheckFailed(f"held-out accuracy {accuracy:.1%} {where}: about chance{train_note}; {cause}")
+    if accuracy < KIM_CNN_RAND_MR:
+        advice = (
+            "it fits the training sentences far better than new ones: "
+            "keep dropout 0.5 and train 2 epochs, not more"
+            if trained and trained[-1] > 0.95
+            else "Adam at 1e-3, batches of 50 and 2 epochs reach it; check the filter widths and dropout"
+        )
+        raise CheckFailed(
+            f"held-out accuracy {accuracy:.2%} {where}{train_note}; needs {KIM_CNN_RAND_MR:.1%} "
+            f"(Kim's CNN-rand on MR) — {advice}"
+        )
+
+    train_ids = np.asarray(preprocess(split.x_train[:256]))
+    batch = math.ceil(len(split.x_train) / steps)
+    per_step = _timed_steps(model, train_ids, split.y_train[:256], min(batch, len(train_ids)))
+    timing = ""
+    if per_step is not None:
+        estimate = per_step * steps * epochs
+        if seconds < estimate / 3:
+            raise CheckFailed(
+                f"fit_seconds says {seconds:.1f} s, but {epochs} epoch(s) of {steps} steps take about "
+                f"{estimate:.0f} s here (the checker timed a few steps of a copy of the model); "
+                "pass the time model.fit really took"
+            )
+        timing = f"; the checker's own timing agrees (about {estimate:.0f} s)"
+    return (
+        f"held-out accuracy {accuracy:.2%} {where} (Kim's CNN-rand: {KIM_CNN_RAND_MR:.1%}); {shape}; "
+        f"trained {epochs} epoch(s) in {seconds:.1f} s{timing}"
+    )
