@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dl7.cli import app
 from tests.conftest import snapshot
+from tests.test_yamldoc import billion_laughs
 
 runner = CliRunner()
 
@@ -155,3 +158,111 @@ def test_corrupt_progress_file_is_moved_aside_and_reported(course: Path, isolate
     assert "the progress file was corrupt; it was moved to" in output
     moved = list(db.parent.glob("progress.sqlite.corrupt-*"))
     assert len(moved) == 1 and moved[0].read_bytes().startswith(b"garbage")
+
+
+BROKEN_MANIFESTS = {
+    "unknown key": (
+        "    title: Basics\n",
+        "    title: Basics\n    colour: x\n",
+        ":11: steps[0].colour: unknown key",
+    ),
+    "alias bomb": (
+        "title: Fixture course\n",
+        "title: Fixture course\n" + billion_laughs(),
+        ":5: &a: YAML anchors",
+    ),
+    "no exercises": (
+        "        exercises:\n          - id: step3.triple\n            title: Triple a number\n"
+        "            hints:\n              - Multiply by three.\n",
+        "        exercises: []\n",
+        ":64: steps[2].notebooks[0].exercises: a notebook needs at least one exercise",
+    ),
+}
+EVERY_COMMAND = (
+    ["next"],
+    ["status"],
+    ["status", "--json"],
+    ["list"],
+    ["show", "1"],
+    ["run", "step1"],
+    ["hint", "step1"],
+    ["read", "step1"],
+    ["reset", "step1"],
+    ["validate"],
+    ["validate", "step1", "--json"],
+)
+
+
+@pytest.mark.parametrize("kind", BROKEN_MANIFESTS)
+def test_a_broken_manifest_is_exit_2_from_every_command(course: Path, isolated: Path, kind: str) -> None:
+    # Before: `dl7 validate` said exit 1 (as if a notebook failed); the alias bomb ran for minutes.
+    old, new, where = BROKEN_MANIFESTS[kind]
+    manifest = course / "curriculum.yaml"
+    text = manifest.read_text()
+    assert old in text
+    manifest.write_text(text.replace(old, new, 1))
+    for command in EVERY_COMMAND:
+        started = time.perf_counter()
+        code, output = dl7(course, *command)
+        assert code == 2, (command, output)
+        assert f"{manifest}{where}" in output, (command, output)
+        assert "Traceback" not in output and len(output.strip().splitlines()) <= 2, output
+        assert time.perf_counter() - started < 5, command
+    assert not isolated.exists()
+
+
+def test_the_parsed_manifest_is_cached_and_never_stale(
+    course: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dl7 import curriculum
+
+    dl7(course, "status")  # creates the workspace
+    dl7(course, "status")  # parses, and caches the result in it
+    cache = isolated / ".dl7" / "manifest-cache.json"
+    assert cache.is_file()
+    real_load = curriculum.load
+
+    def must_not_parse(*args: object) -> None:
+        raise AssertionError("parsed the manifest again")
+
+    monkeypatch.setattr(curriculum, "load", must_not_parse)
+    code, output = dl7(course, "status", "--json")
+    assert code == 0 and json.loads(output)["steps"][0]["id"] == "step1"
+    monkeypatch.setattr(curriculum, "load", real_load)
+
+    manifest = course / "curriculum.yaml"
+    manifest.write_text(manifest.read_text().replace("title: Fixture course", "title: Renamed course"))
+    assert "Renamed course" in dl7(course, "status")[1], "a changed manifest is parsed again"
+
+    checks = course / "checks.py"  # registrations are read from the checkers: a change counts too
+    checks.write_text(checks.read_text().replace('@checker("step1.greet")', '@checker("step1.other")'))
+    code, output = dl7(course, "status")
+    assert code == 2 and "step1.greet" in output
+
+    checks.write_text(checks.read_text().replace('@checker("step1.other")', '@checker("step1.greet")'))
+    cache.write_text('{"format": 1, "dl7": "0.1.0", "entries": {"' + str(manifest) + '": {"deps": [[')
+    code, output = dl7(course, "status")
+    assert code == 0 and "Renamed course" in output, "a corrupt cache is only a miss"
+    entries = json.loads(cache.read_text())["entries"]
+    entries[str(manifest)]["curriculum"] = {"__dc__": "Popen", "fields": {"args": ["touch", "pwned"]}}
+    cache.write_text(json.dumps({"format": 1, "dl7": "0.1.0", "entries": entries}))
+    code, output = dl7(course, "status")
+    assert code == 0 and "Renamed course" in output, "a foreign entry builds nothing but the manifest"
+
+
+def test_a_cached_manifest_loads_without_pyyaml(course: Path, isolated: Path) -> None:
+    for _ in range(2):
+        dl7(course, "status")
+    probe = (
+        "import sys\n"
+        "from dl7.cli import app\n"
+        f"for argv in (['-c', {str(course)!r}, 'next'], ['-c', {str(course)!r}, 'status']):\n"
+        "    try:\n"
+        "        app(argv)\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "lazy = ('yaml', 'rich.progress', 'dl7.runner', 'dl7.results')\n"
+        "print('LOADED', [m for m in lazy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "LOADED []" in out

@@ -115,9 +115,11 @@ def main_options(
 
 
 def _load() -> Any:
-    from dl7.curriculum import load
+    """The manifest, from the workspace's cache while none of its files changed."""
+    from dl7.manifest_cache import load
+    from dl7.workspace import DOT, locate
 
-    return load(state.curriculum_path)
+    return load(state.curriculum_path, locate() / DOT)
 
 
 def _open(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:

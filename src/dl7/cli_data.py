@@ -11,17 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.filesize import decimal
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
-if TYPE_CHECKING:  # dl7.datasets loads only when a data command runs
+if TYPE_CHECKING:  # dl7.datasets and Rich's tables and bars load only when a data command runs
     from dl7 import datasets
 
 app = typer.Typer(help="List and fetch data sets.", no_args_is_help=True)
@@ -47,6 +38,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the data sets: name, size, whether it is available offline, source."""
+    from rich.table import Table
+
     from dl7 import datasets
 
     rows = datasets.registry()
@@ -75,6 +68,15 @@ def fetch(
     force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
 ) -> None:
     """Download a data set into the cache, verify its sha256, and unpack it."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     from dl7 import datasets
 
     err = _err()

@@ -20,10 +20,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from dl7.errors import Dl7Error, ManifestError
-from dl7.yamldoc import MAX_BYTES, LocatedYaml, Mapping
 
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
+
+    from dl7.yamldoc import LocatedYaml, Mapping
 
 FORMAT_VERSION = 1
 CURRICULUM_ENV = "DL7_CURRICULUM"
@@ -165,6 +166,8 @@ def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
 
 def load(path: str | os.PathLike[str] | None = None) -> Curriculum:
     """Load and cross-check a manifest; the default is the seven-step course."""
+    from dl7.yamldoc import MAX_BYTES, LocatedYaml  # PyYAML loads only to parse
+
     manifest = resolve_path(path)
     shown = str(manifest)
     try:
@@ -192,6 +195,12 @@ def _parse(doc: LocatedYaml, manifest: Path) -> Curriculum:
     return _Parser(doc, manifest.parent.resolve()).course(manifest.resolve())
 
 
+def _mapping(doc: LocatedYaml, path: tuple[Any, ...], value: Any, allowed: set[str]) -> Mapping:
+    from dl7.yamldoc import Mapping
+
+    return Mapping(doc, path, value, allowed)
+
+
 class _Parser:
     """One pass over the document; cross-references are checked once everything is read."""
 
@@ -213,7 +222,7 @@ class _Parser:
     def course(self, manifest: Path) -> Curriculum:
         doc = self.doc
         root_keys = {"format", "id", "title", "description", "source", "checkers", "defaults", "steps"}
-        top = Mapping(doc, (), doc.data, root_keys)
+        top = _mapping(doc, (), doc.data, root_keys)
         version = top.get("format", int)
         if version != FORMAT_VERSION:
             raise doc.error(
@@ -223,7 +232,7 @@ class _Parser:
         if not _ID.match(course_id):
             raise doc.error(("id",), f"{course_id!r} {_BAD_ID}")
         source = top.get("source", dict, required=False, default={})
-        defaults = Mapping(
+        defaults = _mapping(
             doc,
             ("defaults",),
             top.get("defaults", dict, required=False, default={}),
@@ -254,7 +263,7 @@ class _Parser:
         )
 
     def step(self, spath: tuple[Any, ...], value: Any) -> Step:
-        s = Mapping(self.doc, spath, value, {"id", "title", "summary", "readings", "notebooks"})
+        s = _mapping(self.doc, spath, value, {"id", "title", "summary", "readings", "notebooks"})
         step_id = s.get("id", str)
         if not _ID.match(step_id):
             raise self.doc.error(spath + ("id",), f"{step_id!r} {_BAD_ID}")
@@ -264,7 +273,7 @@ class _Parser:
         return Step(step_id, s.get("title", str), s.get("summary", str).strip(), readings, notebooks)
 
     def reading(self, rpath: tuple[Any, ...], value: Any) -> Reading:
-        r = Mapping(self.doc, rpath, value, {"id", "title", "author", "kind", "url", "minutes", "optional"})
+        r = _mapping(self.doc, rpath, value, {"id", "title", "author", "kind", "url", "minutes", "optional"})
         rid = r.get("id", str)
         self.unique("reading", rid, rpath + ("id",))
         self.reading_ids.add(rid)
@@ -280,7 +289,7 @@ class _Parser:
         )
 
     def notebook(self, npath: tuple[Any, ...], value: Any, step_id: str) -> Notebook:
-        n = Mapping(self.doc, npath, value, {"path", "title", "cell_timeout", "budget", "exercises"})
+        n = _mapping(self.doc, npath, value, {"path", "title", "cell_timeout", "budget", "exercises"})
         rel = _check_notebook_path(self.doc, npath + ("path",), n.get("path", str), self.root)
         if rel in self.notebook_paths:
             raise self.doc.error(npath + ("path",), f"notebook {rel} is listed twice")
@@ -304,7 +313,7 @@ class _Parser:
         )
 
     def exercise(self, epath: tuple[Any, ...], value: Any, step_id: str, notebook: str) -> Exercise:
-        e = Mapping(self.doc, epath, value, {"id", "title", "reading", "hints"})
+        e = _mapping(self.doc, epath, value, {"id", "title", "reading", "hints"})
         eid = e.get("id", str)
         if not _EXERCISE_ID.match(eid) or not eid.startswith(step_id + "."):
             raise self.doc.error(

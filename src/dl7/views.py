@@ -10,13 +10,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dl7.curriculum import Curriculum, Reading, Step
-from dl7.journey import Journey, StepState
-from dl7.runner import StepRun
-from dl7.workspace import Prepared
-
-if TYPE_CHECKING:  # validate pulls in importlib.metadata and nbformat helpers
+if TYPE_CHECKING:  # for type hints only: `dl7 next` must not pay for the runner's imports
+    from dl7.curriculum import Curriculum, Reading, Step
+    from dl7.journey import Journey, StepState
+    from dl7.runner import StepRun
     from dl7.validate import CaseResult, Report
+    from dl7.workspace import Prepared
 
 STYLE = {
     "passed": ("✔", "passed", "green"),
