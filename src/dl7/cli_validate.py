@@ -33,7 +33,8 @@ def validate(
     """Prove the course sound: every solution passes, and no check passes unsolved.
 
     Also checks the manifest and each notebook (no outputs, balanced solution markers, every
-    check listed and every listed exercise checked). Exit 0 when all holds, 1 when anything fails.
+    check listed and every listed exercise checked). Exit 0 when all holds, 1 when anything fails,
+    2 when the manifest itself is broken.
     """
     from dl7.curriculum import load
     from dl7.errors import ManifestError
@@ -47,7 +48,7 @@ def validate(
         err.print(f"[bold red]invalid manifest:[/] {escape(exc.message)}")
         if exc.hint:
             err.print(f"[dim]hint: {escape(exc.hint)}[/]")
-        raise typer.Exit(int(ExitCode.NOT_PASSING)) from None
+        raise typer.Exit(int(ExitCode.BAD_INPUT)) from None  # bad input, as for every command
     for ref in steps or []:
         curriculum.step(ref)
     if as_json:
