@@ -32,7 +32,7 @@ MAX_MEAN = 0.25  # |mean| per coordinate; the target's is 0
 COV_DIAG = (1.5, 2.5)  # the target's variance per coordinate is R²/2 + σ² = 2.01
 MAX_COV_OFF = 0.4
 MIN_NEAR = 0.6  # fraction of samples within 3σ of a centre; the target: 98.9 %
-MIN_MODE_SHARE = 0.025  # every mode must receive this share (a fair share is 12.5 %)
+MIN_MODE_SHARE = 0.015  # every mode must receive this share (a fair share is 12.5 %)
 
 
 def ring_centres() -> np.ndarray:
@@ -178,7 +178,10 @@ def check_gan_losses(discriminator_loss: Any, generator_loss: Any) -> str:
     f_var = tf.Variable(np.array([[0.5], [-3.0]]), dtype=tf.float32)
     with tf.GradientTape() as tape:
         g = generator_loss(f_var)
-    grad = tape.gradient(g, f_var)
+    try:
+        grad = tape.gradient(g, f_var)
+    except (TypeError, ValueError):  # a Python float or a numpy value is not a tensor on the tape
+        grad = None
     if grad is None:
         raise CheckFailed(
             "generator_loss returned a value TensorFlow cannot differentiate: use TensorFlow operations "
@@ -405,15 +408,15 @@ def check_gan_samples(generator: Any, noise_dim: int) -> str:
     )
     where = f"on {SAMPLES} samples the checker drew from your generator: {summary}"
     shares = ", ".join(f"{v:.0%}" for v in s["shares"])
-    if s["covered"] < RING_MODES:
-        raise CheckFailed(
-            f"{where}. Mode shares: {shares} (each needs {MIN_MODE_SHARE:.1%}) — the generator "
-            "collapsed onto some modes: check the losses and the order of the two updates"
-        )
     if s["near"] < MIN_NEAR:
         raise CheckFailed(
             f"{where}; needs {MIN_NEAR:.0%} near a mode — the samples are spread between the modes: "
             "the generator has not learned the target's shape yet"
+        )
+    if s["covered"] < RING_MODES:
+        raise CheckFailed(
+            f"{where}. Mode shares: {shares} (each needs {MIN_MODE_SHARE:.1%}) — the generator "
+            "collapsed onto some modes: check the losses and the order of the two updates"
         )
     if np.any(np.abs(m) > MAX_MEAN):
         raise CheckFailed(f"{where}; the mean must be within {MAX_MEAN} of (0, 0) in each coordinate")

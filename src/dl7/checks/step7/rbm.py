@@ -197,7 +197,7 @@ def check_rbm_sample(sample_bernoulli: Any) -> str:
     if got.shape != want.shape:
         raise CheckFailed(f"{what} returned shape {got.shape}; expected {want.shape}, the shape of p")
     if not np.array_equal(got, want):
-        if np.array_equal(got, 1.0 - want):
+        if np.array_equal(got, 1.0 - want) or np.array_equal(got, (u > p).astype(float)):
             why = "every unit is the opposite: a unit is on when u < p (that happens with probability p)"
         elif np.array_equal(got, (u <= p).astype(float)):
             why = "with p = 0 and u = 0 your unit fired: use a strict u < p, so probability 0 never fires"
@@ -296,6 +296,11 @@ def _check_cd1_case(
             why = f"the learning rate lr = {lr} is missing from ΔW"
         elif np.allclose(dw, 0.0):
             why = "W did not change: return the updated W"
+        elif dw.shape[0] == dw.shape[1] and np.allclose(dw, ref["dw"].T, atol=1e-8):
+            why = (
+                "ΔW is transposed: v0ᵀ p(h|v0) is (n_visible, N) @ (N, n_hidden), "
+                "so the transpose goes on v, not on p"
+            )
         elif np.allclose(dw, ref["dw_samples"], atol=1e-8) or np.allclose(
             dw, ref["dw_pos_sample"], atol=1e-8
         ):
@@ -337,6 +342,19 @@ def _check_cd1_case(
 @checker("step7.cd1_update")
 def check_cd1_update(cd1_update: Any) -> str:
     expect_callable(cd1_update, "cd1_update")
+    rng = np.random.default_rng(11)
+    cases = [(7, 6, 6, 0.05), (4, 5, 3, 0.1), (10, 8, 5, 0.5)]  # a square W first: a transposed ΔW still adds
+    batches = []
+    for n, nv, nh, lr in cases:
+        v0 = (rng.random((n, nv)) < 0.5).astype(float)
+        w = rng.normal(scale=0.5, size=(nv, nh))
+        batches.append(
+            (v0, w, rng.normal(size=nv), rng.normal(size=nh), lr, rng.random((n, nh)), rng.random((n, nv)))
+        )
+    v0, w, b, c, lr, u_h, u_v = batches[0]
+    _check_cd1_case(
+        cd1_update, v0, w, b, c, lr, u_h, u_v, f"a random batch: v0 {v0.shape}, W {w.shape}, lr = {lr}"
+    )
     _check_cd1_case(
         cd1_update,
         HAND_CD["v0"],
@@ -348,12 +366,7 @@ def check_cd1_update(cd1_update: Any) -> str:
         HAND_CD["u_v"],
         "v0 = [[1, 1, 0], [1, 0, 0]], W = 0, b = 0, c = 0, lr = 1, u_h, u_v",
     )
-    rng = np.random.default_rng(11)
-    for n, nv, nh, lr in ((4, 5, 3, 0.1), (7, 6, 6, 0.05), (10, 8, 5, 0.5)):
-        v0 = (rng.random((n, nv)) < 0.5).astype(float)
-        w = rng.normal(scale=0.5, size=(nv, nh))
-        b, c = rng.normal(size=nv), rng.normal(size=nh)
-        u_h, u_v = rng.random((n, nh)), rng.random((n, nv))
+    for v0, w, b, c, lr, u_h, u_v in batches[1:]:
         _check_cd1_case(
             cd1_update, v0, w, b, c, lr, u_h, u_v, f"a random batch: v0 {v0.shape}, W {w.shape}, lr = {lr}"
         )
