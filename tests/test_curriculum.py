@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tracemalloc
 from pathlib import Path
@@ -224,3 +225,11 @@ def test_checker_source_finds_packages_and_modules(tmp_path: Path, monkeypatch: 
     assert checker_source("ns.nothing") is None
     assert checker_source("dl7.checks.step1") is not None
     assert "ns.pkg" not in sys.modules
+
+
+@pytest.mark.parametrize("path", ["../outside.ipynb", "a/../../x.ipynb", "/etc/passwd", ""])
+def test_a_source_path_never_leaves_the_course(course: Path, path: str) -> None:
+    c = load(course)
+    nb = dataclasses.replace(c.step("step1").notebooks[0], path=path)
+    with pytest.raises(Dl7Error, match="outside the course folder"):
+        c.source_path(nb)

@@ -132,12 +132,27 @@ class Curriculum:
         raise Dl7Error(f"unknown exercise {exercise_id!r}")
 
     def source_path(self, nb: Notebook) -> Path:
-        return self.root / nb.path
+        return path_inside(self.root, nb.path, "the course folder")
 
     @property
     def notebooks(self) -> Iterator[Notebook]:
         for step in self.steps:
             yield from step.notebooks
+
+
+def path_inside(root: Path, rel: str, what: str) -> Path:
+    """``root / rel``, refusing a ``rel`` that could reach outside ``root`` (absolute, or ``..``).
+
+    The manifest loader refuses such paths already; this holds for any Notebook, whoever
+    built it (a cached manifest, a test, a plugin).
+    """
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or Path(rel).is_absolute() or ".." in pure.parts or not pure.parts:
+        raise Dl7Error(
+            f"the notebook path {rel!r} points outside {what} {root}",
+            hint="notebook paths in the manifest are relative and never use '..'",
+        )
+    return root / pure
 
 
 # -- locating -------------------------------------------------------------------------------

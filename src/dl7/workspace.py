@@ -19,12 +19,11 @@ import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from dl7.atomic import write_atomic as write_atomic  # re-exported: runner and validate use it
-from dl7.authoring import MarkerError, learner_version
-from dl7.curriculum import Curriculum, Notebook
+from dl7.curriculum import Curriculum, Notebook, path_inside
 from dl7.errors import Dl7Error
 
 HOME_ENV = "DL7_HOME"
@@ -79,16 +78,9 @@ class Workspace:
     def learner_path(self, nb: Notebook) -> Path:
         """Where the learner's copy of ``nb`` lives: always inside the workspace.
 
-        The manifest loader refuses absolute paths and ``..``; this holds for any Notebook.
         Symbolic links the learner made inside the workspace are theirs to follow.
         """
-        rel = PurePosixPath(nb.path)
-        if rel.is_absolute() or Path(nb.path).is_absolute() or ".." in rel.parts or not rel.parts:
-            raise Dl7Error(
-                f"the notebook path {nb.path!r} points outside the workspace {self.root}",
-                hint="notebook paths in the manifest are relative and never use '..'",
-            )
-        return self.root / rel
+        return path_inside(self.root, nb.path, "the workspace")
 
     def exists(self) -> bool:
         return self.info_path.is_file()
@@ -155,6 +147,8 @@ def read_notebook(path: Path) -> dict[str, Any]:
 
 def pristine(curriculum: Curriculum, nb: Notebook) -> dict[str, Any]:
     """The learner version of a source notebook."""
+    from dl7.authoring import MarkerError, learner_version  # only when a copy is made
+
     source = curriculum.source_path(nb)
     try:
         return dict(learner_version(read_notebook(source)))
