@@ -290,6 +290,25 @@ def test_lenet_parameter_limit(digits_split: Any) -> None:
     assert r.status == "failed" and "keep it at 50,000 or fewer" in r.message
 
 
+def test_lenet_softmax_outputs_are_named(digits_split: Any) -> None:
+    import keras
+
+    model = _lookup_model(digits_split, n_wrong=5)
+    probs = keras.Sequential([keras.Input(shape=(8, 8, 1)), model, keras.layers.Softmax()])
+    r = evaluate("step5.lenet_digits", probs)
+    assert r.status == "failed" and "outputs are probabilities" in r.message and "no activation" in r.message
+
+
+def test_conv_output_size_same_as_half_the_kernel_fails_for_even_kernels() -> None:
+    def half_kernel(n: int, k: int, s: int = 1, p: Any = 0) -> int:
+        if isinstance(p, str):
+            p = k // 2 if p == "SAME" else 0
+        return (n + 2 * p - k) // s + 1
+
+    r = evaluate("step5.conv_output_size", half_kernel)
+    assert r.status == "failed" and "k=2" in r.message and "even kernel" in r.message
+
+
 def test_lenet_wrong_number_of_outputs(digits_split: Any) -> None:
     r = evaluate("step5.lenet_digits", _lookup_model(digits_split, n_out=5))
     assert r.status == "failed" and "expected 10 class scores" in r.message

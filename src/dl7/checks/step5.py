@@ -36,6 +36,18 @@ OUTPUT_SIZES: list[tuple[tuple[int, int, int, int | str], int, str]] = [
     ((6, 3, 2, "SAME"), 3, "'SAME' gives ceil(n / stride)"),
     ((7, 3, 2, "SAME"), 4, "'SAME' gives ceil(n / stride), rounding up"),
     ((28, 5, 1, "SAME"), 28, "'SAME' with stride 1 keeps the size"),
+    # Even kernels: 'SAME' pads k - 1 zeros in all, which p = k // 2 on each side overshoots by one.
+    (
+        (5, 2, 1, "SAME"),
+        5,
+        "'SAME' keeps the size with stride 1, even for an even kernel "
+        "(k // 2 zeros on each side would pad k, not k - 1)",
+    ),
+    (
+        (6, 4, 2, "SAME"),
+        3,
+        "'SAME' gives ceil(n / stride) whatever the kernel: it is not p = k // 2 on each side",
+    ),
 ]
 
 
@@ -265,6 +277,17 @@ def check_lenet_digits(model: Any, build_model: Any = None, dataset: str = "digi
         raise CheckFailed(
             f"the model's output has shape {scores.shape[1:]} per image; "
             f"expected {data.num_classes} class scores (a final Dense({data.num_classes}))"
+        )
+    between = (scores > 0) & (scores < 1)
+    if (
+        np.all((scores >= 0) & (scores <= 1))
+        and np.any(between)  # not a one-hot answer, which is a fine set of logits
+        and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4)
+    ):
+        raise CheckFailed(
+            "the model's outputs are probabilities (each row sums to 1): the final Dense has a softmax, "
+            "but the training cell's loss takes logits (from_logits=True) and applies the softmax itself — "
+            f"end with Dense({data.num_classes}) and no activation"
         )
     accuracy = float(np.mean(np.argmax(scores, axis=1) == split.y_test))
     where = f"on the {len(split.y_test):,} held-out {dataset} images"
