@@ -135,7 +135,8 @@ def test_next_and_status_import_no_heavy_modules(isolated: Path) -> None:
         "    except SystemExit as e:\n"
         "        assert not e.code, e.code\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'nbclient', 'nbconvert', 'jupyter_client', 'sklearn',"
-        " 'numpy', 'matplotlib') if m in sys.modules]\n"
+        " 'numpy', 'matplotlib', 'nbformat', 'jsonschema', 'rich.progress', 'dl7.runner', 'dl7.cli_data',"
+        " 'dl7.cli_validate', 'dl7.validate') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

@@ -9,7 +9,6 @@ its old mode, and the data reach the disk before the rename that makes them visi
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -18,7 +17,7 @@ def new_file(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
     """Create a new, empty, uniquely named file like ``mkstemp``, with the umask's mode."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        path = folder / f"{prefix}{os.urandom(6).hex()}{suffix}"
         try:
             return os.open(path, flags, 0o666), path
         except FileExistsError:
@@ -29,7 +28,7 @@ def new_file(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
 def new_folder(folder: Path, prefix: str, suffix: str) -> Path:
     """Create a new, uniquely named folder like ``mkdtemp``, with the umask's mode."""
     for _ in range(100):
-        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        path = folder / f"{prefix}{os.urandom(6).hex()}{suffix}"
         try:
             path.mkdir(0o777)
             return path

@@ -20,12 +20,31 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from dl7 import __version__
 from dl7.errors import Dl7Error, ExitCode
 
+
+class _LazyGroup(TyperGroup):
+    """The author's and data commands (`validate`, `data`) are built only when named or listed,
+    so a learner's `dl7 next` does not import and convert them on every start."""
+
+    LAZY = ("validate", "data")
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in self.LAZY if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            for name, command in _lazy_commands().items():
+                self.add_command(command, name)
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
     name="dl7",
+    cls=_LazyGroup,
     help="Learn deep learning in seven steps, in real notebooks with checked exercises.\n\n"
     "Start with `dl7 next`: it tells you what to read and which notebook to solve.",
     no_args_is_help=False,
@@ -423,15 +442,15 @@ def show(step: StepArg, as_json: JsonOpt = False) -> None:
     render_show(out, j, j.state(curriculum.step(step).id))
 
 
-def _mount_subcommands() -> None:
+def _lazy_commands() -> dict[str, Any]:
     from dl7.cli_data import app as data_app
     from dl7.cli_validate import validate
 
-    app.command()(_guard(validate))
-    app.add_typer(data_app, name="data", help="List data sets and fetch the optional full-size ones.")
-
-
-_mount_subcommands()
+    lazy = typer.Typer(rich_markup_mode="markdown")
+    lazy.command()(_guard(validate))
+    lazy.add_typer(data_app, name="data", help="List data sets and fetch the optional full-size ones.")
+    group = typer.main.get_command(lazy)
+    return {name: group.commands[name] for name in _LazyGroup.LAZY}  # type: ignore[attr-defined]
 
 
 def main() -> None:

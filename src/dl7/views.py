@@ -28,6 +28,13 @@ STYLE = {
 }
 
 
+PANEL_WIDTH = 100  # columns: wide enough for a workspace path and a command, still readable
+
+
+def _panel_width(console: Console) -> int:
+    return min(console.width, PANEL_WIDTH)
+
+
 def badge(status: str) -> Text:
     symbol, label, colour = STYLE.get(status, ("?", status, "white"))
     return Text(f"{symbol} {label}", style=colour)
@@ -124,7 +131,9 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
         commands.append(f"dl7 read {step.id} {unread[0]}   [dim]# mark reading {unread[0]} as done[/]")
     parts.append(Text.from_markup("[bold]Next commands[/]"))
     parts += [Text.from_markup(f"  $ {c}") for c in commands]
-    console.print(Panel(Group(*parts), title="dl7 next", border_style="cyan", expand=False))
+    # A fixed width, not expand=False: Rich would otherwise measure every nested table once
+    # more just to fit the panel to them (a third of `dl7 next`'s time, measured).
+    console.print(Panel(Group(*parts), title="dl7 next", border_style="cyan", width=_panel_width(console)))
 
 
 def render_status(console: Console, journey: Journey) -> None:
@@ -316,7 +325,7 @@ def render_show(console: Console, journey: Journey, state: StepState) -> None:
         )
     if state.exercises:
         parts.append(exercises_table(state))
-    console.print(Panel(Group(*parts), border_style="cyan", expand=False))
+    console.print(Panel(Group(*parts), border_style="cyan", width=_panel_width(console)))
 
 
 def render_hint(console: Console, exercise_id: str, title: str, hints: tuple[str, ...], shown: int) -> None:
