@@ -67,7 +67,7 @@ def check_embedding_lookup(embedding_lookup: Any) -> str:
         if np.allclose(got, E[ids - 1]):
             raise CheckFailed(
                 f"{what} returned row id - 1 for each id — ids index rows directly: id 0 is the padding "
-                "row 0, and word ids start at 1, so no shift is needed"
+                "row 0, so no shift is needed"
             )
         expect_close(got, want, what, atol=1e-12, rtol=1e-12, hint="row i of E is the vector of id i")
 
