@@ -185,7 +185,7 @@ def _print_json(data: Any) -> None:
 @_guard
 def next_(as_json: JsonOpt = False) -> None:
     """What to do now: the current step, its readings, its notebook and the commands to run."""
-    from dl7.views import render_next, status_json
+    from dl7.views import finished_json, render_next, status_json
 
     curriculum, prepared, j = _journey(quiet=as_json)
     if as_json:
@@ -200,6 +200,7 @@ def next_(as_json: JsonOpt = False) -> None:
                 "commands": [f"dl7 run {current.step.id}", f"dl7 hint {current.step.id}"],
             }
         )
+        data["finished"] = finished_json(j) if current is None else None  # congratulations, what to read
         _print_json(data)
         return
     render_next(out, curriculum, j)

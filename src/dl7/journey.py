@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dl7.curriculum import Curriculum, Step
+from dl7.curriculum import Curriculum, Reading, Step
 from dl7.progress import Progress
 
 
@@ -57,6 +57,31 @@ class Journey:
 
     def state(self, step_id: str) -> StepState:
         return next(s for s in self.steps if s.step.id == step_id)
+
+    @property
+    def exercises_passed(self) -> int:
+        return sum(s.passed for s in self.steps)
+
+    def unread(self) -> tuple[Unread, ...]:
+        """Readings not marked done, for a learner who finished the exercises: the last step's
+        first (a course ends with its pointers onward, as the article ends with Bengio's survey and
+        Mohamed's statistical view), then the earlier steps' in course order."""
+        order = [*self.steps[-1:], *self.steps[:-1]]
+        return tuple(
+            Unread(s.step.id, n, r)
+            for s in order
+            for n, r in enumerate(s.step.readings, start=1)
+            if r.id not in s.readings_done
+        )
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A reading not yet marked done; ``number`` is its place in its step, as `dl7 read` takes it."""
+
+    step_id: str
+    number: int
+    reading: Reading
 
 
 def journey(curriculum: Curriculum, progress: Progress, workspace: Path) -> Journey:

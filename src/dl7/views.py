@@ -77,15 +77,7 @@ def exercises_table(state: StepState) -> Table:
 def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> None:
     state = journey.current
     if state is None:
-        console.print(
-            Panel(
-                f"You have completed all {len(journey.steps)} steps of "
-                f"[bold]{escape(journey.course_title)}[/]. Well done!\n"
-                "`dl7 status` shows the whole journey.",
-                title="dl7 next",
-                border_style="green",
-            )
-        )
+        render_finished(console, journey)
         return
     step = state.step
     total = len(journey.steps)
@@ -134,6 +126,74 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
     # A fixed width, not expand=False: Rich would otherwise measure every nested table once
     # more just to fit the panel to them (a third of `dl7 next`'s time, measured).
     console.print(Panel(Group(*parts), title="dl7 next", border_style="cyan", width=_panel_width(console)))
+
+
+def render_finished(console: Console, journey: Journey) -> None:
+    """`dl7 next` once every step is complete: congratulations, and what to read next."""
+    last = journey.steps[-1].step if journey.steps else None
+    parts: list[Any] = [
+        Text.from_markup(
+            f"[bold green]Congratulations![/] You have completed all {len(journey.steps)} steps of "
+            f"[bold]{escape(journey.course_title)}[/]: all {journey.exercises_passed} exercises pass.\n"
+        )
+    ]
+    unread = journey.unread()
+    closing = [u for u in unread if last is not None and u.step_id == last.id]
+    earlier = [u for u in unread if u not in closing]
+    if closing and last is not None:
+        parts.append(
+            Text.from_markup(f"[bold]Read next[/] — where {escape(last.id)} ({escape(last.title)}) points:")
+        )
+        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+        for u in closing:
+            r = u.reading
+            optional = " [dim](optional)[/]" if r.optional else ""
+            table.add_row(
+                f"{u.number}.",
+                f"[bold]{escape(r.title)}[/]{optional}\n[dim]{escape(r.author)} · {escape(r.kind)} · "
+                f"{r.minutes} min[/]\n[link={r.url}][blue]{escape(r.url)}[/][/link]",
+            )
+        parts += [table, Text("")]
+    if earlier:
+        parts.append(Text.from_markup(f"[bold]Still unread from earlier steps[/] ({len(earlier)}):"))
+        parts += [
+            Text.from_markup(
+                f"  {escape(u.step_id)} {u.number}.  {escape(u.reading.title)}  "
+                f"[dim]{escape(u.reading.url)}[/]"
+            )
+            for u in earlier
+        ]
+        parts.append(Text(""))
+    if not unread:
+        parts.append(Text("You have read everything the course recommends, too. Keep building.\n"))
+    parts.append(Text.from_markup("[bold]Next commands[/]"))
+    parts += [Text.from_markup(f"  $ {escape(c)}") for c in finished_commands(journey)]
+    console.print(
+        Panel(
+            Group(*parts),
+            title="dl7 next · course complete",
+            border_style="green",
+            width=_panel_width(console),
+        )
+    )
+
+
+def finished_commands(journey: Journey) -> list[str]:
+    unread = journey.unread()
+    commands = [f"dl7 read {unread[0].step_id} {unread[0].number}   # mark it as read"] if unread else []
+    return [*commands, "dl7 status   # the whole journey"]
+
+
+def finished_json(journey: Journey) -> dict[str, Any]:
+    """The ``finished`` part of `dl7 next --json` once every step is complete."""
+    return {
+        "steps": len(journey.steps),
+        "exercises_passed": journey.exercises_passed,
+        "read_next": [
+            {"step": u.step_id, "number": u.number, **reading_json(u.reading)} for u in journey.unread()
+        ],
+        "commands": [c.split("   #")[0] for c in finished_commands(journey)],
+    }
 
 
 def render_status(console: Console, journey: Journey) -> None:
