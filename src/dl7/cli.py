@@ -3,7 +3,8 @@
 Heavy modules (nbclient, nbconvert, TensorFlow) are imported only inside the commands that
 need them, so ``dl7 next`` and ``dl7 status`` start as fast as Typer and Rich allow.
 Every :class:`~dl7.errors.Dl7Error` is turned into one line on stderr and an exit code by
-:func:`_guard`, the only place that catches it.
+:func:`_guard`, the only place that catches it; an ``OSError`` that reaches it (a full disk, a
+read-only folder) is one line and exit 2 too, never a traceback.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from dl7 import __version__
-from dl7.errors import Dl7Error, ExitCode
+from dl7.errors import Dl7Error, ExitCode, os_error
 
 
 class _LazyGroup(TyperGroup):
     """The author's and data commands (`validate`, `data`) are built only when named or listed,
     so a learner's `dl7 next` does not import and convert them on every start."""
 
-    LAZY = ("validate", "data")
+    LAZY = ("validate", "data", "solution", "doctor", "watch", "open")
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in self.LAZY if n not in self.commands)]
@@ -94,6 +95,11 @@ def _guard(fn: F) -> F:
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except OSError as exc:  # last resort: a full disk or a read-only folder is never a traceback
+            mapped = os_error(exc, "cannot use")
+            err.print(f"[bold red]error:[/] {escape(mapped.message)}")
+            err.print(f"[dim]hint: {escape(mapped.hint)}[/]")
+            raise typer.Exit(int(ExitCode.BAD_INPUT)) from None
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
@@ -243,6 +249,7 @@ def run(
     the_step = curriculum.step(step)
     notebooks = curriculum.notebook(the_step, notebook)
     with progress:
+        progress.check_writable("cannot record a run")  # before any progress bar is drawn
         if as_json:
             result = run_step(curriculum, prepared.workspace, progress, the_step, notebooks, html=html)
         else:
@@ -262,6 +269,11 @@ def run(
         render_run(out, result)
     if result.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
+    for lost in result.lost:  # the results above stand; this is what a full or read-only disk lost
+        err.print(f"[bold red]error:[/] {escape(lost.message)}")
+        err.print(f"[dim]hint: {escape(lost.hint)}[/]")
+    if result.lost:
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
     if result.course_faults:
         ids = ", ".join(r.id for r in result.course_faults)
         err.print(
@@ -342,7 +354,11 @@ def hint(
         if not ex.hints:
             out.print(f"{ex.id} has no hints. Its check message in `dl7 run {the_step.id}` says what is off.")
             return
-        shown = progress.show_next_hint(ex.id, len(ex.hints))
+        try:
+            shown = progress.show_next_hint(ex.id, len(ex.hints))
+        except Dl7Error as exc:  # a read-only or full workspace: show the hint, say it is not kept
+            shown = min(len(ex.hints), progress.hints_shown(ex.id) + 1)
+            err.print(f"[yellow]warning:[/] this hint is not remembered: {escape(exc.message)}")
     render_hint(out, ex.id, ex.title, ex.hints, shown)
 
 
@@ -445,13 +461,15 @@ def show(step: StepArg, as_json: JsonOpt = False) -> None:
 
 def _lazy_commands() -> dict[str, Any]:
     from dl7.cli_data import app as data_app
+    from dl7.cli_learn import register as register_learner_commands
     from dl7.cli_validate import validate
 
     lazy = typer.Typer(rich_markup_mode="markdown")
     lazy.command()(_guard(validate))
     lazy.add_typer(data_app, name="data", help="List data sets and fetch the optional full-size ones.")
+    register_learner_commands(lazy)
     group = typer.main.get_command(lazy)
-    return {name: group.commands[name] for name in _LazyGroup.LAZY}  # type: ignore[attr-defined]
+    return {name: group.commands[name] for name in _LazyGroup.LAZY if name in group.commands}  # type: ignore[attr-defined]
 
 
 def main() -> None:
