@@ -18,6 +18,7 @@ import atexit
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -27,7 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import nbformat
+# First: nbclient imports nbformat, which must be imported without the IRI grammar.
+from dl7.notebook_format import nbformat
+
+# isort: split
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -165,7 +169,7 @@ def execute(
 ) -> Execution:
     """Run ``nb`` (a dict or NotebookNode, not modified) top to bottom in a fresh kernel."""
     # reads() joins multi-line sources and upgrades older minor versions, as Jupyter does.
-    nb = nbformat.reads(json.dumps(nb), as_version=4)  # type: ignore[no-untyped-call]
+    nb = nbformat.reads(json.dumps(normalised(nb)), as_version=4)  # type: ignore[no-untyped-call]
     env = {**KERNEL_ENV, **(extra_env or {})}
     if checkers:
         env[CHECKERS_ENV] = os.pathsep.join(checkers)
@@ -249,6 +253,34 @@ def execute(
         outcome, message = "interrupted", "interrupted (Ctrl-C)"
     stopped = None if outcome == "completed" else running["index"]
     return Execution(nb, outcome, stopped, message, time.monotonic() - start)
+
+
+def normalised(nb: Any) -> dict[str, Any]:
+    """A copy of ``nb`` that nbformat accepts without a warning on the learner's terminal.
+
+    Notebooks saved by older tools (or written by hand) often lack cell ids although they
+    declare format 4.5, and nbformat then warns on every read ("MissingIDFieldWarning").
+    Missing or duplicate ids are given fresh ones, as Jupyter itself does when it saves; the
+    learner's file is never touched (this is the copy that runs).
+    """
+    data = json.loads(json.dumps(nb))
+    if (data.get("nbformat"), data.get("nbformat_minor", 0)) < (4, 5):
+        return dict(data)
+    seen: set[str] = set()
+    for n, cell in enumerate(data.get("cells", [])):
+        cell_id = cell.get("id") if isinstance(cell, dict) else None
+        if not isinstance(cell, dict):
+            continue
+        if not isinstance(cell_id, str) or not _CELL_ID.match(cell_id) or cell_id in seen:
+            cell_id = f"dl7-{n}"
+            while cell_id in seen:
+                cell_id += "x"
+            cell["id"] = cell_id
+        seen.add(cell_id)
+    return dict(data)
+
+
+_CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 
 
 def _no_kernel(exc: BaseException) -> Dl7Error:
