@@ -8,9 +8,12 @@ its old mode, and the data reach the disk before the rename that makes them visi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def new_file(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
@@ -85,3 +88,23 @@ def sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def append_log(path: Path, header: str) -> Iterator[IO[str]]:
+    """``path`` opened for appending a kernel's own output, or ``os.devnull`` when it cannot
+    be written (a full or read-only disk, a file where its folder should be): a log is never
+    a reason not to run a notebook."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError:
+        log = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        with contextlib.suppress(OSError):
+            log.write(header)
+            log.flush()
+        yield log
+    finally:
+        with contextlib.suppress(OSError):
+            log.close()

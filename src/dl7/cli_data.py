@@ -105,6 +105,8 @@ def fetch(
     except datasets.DatasetError as exc:
         stop_bar()
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        if exc.hint:
+            err.print(f"[dim]hint: {exc.hint}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         stop_bar()

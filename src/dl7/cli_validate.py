@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from dl7.cli import JsonOpt, _print_json, err, out, state
-from dl7.errors import ExitCode
+from dl7.errors import ExitCode, os_error
 
 
 def validate(
@@ -59,10 +59,16 @@ def validate(
                 curriculum, tuple(steps or ()), jobs=jobs, use_cache=not no_cache, listener=bars.event
             )
     if junit is not None:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        junit.write_text(junit_xml(report), encoding="utf-8")
+        from dl7.atomic import write_atomic
+
+        try:
+            write_atomic(junit, junit_xml(report))  # whole or not at all, even on a full disk
+        except OSError as exc:
+            raise os_error(exc, "cannot write the JUnit report", junit) from None
     if as_json:
         _print_json(report_json(report))
     else:
         render_validate(out, report)
+    for warning in report.warnings:  # the verdict above stands; only the cache was not kept
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.NOT_PASSING))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from dl7.atomic import new_file, new_folder
 from dl7.download import Progress, download, extract_tar, install
 from dl7.errors import DatasetError as DatasetError  # re-exported: notebooks catch it here
-from dl7.errors import ExitCode
+from dl7.errors import ExitCode, os_error
 from dl7.textsets import MOVIE_REVIEWS_FILE, MOVIE_REVIEWS_SHA256, data_root, load_movie_reviews
 from dl7.textsets import TextDataset as TextDataset  # re-exported: the public API is dl7.datasets
 from dl7.textsets import text as text
@@ -344,10 +344,10 @@ def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -
     if final.is_dir() and not force:
         return final
     root = cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
     part: Path | None = None
     staging: Path | None = None
     try:
+        root.mkdir(parents=True, exist_ok=True)
         # not mkstemp/mkdtemp: their owner-only modes would stick to the cached files
         fd, part = new_file(root, f".{name}-", ".part")
         with os.fdopen(fd, "wb") as out:
@@ -370,6 +370,9 @@ def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -
         install(staging, final)
         staging = None
         return final
+    except OSError as exc:  # a full, read-only or forbidden cache: one line, nothing kept
+        error = os_error(exc, f"cannot save the data set {name} in", root, env=DATA_ENV)
+        raise DatasetError(error.message, hint=error.hint, exit_code=ExitCode.BAD_INPUT) from None
     finally:  # runs on errors and on KeyboardInterrupt alike: never leave half a file behind
         if part is not None:
             part.unlink(missing_ok=True)

@@ -34,6 +34,7 @@ def download(url: str, out: IO[bytes], *, name: str, size_hint: int | None, prog
     digest = hashlib.sha256()
     done = 0
     request = urllib.request.Request(url, headers={"User-Agent": "dl7"})
+    local: OSError | None = None  # a write that failed: the disk's fault, not the network's
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
             length = response.headers.get("Content-Length")
@@ -41,7 +42,11 @@ def download(url: str, out: IO[bytes], *, name: str, size_hint: int | None, prog
             if progress:
                 progress(0, total)
             while chunk := response.read(_CHUNK):
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    local = exc
+                    raise
                 digest.update(chunk)
                 done += len(chunk)
                 if progress:
@@ -55,6 +60,8 @@ def download(url: str, out: IO[bytes], *, name: str, size_hint: int | None, prog
             f"could not reach {host} to download {name} ({exc.reason}); are you online?"
         ) from exc
     except (OSError, http.client.HTTPException) as exc:
+        if exc is local:
+            raise  # the caller names the file it could not write
         raise DatasetError(
             f"the download of {name} broke off after {done:,} bytes ({exc or type(exc).__name__}); "
             f"nothing was kept: run `dl7 data fetch {name}` again"

@@ -50,3 +50,34 @@ class DatasetError(Dl7Error):
     """
 
     exit_code = ExitCode.NOT_PASSING
+
+
+# errno values that mean "the machine said no" rather than "the input is wrong"
+_FULL = {"ENOSPC", "EDQUOT", "EFBIG"}
+_READ_ONLY = {"EROFS"}
+_DENIED = {"EACCES", "EPERM"}
+_IN_THE_WAY = {"EEXIST", "ENOTDIR", "EISDIR"}
+
+
+def os_error(exc: OSError, doing: str, path: object = None, *, env: str = "DL7_HOME") -> Dl7Error:
+    """One line for an operating-system error: what dl7 was doing, the path, what the system said.
+
+    ``doing`` reads like "cannot save the executed copy"; ``path`` defaults to the file the
+    error names. The hint says what to do: free some space, or point ``env`` somewhere writable.
+    """
+    import errno
+
+    where = path if path is not None else (exc.filename if exc.filename is not None else "")
+    said = exc.strerror or str(exc) or type(exc).__name__
+    name = errno.errorcode.get(exc.errno or 0, "")
+    if name in _FULL:
+        hint = "the disk is full: free some space, then try again"
+    elif name in _READ_ONLY:
+        hint = f"the file system is read-only: set {env} to a folder you can write"
+    elif name in _DENIED:
+        hint = f"you may not write there: fix its permissions, or set {env} to a folder you can write"
+    elif name in _IN_THE_WAY:
+        hint = "something is in the way (a file where a folder should be?): move it aside, then try again"
+    else:
+        hint = f"check the disk, or set {env} to another folder"
+    return Dl7Error(f"{doing} {where}: {said}" if where != "" else f"{doing}: {said}", hint=hint)

@@ -6,7 +6,8 @@ land at once; opening a store whose schema is current takes no write lock, so ``
 reads while a ``dl7 run`` records. Every ``dl7 run`` records its attempt and all its exercise
 results in one transaction. Only a file that is not a database, or fails ``quick_check``, is
 moved aside (and reported, never silently replaced); a busy, read-only or full store is an
-error that names the file, and nothing is moved.
+error that names the file, and nothing is moved. A store on a read-only or full disk is still
+read (``dl7 status`` works); only writing it is that error.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dl7.errors import Dl7Error
+from dl7.errors import Dl7Error, os_error
 
 
 def _m001_initial(db: sqlite3.Connection) -> None:
@@ -120,15 +121,22 @@ class Progress:
         self.course = course
         self.timeout = timeout
         self.moved_aside: Path | None = None
+        # Why this store can only be read (a read-only or full disk), or None: writes raise it.
+        self.write_error: Dl7Error | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise Dl7Error(f"cannot create the folder of the progress file {path}: {exc.strerror}") from None
+            raise os_error(exc, "cannot create the folder of the progress file", path) from None
         try:
             self.db = self._connect()
         except sqlite3.DatabaseError as exc:
             if not _is_corrupt(exc):
-                raise self._error(exc) from None
+                error = self._error(exc)
+                if _code(exc) not in (_READONLY, _FULL, _CANTOPEN, _PERM, _IOERR):
+                    raise error from None
+                self.db = self._open_for_reading(error)
+                self.write_error = error
+                return
             self.moved_aside = self._move_aside()
             try:
                 self.db = self._connect()
@@ -151,6 +159,32 @@ class Progress:
             raise
         return db
 
+    def _open_for_reading(self, error: Dl7Error) -> sqlite3.Connection:
+        """Open the store for reading only, without its -wal and -shm files (they cannot be
+        created on a read-only or full disk); raise ``error`` when that is not safe.
+
+        Safe only when the write-ahead log holds nothing: after every clean close it is gone or
+        empty, and the main file then holds every committed attempt. Nothing is ever moved aside
+        from here: what this connection finds wrong is an error, not a corrupt store.
+        """
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            if not self.path.is_file() or (wal.exists() and wal.stat().st_size > 0):
+                raise error
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True)
+        except (OSError, sqlite3.Error):
+            raise error from None
+        try:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok" or pending(db):
+                raise error
+        except sqlite3.Error:
+            db.close()
+            raise error from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     def _error(self, exc: sqlite3.Error) -> Dl7Error:
         """A clear one-line error for a store that cannot be used now (it is not corrupt)."""
         code = _code(exc)
@@ -160,7 +194,7 @@ class Progress:
                 f"{where} is busy: another dl7 command kept it locked for {self.timeout:g} s",
                 hint="wait for the other command (a `dl7 run`?) to finish, then try again",
             )
-        if code == _FULL:
+        if code == _FULL or (code == _IOERR and _disk_full(self.path)):
             return Dl7Error(
                 f"{where} cannot grow: the disk is full", hint="free some disk space, then try again"
             )
@@ -186,6 +220,11 @@ class Progress:
             ) from None
         return target
 
+    def check_writable(self, doing: str) -> None:
+        """Raise the reason this store cannot be written (a read-only or full disk), if any."""
+        if self.write_error is not None:
+            raise Dl7Error(f"{doing}: {self.write_error.message}", hint=self.write_error.hint)
+
     def close(self) -> None:
         self.db.close()
 
@@ -198,6 +237,8 @@ class Progress:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; busy, read-only and full stores raise a clear Dl7Error."""
+        if self.write_error is not None:
+            raise self.write_error
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -362,3 +403,13 @@ def _read_only(path: Path) -> bool:
     except (OSError, AttributeError):  # no statvfs on Windows
         pass
     return not os.access(path if path.exists() else folder, os.W_OK)
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the disk holding ``path`` is (all but) full: SQLite reports a -shm file it
+    cannot grow as a plain I/O error."""
+    try:
+        st = os.statvfs(path.parent)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < 1 << 20

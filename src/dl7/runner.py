@@ -6,13 +6,15 @@ The learner's notebook is read, never written: the executed copy goes to
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from dl7.atomic import append_log
 from dl7.curriculum import Curriculum, Notebook, Step
-from dl7.errors import Dl7Error
+from dl7.errors import Dl7Error, os_error
 from dl7.progress import Progress, now
 from dl7.results import CellError, ExerciseResult
 from dl7.workspace import Workspace, notebook_text, read_notebook, write_atomic
@@ -31,6 +33,7 @@ class NotebookRun:
     seconds: float
     results: tuple[ExerciseResult, ...]
     cell_errors: tuple[CellError, ...] = ()  # cells that raised where no exercise reports it
+    lost: tuple[Dl7Error, ...] = ()  # what could not be kept (a full or read-only disk): say so
 
     @property
     def passed(self) -> bool:
@@ -55,6 +58,11 @@ class StepRun:
         return any(nb.outcome == "interrupted" for nb in self.notebooks)
 
     @property
+    def lost(self) -> tuple[Dl7Error, ...]:
+        """What could not be kept: executed copies, or the attempt itself in the progress file."""
+        return tuple(e for nb in self.notebooks for e in nb.lost)
+
+    @property
     def course_faults(self) -> tuple[ExerciseResult, ...]:
         """Results the course is to blame for: a checker that cannot load or that crashed."""
         return tuple(r for r in self.results if r.status == "course_error")
@@ -75,6 +83,7 @@ def run_step(
         raise Dl7Error(
             f"step {step.id} has no notebooks to run", hint=f"`dl7 read {step.id}` lists its readings"
         )
+    progress.check_writable("cannot record a run")  # a read-only or full workspace: run nothing in vain
     # Read every notebook before running any, so a broken file fails fast and changes nothing.
     sources = {nb.path: read_notebook(ws.learner_path(nb)) for nb in notebooks}
     runs = []
@@ -102,10 +111,7 @@ def run_notebook(
 
     learner = ws.learner_path(nb)
     started = now()
-    ws.runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(ws.runs_dir / "kernel.log", "a", encoding="utf-8") as log:
-        log.write(f"--- {started} {nb.path}\n")
-        log.flush()
+    with append_log(ws.runs_dir / "kernel.log", f"--- {started} {nb.path}\n") as log:
         execution = execute(
             source,
             learner.parent,
@@ -117,19 +123,25 @@ def run_notebook(
         )
     results = collect(nb, execution)
     strays = tuple(stray_errors(nb, execution, results))
-    executed = _save_executed(ws, nb, execution.nb, html=html)
+    # The run is done: from here a full or read-only disk loses only what it cannot keep, and
+    # the results are still shown with a line saying what was not kept.
+    lost: list[Dl7Error] = []
+    executed = _save_executed(ws, nb, execution.nb, html=html, lost=lost)
     # A notebook whose every check passed but a cell raised is recorded as such, so the
     # step is not complete until every cell runs.
     outcome = CELL_ERRORS if strays and execution.completed else execution.outcome
-    progress.record_attempt(
-        nb.step,
-        nb.path,
-        started,
-        round(execution.seconds, 3),
-        outcome,
-        str(executed),
-        [(r.id, r.status, r.message, r.seconds) for r in results],
-    )
+    try:
+        progress.record_attempt(
+            nb.step,
+            nb.path,
+            started,
+            round(execution.seconds, 3),
+            outcome,
+            str(executed) if executed else None,
+            [(r.id, r.status, r.message, r.seconds) for r in results],
+        )
+    except Dl7Error as exc:  # the whole attempt or none of it: here, none
+        lost.append(Dl7Error(f"this run of {nb.path} was not recorded: {exc.message}", hint=exc.hint))
     return NotebookRun(
         nb,
         learner,
@@ -139,21 +151,33 @@ def run_notebook(
         execution.seconds,
         tuple(results),
         strays,
+        tuple(lost),
     )
 
 
-def _save_executed(ws: Workspace, nb: Notebook, executed: object, *, html: bool) -> Path:
+def _save_executed(
+    ws: Workspace, nb: Notebook, executed: object, *, html: bool, lost: list[Dl7Error]
+) -> Path | None:
+    """Save the executed copy (and its HTML); what cannot be written goes to ``lost``."""
     folder = ws.runs_dir / nb.step
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = folder / f"{Path(nb.path).stem}.{stamp}.ipynb"
-    write_atomic(target, notebook_text(dict(executed)))  # type: ignore[call-overload]
+    try:
+        write_atomic(target, notebook_text(dict(executed)))  # type: ignore[call-overload]
+    except OSError as exc:
+        lost.append(os_error(exc, "could not keep the executed copy", target))
+        return None
     if html:
         from nbconvert import HTMLExporter
 
         body, _ = HTMLExporter().from_notebook_node(executed)  # type: ignore[no-untyped-call, arg-type]
-        write_atomic(target.with_suffix(".html"), body)
+        try:
+            write_atomic(target.with_suffix(".html"), body)
+        except OSError as exc:
+            lost.append(os_error(exc, "could not keep the HTML copy", target.with_suffix(".html")))
     old = sorted(folder.glob(f"{Path(nb.path).stem}.*.ipynb"))[:-KEEP_RUNS]
-    for path in old:
-        path.unlink(missing_ok=True)
-        path.with_suffix(".html").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        for path in old:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".html").unlink(missing_ok=True)
     return target

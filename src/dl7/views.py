@@ -254,9 +254,8 @@ def render_run(console: Console, run: StepRun) -> None:
             console.print(f"[yellow]The run stopped: {escape(nbrun.message)}[/]")
         for error in nbrun.cell_errors:
             console.print(f"[red]! a cell raised an error:[/] {escape(error.describe())}")
-        console.print(
-            f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(str(nbrun.executed_path))}[/]"
-        )
+        kept = str(nbrun.executed_path or "not kept")
+        console.print(f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(kept)}[/]")
     results = run.results
     passed = sum(r.status == "passed" for r in results)
     if run.passed:
@@ -292,6 +291,7 @@ def run_json(run: StepRun) -> dict[str, Any]:
                 "message": nb.message,
                 "seconds": round(nb.seconds, 3),
                 "executed": str(nb.executed_path) if nb.executed_path else None,
+                "not_kept": [e.message for e in nb.lost],  # a full or read-only disk
                 "exercises": [{"id": r.id, "status": r.status, "message": r.message} for r in nb.results],
                 "cell_errors": [
                     {"cell": e.cell + 1, "error": e.ename, "message": e.evalue, "line": e.line}

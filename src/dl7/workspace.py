@@ -14,6 +14,7 @@ reset moves the current copy to a timestamped backup first. Files are written at
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from typing import Any
 
 from dl7.atomic import write_atomic as write_atomic  # re-exported: runner and validate use it
 from dl7.curriculum import Curriculum, Notebook, path_inside
-from dl7.errors import Dl7Error
+from dl7.errors import Dl7Error, os_error
 
 HOME_ENV = "DL7_HOME"
 DOT = ".dl7"
@@ -93,10 +94,7 @@ def open_workspace(curriculum: Curriculum, root: Path | None = None) -> Prepared
     try:
         ws.dot.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise Dl7Error(
-            f"cannot create the workspace at {ws.root}: {exc.strerror}",
-            hint=f"set {HOME_ENV} to a folder you can write",
-        ) from None
+        raise os_error(exc, "cannot create the workspace folder", ws.dot) from None
     _claim(ws, curriculum)
     added = tuple(nb.path for nb in curriculum.notebooks if _add_learner_copy(ws, curriculum, nb))
     return Prepared(ws, created, added)
@@ -122,7 +120,13 @@ def _claim(ws: Workspace, curriculum: Curriculum) -> None:
         "created": info.get("created") or datetime.now().isoformat(timespec="seconds"),
     }
     if wanted != info:
-        write_atomic(ws.info_path, json.dumps(wanted, indent=2) + "\n")
+        try:
+            write_atomic(ws.info_path, json.dumps(wanted, indent=2) + "\n")
+        except OSError as exc:
+            if info.get("course") != curriculum.id:  # the workspace cannot be claimed for this course
+                raise os_error(exc, "cannot write", ws.info_path) from None
+            # Only its details changed (the course was named by another path): a read-only
+            # workspace still serves the commands that only read; the next write fixes the file.
 
 
 def read_notebook(path: Path) -> dict[str, Any]:
@@ -165,7 +169,10 @@ def _add_learner_copy(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> bo
     target = ws.learner_path(nb)
     if target.exists():
         return False
-    write_atomic(target, notebook_text(pristine(curriculum, nb)), exclusive=True)
+    try:
+        write_atomic(target, notebook_text(pristine(curriculum, nb)), exclusive=True)
+    except OSError as exc:
+        raise os_error(exc, "cannot create your copy of the notebook", target) from None
     return True
 
 
@@ -184,7 +191,21 @@ def reset(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> ResetResult:
     if target.exists():
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         backup = ws.backups_dir / Path(nb.path).parent / f"{target.stem}.{stamp}{target.suffix}"
-        backup.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(target, backup)  # copy first: the learner's work exists twice before we replace it
-    write_atomic(target, fresh)
+        try:
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, backup)  # copy first: the learner's work exists twice before we replace it
+        except OSError as exc:
+            _discard(backup)  # never half a backup; the learner's file is untouched
+            raise os_error(exc, "cannot back up your notebook to", backup) from None
+    try:
+        write_atomic(target, fresh)
+    except OSError as exc:
+        if backup is not None:
+            _discard(backup)  # nothing was reset: the learner's file is as it was
+        raise os_error(exc, "cannot restore a fresh copy of", target) from None
     return ResetResult(nb.path, target, backup)
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)

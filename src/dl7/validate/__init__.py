@@ -135,11 +135,17 @@ def validate(
                     **({"statuses": [m.status for m in result.mistakes]} if result.mistakes else {}),
                 },
             )
-    if finished or use_cache:
-        cache.write()
+    unsaved = cache.write() if finished or use_cache else None
     order = {nb.path: i for i, nb in enumerate(notebooks)}
     cases.sort(key=lambda c: (order[c.notebook], _rank(c.case)))
-    return Report(curriculum.id, tuple(cases), time.monotonic() - start, len(pending), str(curriculum.path))
+    return Report(
+        curriculum.id,
+        tuple(cases),
+        time.monotonic() - start,
+        len(pending),
+        str(curriculum.path),
+        warnings=(unsaved,) if unsaved else (),
+    )
 
 
 def _rank(case: str) -> tuple[int, int]:

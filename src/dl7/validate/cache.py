@@ -27,6 +27,7 @@ from typing import Any
 
 from dl7 import __version__
 from dl7.curriculum import Curriculum, Notebook, checker_source
+from dl7.errors import os_error
 from dl7.workspace import write_atomic
 
 CACHE_ENV = "DL7_VALIDATE_CACHE"
@@ -169,11 +170,15 @@ class Cache:
             del self.entries[old]
         self.entries[key] = {"notebook": notebook, "case": case, **entry}
 
-    def write(self) -> None:
+    def write(self) -> str | None:
+        """Save the cache; on a full or read-only disk, say why it was not (one line) instead."""
         try:
             text = json.dumps(
                 {"format": FORMAT, "dl7": __version__, "passed": self.entries}, indent=1, sort_keys=True
             )
             write_atomic(self.path, text + "\n")
-        except OSError:
-            pass  # a read-only course still validates; it just is not cached
+        except OSError as exc:  # a read-only course still validates; it just is not cached
+            error = os_error(exc, "the validate cache was not saved to", self.path, env=CACHE_ENV)
+            hint = error.hint[:1].upper() + error.hint[1:]
+            return f"{error.message}; the next validate runs these notebooks again. {hint}."
+        return None

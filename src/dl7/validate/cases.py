@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dl7.atomic import append_log
 from dl7.authoring import learner_version, solved_version, with_mistakes
 from dl7.checks import MIME_TYPE
 from dl7.curriculum import Curriculum, Notebook
@@ -80,10 +81,7 @@ def run_case(
         }
     )
     log_path = cache_file(curriculum).with_name("kernel.log")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"--- {nb.path} {case}\n")
-        log.flush()
+    with append_log(log_path, f"--- {nb.path} {case}\n") as log:  # a read-only course still validates
         execution = execute(
             source,
             curriculum.source_path(nb).parent,

@@ -57,6 +57,7 @@ class Report:
     seconds: float
     executed: int  # notebook runs actually executed (not cached)
     manifest: str = ""
+    warnings: tuple[str, ...] = ()  # e.g. the cache could not be saved (a full or read-only disk)
 
     @property
     def ok(self) -> bool:
