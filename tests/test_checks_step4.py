@@ -417,3 +417,49 @@ def test_compare_with_other_epochs_fails(keras):
 
 def test_compare_stub_is_not_attempted():
     assert evaluate("step4.compare_libraries", stub).status == "not_attempted"
+
+
+# ------------------------------------------------------------------------------ known mistakes (issue 11)
+
+
+def test_derivative_in_float32_passes(tf):
+    def derivative(f, x):
+        x = tf.Variable(x, dtype=tf.float32)  # the text asks for a tape, not for float64
+        with tf.GradientTape() as tape:
+            y = f(x)
+        return float(tape.gradient(y, x))
+
+    assert evaluate("step4.tape_derivative", derivative).status == "passed"
+
+
+def test_manual_loop_at_chance_level_names_the_labels(keras):
+    def chance(x, y, epochs=20, batch_size=32, seed=0):
+        losses = list(np.linspace(2.33, math.log(10) + 0.001, epochs))  # what shuffled labels give
+        return make_mlp(keras), losses
+
+    r = evaluate("step4.manual_loop", chance)
+    expect_failed(r, "ln 10", "chance level", "same indices")
+
+
+def test_keras_fit_with_a_softmax_output_is_named(tf, keras):
+    def softmax_fit(x, y, seed=0):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(64,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+        return model
+
+    expect_failed(evaluate("step4.keras_fit", softmax_fit), "outputs are probabilities", "no activation")
+
+
+def test_manual_loop_whose_loss_grows_is_told_it_climbs(keras):
+    def climbing(x, y, epochs=20, batch_size=32, seed=0):
+        return make_mlp(keras), list(np.geomspace(8.0, 27000.0, epochs))
+
+    expect_failed(evaluate("step4.manual_loop", climbing), "loss grew", "climb")

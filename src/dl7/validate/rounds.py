@@ -141,7 +141,8 @@ class Taint:
         cells = nb.get("cells", [])
         self.code = [i for i, c in enumerate(cells) if c.get("cell_type") == "code"]
         self.cells = {i: _analyse(cell_source(cells[i])) for i in self.code}
-        self.globals = set().union(*(c.writes for c in self.cells.values())) - _imported(nb)
+        self.modules = _imported(nb)
+        self.globals = set().union(*(c.writes for c in self.cells.values())) - self.modules
         self._memo: dict[int, frozenset[int]] = {}
 
     def reach(self, start: int) -> frozenset[int]:
@@ -192,9 +193,12 @@ def last_cell(nb: Any, chosen: tuple[KnownMistake, ...]) -> int:
     return max(check_cell(nb, k.exercise) for k in chosen)
 
 
-def _only_definitions(source: str) -> bool:
-    """A cell whose top level only defines functions or classes (and imports): running it
-    again has no effect but to rebind those names."""
+def _only_definitions(source: str, modules: set[str]) -> bool:
+    """A cell whose top level only defines functions or classes, imports, or binds names to
+    values built from literals and imported modules alone (``W = [0.15, 0.2]``,
+    ``loss_fn = keras.losses.SparseCategoricalCrossentropy()``): running it again has no effect
+    but to rebind those names to equal values. Anything that mentions randomness is excluded,
+    since running it again would draw different numbers."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -206,6 +210,16 @@ def _only_definitions(source: str) -> bool:
             continue
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a docstring
+        if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+            text = ast.unparse(stmt.value).lower()
+            if (
+                all(isinstance(t, ast.Name) for t in targets)
+                and names <= modules | _BUILTINS
+                and not any(word in text for word in ("random", "rng", "seed", "shuffle", "time"))
+            ):
+                continue
         return False
     return bool(tree.body)
 
@@ -220,7 +234,7 @@ def replayable(nb: Any, k: KnownMistake, taint: Taint) -> bool:
     """
     cells = nb.get("cells", [])
     check = check_cell(nb, k.exercise)
-    if check <= k.mistake.cell or not _only_definitions(cell_source(cells[k.mistake.cell])):
+    if check <= k.mistake.cell or not _only_definitions(cell_source(cells[k.mistake.cell]), taint.modules):
         return False
     check_info = taint.cells[check]
     if check_info.opaque or check_info.writes:

@@ -26,7 +26,7 @@ def static_checks(
         data = read_notebook(path)
     except Dl7Error as exc:
         return CaseResult(nb.path, "static", False, (Problem(None, exc.message),)), {}, []
-    import nbformat
+    from dl7.notebook_format import nbformat  # without the IRI grammar: see there
 
     try:
         nbformat.validate(nbformat.reads(json.dumps(data), as_version=4))  # type: ignore[no-untyped-call]

@@ -93,6 +93,20 @@ def check_manual_loop(train_by_hand: Any) -> str:
         )
     if not np.all(np.isfinite(history)):
         raise CheckFailed("losses contains nan or inf; is the learning rate too large?")
+    if not history[-1] < 0.5 * history[0] and abs(history[-1] - math.log(10)) < 0.1:
+        raise CheckFailed(
+            f"the training loss went from {history[0]:.4f} (epoch 1) to {history[-1]:.4f} (epoch "
+            f"{LOOP_EPOCHS}), which is ln 10 = 2.3026, the chance level of 10 classes; it should fall "
+            "far below. The model relates no image to its label: are the gradients applied to "
+            "model.trainable_variables every batch, and does each batch take its images and its labels "
+            "with the same indices?"
+        )
+    if history[-1] > history[0]:
+        raise CheckFailed(
+            f"the training loss grew from {history[0]:.4f} (epoch 1) to {history[-1]:.4f} (epoch "
+            f"{LOOP_EPOCHS}): the updates climb the loss — hand the optimizer the gradients as the tape "
+            "gives them (it subtracts them itself), and check the learning rate"
+        )
     if not history[-1] < 0.5 * history[0]:
         raise CheckFailed(
             f"the training loss went from {history[0]:.4f} (epoch 1) to {history[-1]:.4f} (epoch "
@@ -144,6 +158,18 @@ def check_keras_fit(train_with_fit: Any) -> str:
         )
     if int(model.optimizer.iterations) == 0:
         raise CheckFailed("the model was compiled but never trained; call model.fit(x, y, ...)")
+    scores = np.asarray(model(x_test, training=False))
+    if (
+        scores.ndim == 2
+        and np.all((scores >= 0) & (scores <= 1))
+        and np.any((scores > 0) & (scores < 1))
+        and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4)
+    ):
+        raise CheckFailed(
+            "the model's outputs are probabilities (each row sums to 1): its last Dense has a softmax. "
+            "With from_logits=True the loss applies a softmax itself; end with Dense(10) and no "
+            "activation (or use from_logits=False, consistently)"
+        )
     acc = _accuracy(model, x_test, y_test, "model")
     if acc < FIT_MIN_ACCURACY:
         raise CheckFailed(
