@@ -386,3 +386,60 @@ def test_misplaced_mistake_markers_are_static_problems_with_cell_and_line(course
         "solution markers: cell 3, line 2: the mistake 'alone' follows no solution" in p[3]
         for p in problems(report)
     )
+
+
+# -- planning the runs of known mistakes (no kernel) ------------------------------------------------
+
+
+def _plan(*cells: str) -> list[tuple[list[str], bool]]:
+    from dl7.validate.rounds import known_mistakes, plan
+
+    nb = {"cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": []} for c in cells]}
+    return [([k.label for k in run], replay) for run, replay in plan(nb, known_mistakes(nb))]
+
+
+def test_mistakes_in_cells_that_only_define_are_replayed_in_one_run() -> None:
+    runs = _plan(
+        "import numpy as np\nfrom dl7 import check",
+        "W = [0.15, 0.2]\nloss = np.square\n" + DOUBLE + mistake("adds two", "return x + 2"),
+        'check("step1.double", double)',
+        "def triple(x):\n    ### BEGIN SOLUTION\n    return double(x) + x\n    ### END SOLUTION\n"
+        + mistake("doubles", "return double(x)"),
+        'check("step3.triple", triple)',
+    )
+    assert runs == [(["adds two", "doubles"], True)]
+
+
+@pytest.mark.parametrize(
+    "prelude",
+    [
+        "W = np.random.default_rng(0).normal(size=3)\n",  # running it again draws other numbers
+        "TWO = double(1)\n",  # runs learner code at the top level
+    ],
+)
+def test_cells_that_do_more_than_define_run_as_rounds(prelude: str) -> None:
+    runs = _plan(
+        "import numpy as np\nfrom dl7 import check",
+        DOUBLE + mistake("adds two", "return x + 2") + prelude,
+        'check("step1.double", double)',
+    )
+    assert runs == [(["adds two"], False)]
+
+
+def test_a_check_cell_that_assigns_is_not_replayed() -> None:
+    runs = _plan(
+        "from dl7 import check",
+        DOUBLE + mistake("adds two", "return x + 2"),
+        'result = double(2)\ncheck("step1.double", double)',
+    )
+    assert runs == [(["adds two"], False)]
+
+
+def test_a_check_that_reads_what_a_tainted_cell_computed_is_not_replayed() -> None:
+    runs = _plan(
+        "from dl7 import check",
+        DOUBLE + mistake("adds two", "return x + 2"),
+        "FOUR = double(2)",
+        'check("step1.double", lambda x: FOUR * x / 2)',
+    )
+    assert runs == [(["adds two"], False)]
