@@ -267,3 +267,21 @@ def test_a_cached_manifest_loads_without_pyyaml(course: Path, isolated: Path) ->
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "LOADED []" in out
+
+
+def test_the_run_path_skips_jsonschemas_format_checkers() -> None:
+    """nbformat needs jsonschema, whose format checkers would build an IRI grammar (seconds) and
+    import arrow: the run and validate paths import neither, and nothing else is affected."""
+    probe = (
+        "import sys\n"
+        "import dl7.execute, dl7.validate.static\n"
+        "from dl7.notebook_format import nbformat\n"
+        "skipped = ('rfc3987_syntax', 'lark', 'isoduration', 'arrow', 'webcolors')\n"
+        "loaded = [m for m in skipped if m in sys.modules]\n"
+        "print('LOADED', loaded)\n"
+        "nbformat.validate(nbformat.v4.new_notebook())\n"
+        "import rfc3987_syntax\n"
+        "print('LATER', rfc3987_syntax.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "LOADED []" in out and "LATER rfc3987_syntax" in out
