@@ -443,3 +443,29 @@ def test_a_check_that_reads_what_a_tainted_cell_computed_is_not_replayed() -> No
         'check("step1.double", lambda x: FOUR * x / 2)',
     )
     assert runs == [(["adds two"], False)]
+
+
+def test_a_replayed_mistake_that_disturbs_later_exercises_is_not_trusted(course: Path) -> None:
+    edit_source(course, "basics.ipynb", 1, 'from dl7 import check\nNAMES = ["Ada"]')
+    edit_source(
+        course,
+        "basics.ipynb",
+        2,
+        DOUBLE + mistake("scribbles on NAMES", 'NAMES.append("x")\n    return x + 2'),
+    )
+    edit_source(
+        course,
+        "basics.ipynb",
+        4,
+        GREET.replace('f"hello {name}"', 'f"hello {name}" if len(NAMES) == 1 else "?"')
+        + mistake("no space", 'return f"hello{name}"'),
+    )
+    code, report = validate(course, "step1")
+    assert code == 1
+    reasons = [(p[2], p[3]) for p in problems(report)]
+    assert any(
+        ex == "step1.greet"
+        and "'no space' could not be judged" in why
+        and "the solution itself is failed" in why
+        for ex, why in reasons
+    ), reasons

@@ -108,11 +108,23 @@ def run_case(
     outcomes: list[MistakeOutcome] = []
     if chosen:
         taint = Taint(data)
-        replayed = _replayed_results(execution.nb) if replay else {}
+        replayed, solved = _replayed_results(execution.nb) if replay else ({}, {})
         for n, k in enumerate(chosen):
             r = replayed.get(n) or results[k.exercise]
             ok = r.status != "passed"
-            if replay and n not in replayed:
+            if replay and n in replayed and solved.get(k.exercise) != "passed":
+                # Its own check, with the solution, ran just before the replay; if it did not pass
+                # here (as it does in the solved run), an earlier replay disturbed the state.
+                ok = False
+                problems.append(
+                    Problem(
+                        k.exercise,
+                        f"the known mistake {k.label!r} could not be judged: in the run that replays "
+                        f"mistakes, the solution itself is {solved.get(k.exercise, 'not reached')} "
+                        "(an earlier mistake may have changed the notebook's state when its check called it)",
+                    )
+                )
+            elif replay and n not in replayed:
                 ok = False
                 problems.append(
                     Problem(
@@ -179,7 +191,12 @@ def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...]) -> dict[st
             again = dict(solved[index], outputs=[], execution_count=None)
             for part, copy in (("mistake", wrong), ("check", again)):
                 copy = dict(copy, id=f"dl7-{part}-{n}")
-                copy["metadata"] = {**copy.get("metadata", {}), "dl7-mistake": n, "dl7-part": part}
+                copy["metadata"] = {
+                    **copy.get("metadata", {}),
+                    "dl7-mistake": n,
+                    "dl7-part": part,
+                    "dl7-exercise": k.exercise,
+                }
                 cells.append(copy)
             restore.add(k.mistake.cell)
         for c in sorted(restore):
@@ -192,21 +209,25 @@ def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...]) -> dict[st
     return source
 
 
-def _replayed_results(nb: Any) -> dict[int, ExerciseResult]:
-    """Mistake number → the result its replayed check emitted."""
+def _replayed_results(nb: Any) -> tuple[dict[int, ExerciseResult], dict[str, str]]:
+    """Mistake number → the result its replayed check emitted; and exercise → the status its
+    own check (with the solution) had in the same run."""
     found: dict[int, ExerciseResult] = {}
+    solved: dict[str, str] = {}
     for cell in nb.cells:
         meta = cell.get("metadata", {})
-        if meta.get("dl7-part") != "check":
-            continue
         for output in cell.get("outputs", []) or []:
             bundle = (output.get("data") or {}).get(MIME_TYPE)
-            if isinstance(bundle, dict):
-                status = str(bundle.get("status", "failed"))
+            if not isinstance(bundle, dict):
+                continue
+            exercise, status = str(bundle.get("id", "")), str(bundle.get("status", "failed"))
+            if meta.get("dl7-part") == "check" and exercise == meta.get("dl7-exercise"):
                 found[int(meta["dl7-mistake"])] = ExerciseResult(
-                    str(bundle.get("id", "")), "", status, str(bundle.get("message", ""))
+                    exercise, "", status, str(bundle.get("message", ""))
                 )
-    return found
+            elif "dl7-part" not in meta:
+                solved.setdefault(exercise, status)
+    return found, solved
 
 
 def _imported(cell: Any) -> list[str] | None:
