@@ -285,3 +285,104 @@ def test_the_run_path_skips_jsonschemas_format_checkers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "LOADED []" in out and "LATER rfc3987_syntax" in out
+
+
+# -- an 80-column terminal, progress bars, a teacher's course (issue 12) -----------------------
+
+
+def dl7_at(columns: int, *args: str) -> str:
+    """dl7 in a subprocess whose terminal is ``columns`` wide, as a learner runs it."""
+    import os
+
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}
+    done = subprocess.run(
+        [sys.executable, "-m", "dl7", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_every_view_reads_well_at_80_columns(isolated: Path) -> None:
+    from dl7.curriculum import load
+
+    step1 = load().step("step1")
+    for args in (["next"], ["show", "step1"], ["read", "step1"]):
+        output = dl7_at(80, *args)
+        for r in step1.readings:
+            assert any(line.strip() == r.url for line in output.splitlines()), (args, r.url)  # whole
+        assert "…" not in output, (args, output)  # nothing cut short
+        for line in output.splitlines():
+            assert len(line.rstrip()) <= 80 or line.strip().startswith(("http", "$ ", "/")), (args, line)
+    status = dl7_at(80, "status")
+    for step in load().steps:
+        row = next(line for line in status.splitlines() if line.startswith(f"{step.id} "))
+        assert f" 0/{len(step.exercises)}" in row and "never" in row, row
+    assert "…" not in status and "◀ now" in status
+    assert all(len(line.rstrip()) <= 80 for line in status.splitlines() if not line.startswith("times in"))
+
+
+def test_next_reflows_the_summary_and_uses_the_width_it_has(isolated: Path) -> None:
+    from dl7.curriculum import load
+    from dl7.views import reflow
+
+    summary = load().step("step1").summary
+    assert "\n" in summary.strip(), "the manifest hard-wraps it"
+    wide = dl7_at(120, "next")
+    assert reflow(summary).split(". ")[0] in wide.replace("│", "").replace("\n", " ").replace("  ", " ")
+    assert max(len(line) for line in wide.splitlines()) > 80, "a wider terminal is used"
+    assert reflow("one\ntwo\n\n- a\n- b\n  more") == "one two\n\n- a\n- b more"
+
+
+def test_status_shows_bars_and_the_current_steps_unfinished_exercises(course: Path, isolated: Path) -> None:
+    from dl7.progress import Progress
+
+    dl7(course, "status")
+    with Progress(isolated / ".dl7" / "progress.sqlite", "fixture") as progress:
+        progress.record_attempt(
+            "step1",
+            "notebooks/basics.ipynb",
+            "2026-03-04T05:06:07",
+            1.0,
+            "completed",
+            None,
+            [("step1.double", "passed", "", 0.1), ("step1.greet", "failed", "nope", 0.1)],
+        )
+    code, output = dl7(course, "status")
+    assert code == 0
+    row = next(line for line in output.splitlines() if line.startswith("step1 "))
+    assert "━━━━━─────  1/2" in row and "03-04 05:06" in row and "◀ now" in row
+    assert "──────────  0/1" in next(line for line in output.splitlines() if line.startswith("step2 "))
+    todo = output.split("Still to do in step1 (1 of 2):")[1]
+    assert "greet" in todo and "Greet someone" in todo and "double" not in todo
+
+
+def test_a_teachers_course_prints_commands_that_work(course: Path, isolated: Path) -> None:
+    code, output = dl7(course, "next")
+    assert code == 0
+    assert f"dl7 --curriculum {course} run step1" in output
+    assert f"dl7 --curriculum {course} hint step1" in output
+    data = json.loads(dl7(course, "next", "--json")[1])
+    assert data["next"]["commands"][0] == f"dl7 --curriculum {course} run step1"
+    # The learner types a printed command without --curriculum: the workspace's course is used.
+    code, output = dl7(None, "hint", "step1")
+    assert code == 0 and "Multiply by two." in output
+    code, output = dl7(None, "status", "--json")
+    assert code == 0 and [s["id"] for s in json.loads(output)["steps"]] == ["step1", "step2", "step3"]
+
+
+def test_curriculum_is_accepted_after_the_subcommand(course: Path, isolated: Path) -> None:
+    for args in (
+        ["status", "--json", "--curriculum", str(course)],
+        ["status", f"--curriculum={course}", "--json"],
+        ["status", "-c", str(course), "--json"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+        assert json.loads(result.output)["steps"][0]["exercises"][0]["id"] == "step1.double"
+    result = runner.invoke(app, ["list", "--curriculum", str(course / "nope.yaml")])
+    assert result.exit_code == 2 and "curriculum not found" in result.output

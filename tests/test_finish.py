@@ -75,7 +75,8 @@ def test_next_congratulates_and_points_to_the_closing_readings(course: Path, iso
     assert "A survey to read after the course" in output and "https://example.org/survey" in output
     assert "(optional)" in output
     assert "Still unread from earlier steps (2)" in output and "A first reading" in output
-    assert "dl7 read step3 1" in output and "dl7 status" in output
+    dl7_again = f"dl7 --curriculum {course}"  # the course was named, so the commands name it too
+    assert f"{dl7_again} read step3 1" in output and f"{dl7_again} status" in output
 
     data = json.loads(dl7(course, "next", "--json")[1])
     assert data["next"] is None and data["current"] is None
@@ -84,7 +85,10 @@ def test_next_congratulates_and_points_to_the_closing_readings(course: Path, iso
     first = finished["read_next"][0]
     assert (first["step"], first["number"], first["id"]) == ("step3", 1, "r-survey")
     assert [r["id"] for r in finished["read_next"]] == ["r-survey", "r-optional", "r-one", "r-two"]
-    assert finished["commands"] == ["dl7 read step3 1", "dl7 status"]
+    assert finished["commands"] == [
+        f"dl7 --curriculum {course} read step3 1",
+        f"dl7 --curriculum {course} status",
+    ]
 
 
 def test_next_after_reading_everything(course: Path, isolated: Path) -> None:
@@ -98,7 +102,7 @@ def test_next_after_reading_everything(course: Path, isolated: Path) -> None:
     assert code == 0 and "Congratulations!" in output
     assert "read everything the course recommends" in output and "Read next" not in output
     finished = json.loads(dl7(course, "next", "--json")[1])["finished"]
-    assert finished["read_next"] == [] and finished["commands"] == ["dl7 status"]
+    assert finished["read_next"] == [] and finished["commands"] == [f"dl7 --curriculum {course} status"]
 
 
 def test_a_failing_exercise_keeps_the_course_open(course: Path, isolated: Path) -> None:

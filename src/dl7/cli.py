@@ -36,11 +36,37 @@ class _LazyGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in self.LAZY if n not in self.commands)]
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return list(super().parse_args(ctx, _hoist_curriculum(args)))
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in self.LAZY and cmd_name not in self.commands:
             for name, command in _lazy_commands().items():
                 self.add_command(command, name)
         return super().get_command(ctx, cmd_name)
+
+
+def _hoist_curriculum(args: list[str]) -> list[str]:
+    """``dl7 validate --curriculum PATH`` means ``dl7 --curriculum PATH validate``: the option
+    is the whole program's, so it is moved before the subcommand wherever it was typed."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in ("--curriculum", "-c") and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith("--curriculum="):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 app = typer.Typer(
@@ -67,6 +93,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document i
 
 class _State:
     curriculum_path: str | None = None
+    curriculum_named: bool = False  # given as --curriculum on the command line (not the env)
 
 
 state = _State()
@@ -132,6 +159,8 @@ def main_options(
 ) -> None:
     """Learn deep learning in seven steps, in real notebooks with checked exercises."""
     state.curriculum_path = curriculum
+    source = ctx.get_parameter_source("curriculum")  # Typer vendors Click: compare by name
+    state.curriculum_named = getattr(source, "name", "") == "COMMANDLINE"
     if ctx.invoked_subcommand is None:
         out.print(ctx.get_help())
 
@@ -144,7 +173,27 @@ def _load() -> Any:
     from dl7.manifest_cache import load
     from dl7.workspace import DOT, locate
 
-    return load(state.curriculum_path, locate() / DOT)
+    dot = locate() / DOT
+    return load(state.curriculum_path or _recorded_course(dot), dot)
+
+
+def _recorded_course(dot: Path) -> str | None:
+    """The course this workspace was made for (a teacher's course named once with
+    --curriculum), so that later commands typed without it use that course, not the default."""
+    try:
+        recorded = json.loads((dot / "workspace.json").read_text(encoding="utf-8")).get("curriculum")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded if isinstance(recorded, str) and Path(recorded).is_file() else None
+
+
+def _dl7() -> str:
+    """How to call dl7 again in printed commands: with the course when it was named."""
+    if state.curriculum_named and state.curriculum_path:
+        import shlex
+
+        return f"dl7 --curriculum {shlex.quote(state.curriculum_path)}"
+    return "dl7"
 
 
 def _open(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
@@ -203,13 +252,13 @@ def next_(as_json: JsonOpt = False) -> None:
             else {
                 "step": current.step.id,
                 "notebooks": [str(prepared.workspace.root / nb.path) for nb in current.step.notebooks],
-                "commands": [f"dl7 run {current.step.id}", f"dl7 hint {current.step.id}"],
+                "commands": [f"{_dl7()} run {current.step.id}", f"{_dl7()} hint {current.step.id}"],
             }
         )
-        data["finished"] = finished_json(j) if current is None else None  # congratulations, what to read
+        data["finished"] = finished_json(j, _dl7()) if current is None else None  # what to read
         _print_json(data)
         return
-    render_next(out, curriculum, j)
+    render_next(out, curriculum, j, _dl7())
 
 
 @app.command()

@@ -53,18 +53,76 @@ def workspace_notice(console: Console, prepared: Prepared) -> None:
         )
 
 
-def readings_table(state: StepState) -> Table:
-    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+class Whole:
+    """A line printed whole, never cut or wrapped by dl7 (a URL, a command to copy): where it
+    does not fit the terminal, the terminal wraps it, so it still copies and clicks whole."""
+
+    def __init__(self, markup: str, plain: str, indent: int = 0) -> None:
+        self.text = Text.from_markup(" " * indent + markup, overflow="ignore")
+        self.text.no_wrap = True
+        self.width = indent + len(plain)
+
+    def __rich__(self) -> Text:
+        return self.text
+
+
+def reflow(summary: str) -> str:
+    """A manifest's hard-wrapped summary as paragraphs the terminal wraps to its own width
+    (lines starting a list item keep their break)."""
+    paragraphs = []
+    for block in summary.strip().split("\n\n"):
+        lines: list[str] = []
+        for line in block.splitlines():
+            item = line.lstrip().startswith(("- ", "* ")) or line[:3].rstrip(". ").isdigit()
+            if lines and not item:
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.rstrip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+def readings_parts(state: StepState) -> list[Any]:
+    """Each reading: number, mark, title and details wrapped to the width, then its URL whole."""
+    parts: list[Any] = []
     for n, r in enumerate(state.step.readings, start=1):
+        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
         mark = "[green]✔[/]" if r.id in state.readings_done else "[dim]○[/]"
         optional = " [dim](optional)[/]" if r.optional else ""
         table.add_row(
             f"{n}.",
             mark,
             f"[bold]{escape(r.title)}[/]{optional}\n[dim]{escape(r.author)} · {escape(r.kind)} · "
-            f"{r.minutes} min · id {escape(r.id)}[/]\n[link={r.url}][blue]{escape(r.url)}[/][/link]",
+            f"{r.minutes} min · id {escape(r.id)}[/]",
         )
-    return table
+        parts += [table, Whole(f"[link={r.url}][blue]{escape(r.url)}[/][/link]", r.url, indent=7)]
+    return parts
+
+
+def readings_table(state: StepState) -> Group:
+    return Group(*readings_parts(state))
+
+
+def _emit(console: Console, parts: list[Any], title: str, border_style: str) -> None:
+    """A panel where every whole line fits inside it; otherwise (a narrow terminal, a long URL)
+    the same parts between two rules, so nothing is cut and nothing carries a border."""
+    width = _panel_width(console)
+    if all(p.width <= width - 4 for p in parts if isinstance(p, Whole)):
+        # A fixed width, not expand=False: Rich would otherwise measure every nested table once
+        # more just to fit the panel to them (a third of `dl7 next`'s time, measured).
+        console.print(Panel(Group(*parts), title=title, border_style=border_style, width=width))
+        return
+    console.rule(f"[bold]{title}[/]" if title else "", style=border_style, align="left")
+    console.print(Group(*parts), crop=False)
+    console.rule(style=border_style)
+
+
+def _command(console: Console, command: str, comment: str) -> list[Any]:
+    """``$ command   # comment``: the command whole; the comment beside it only where it fits."""
+    line = f"  $ {command}"
+    if len(line) + 5 + len(comment) <= _panel_width(console) - 4:
+        return [Whole(f"{escape(line)}   [dim]# {escape(comment)}[/]", f"{line}   # {comment}")]
+    return [Whole(escape(line), line), Text(f"    # {comment}", style="dim")]
 
 
 def exercises_table(state: StepState) -> Table:
@@ -74,10 +132,11 @@ def exercises_table(state: StepState) -> Table:
     return table
 
 
-def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> None:
+def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7: str = "dl7") -> None:
+    """``dl7`` is how the learner calls dl7: with ``--curriculum PATH`` for a teacher's course."""
     state = journey.current
     if state is None:
-        render_finished(console, journey)
+        render_finished(console, journey, dl7)
         return
     step = state.step
     total = len(journey.steps)
@@ -85,12 +144,12 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
     parts: list[Any] = [
         Text.from_markup(f"[dim]{escape(journey.course_title)} · step {index} of {total}[/]"),
         Text.from_markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]\n"),
-        Text(step.summary + "\n"),
+        Text(reflow(step.summary) + "\n"),
     ]
     if step.readings:
         parts += [
             Text.from_markup(f"[bold]Read or watch[/] ({state.readings_count}/{len(step.readings)} done)"),
-            readings_table(state),
+            *readings_parts(state),
             Text(""),
         ]
     by_id = {e.id: e for e in state.exercises}
@@ -103,7 +162,8 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
         )
         for nb in step.notebooks:
             path = journey.workspace / nb.path
-            parts.append(Text.from_markup(f"[cyan]{escape(str(path))}[/]  [dim]({escape(nb.title)})[/]"))
+            parts.append(Text.from_markup(f"[bold]{escape(nb.title)}[/]"))
+            parts.append(Whole(f"[cyan]{escape(str(path))}[/]", str(path)))
             table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
             for ex in nb.exercises:
                 table.add_row(
@@ -113,22 +173,21 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey) -> N
                     todo_nb = path
             parts += [table]
         parts.append(Text(""))
-    commands = []
+    commands: list[tuple[str, str]] = []
     if todo_nb is not None:
-        commands.append(f"jupyter lab {todo_nb}   [dim]# solve the exercises there[/]")
-        commands.append(f"dl7 run {step.id}   [dim]# run in a fresh kernel and check every exercise[/]")
-        commands.append(f"dl7 hint {step.id}   [dim]# stuck? one more hint each time[/]")
+        commands.append((f"jupyter lab {todo_nb}", "solve the exercises there"))
+        commands.append((f"{dl7} run {step.id}", "run in a fresh kernel and check every exercise"))
+        commands.append((f"{dl7} hint {step.id}", "stuck? one more hint each time"))
     unread = [n for n, r in enumerate(step.readings, start=1) if r.id not in state.readings_done]
     if unread:
-        commands.append(f"dl7 read {step.id} {unread[0]}   [dim]# mark reading {unread[0]} as done[/]")
+        commands.append((f"{dl7} read {step.id} {unread[0]}", f"mark reading {unread[0]} as done"))
     parts.append(Text.from_markup("[bold]Next commands[/]"))
-    parts += [Text.from_markup(f"  $ {c}") for c in commands]
-    # A fixed width, not expand=False: Rich would otherwise measure every nested table once
-    # more just to fit the panel to them (a third of `dl7 next`'s time, measured).
-    console.print(Panel(Group(*parts), title="dl7 next", border_style="cyan", width=_panel_width(console)))
+    for c, why in commands:
+        parts += _command(console, c, why)
+    _emit(console, parts, "dl7 next", "cyan")
 
 
-def render_finished(console: Console, journey: Journey) -> None:
+def render_finished(console: Console, journey: Journey, dl7: str = "dl7") -> None:
     """`dl7 next` once every step is complete: congratulations, and what to read next."""
     last = journey.steps[-1].step if journey.steps else None
     parts: list[Any] = [
@@ -144,47 +203,39 @@ def render_finished(console: Console, journey: Journey) -> None:
         parts.append(
             Text.from_markup(f"[bold]Read next[/] — where {escape(last.id)} ({escape(last.title)}) points:")
         )
-        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
         for u in closing:
             r = u.reading
             optional = " [dim](optional)[/]" if r.optional else ""
+            table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
             table.add_row(
                 f"{u.number}.",
                 f"[bold]{escape(r.title)}[/]{optional}\n[dim]{escape(r.author)} · {escape(r.kind)} · "
-                f"{r.minutes} min[/]\n[link={r.url}][blue]{escape(r.url)}[/][/link]",
+                f"{r.minutes} min[/]",
             )
-        parts += [table, Text("")]
+            parts += [table, Whole(f"[link={r.url}][blue]{escape(r.url)}[/][/link]", r.url, indent=4)]
+        parts.append(Text(""))
     if earlier:
         parts.append(Text.from_markup(f"[bold]Still unread from earlier steps[/] ({len(earlier)}):"))
-        parts += [
-            Text.from_markup(
-                f"  {escape(u.step_id)} {u.number}.  {escape(u.reading.title)}  "
-                f"[dim]{escape(u.reading.url)}[/]"
-            )
-            for u in earlier
-        ]
+        for u in earlier:
+            parts.append(Text.from_markup(f"  {escape(u.step_id)} {u.number}.  {escape(u.reading.title)}"))
+            parts.append(Whole(f"[dim]{escape(u.reading.url)}[/]", u.reading.url, indent=4))
         parts.append(Text(""))
     if not unread:
         parts.append(Text("You have read everything the course recommends, too. Keep building.\n"))
     parts.append(Text.from_markup("[bold]Next commands[/]"))
-    parts += [Text.from_markup(f"  $ {escape(c)}") for c in finished_commands(journey)]
-    console.print(
-        Panel(
-            Group(*parts),
-            title="dl7 next · course complete",
-            border_style="green",
-            width=_panel_width(console),
-        )
-    )
+    for c in finished_commands(journey, dl7):
+        command, _, why = c.partition("   # ")
+        parts += _command(console, command, why)
+    _emit(console, parts, "dl7 next · course complete", "green")
 
 
-def finished_commands(journey: Journey) -> list[str]:
+def finished_commands(journey: Journey, dl7: str = "dl7") -> list[str]:
     unread = journey.unread()
-    commands = [f"dl7 read {unread[0].step_id} {unread[0].number}   # mark it as read"] if unread else []
-    return [*commands, "dl7 status   # the whole journey"]
+    commands = [f"{dl7} read {unread[0].step_id} {unread[0].number}   # mark it as read"] if unread else []
+    return [*commands, f"{dl7} status   # the whole journey"]
 
 
-def finished_json(journey: Journey) -> dict[str, Any]:
+def finished_json(journey: Journey, dl7: str = "dl7") -> dict[str, Any]:
     """The ``finished`` part of `dl7 next --json` once every step is complete."""
     return {
         "steps": len(journey.steps),
@@ -192,34 +243,68 @@ def finished_json(journey: Journey) -> dict[str, Any]:
         "read_next": [
             {"step": u.step_id, "number": u.number, **reading_json(u.reading)} for u in journey.unread()
         ],
-        "commands": [c.split("   #")[0] for c in finished_commands(journey)],
+        "commands": [c.split("   #")[0] for c in finished_commands(journey, dl7)],
     }
 
 
+BAR_WIDTH = 10
+
+
+def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:
+    """``━━━━━━────  6/10``: a step's exercises at a glance (drawn here: no progress module)."""
+    filled = round(width * done / total) if total else 0
+    colour = "green" if total and done == total else ("cyan" if done else "dim")
+    text = Text("━" * filled, style=colour)
+    text.append("─" * (width - filled), style="dim")
+    text.append(f" {done:>2}/{total}")
+    return text
+
+
 def render_status(console: Console, journey: Journey) -> None:
-    table = Table(title=f"{journey.course_title}", title_justify="left")
-    table.add_column("step")
-    table.add_column("title", no_wrap=True)
-    table.add_column("exercises", justify="right")
-    table.add_column("readings", justify="right")
-    table.add_column("last run")
-    table.add_column("")
+    table = Table(
+        title=f"[bold]{escape(journey.course_title)}[/]",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    table.add_column("step", no_wrap=True)
+    table.add_column("title", ratio=1, min_width=12)
+    table.add_column("exercises", no_wrap=True)
+    table.add_column("read", justify="right", no_wrap=True)
+    table.add_column("last run", no_wrap=True)
+    table.add_column("", no_wrap=True)
     current = journey.current
     for s in journey.steps:
-        mark = "[green]✔ complete[/]" if s.complete else ("[cyan]◀ you are here[/]" if s is current else "")
+        mark = "[green]✔ done[/]" if s.complete else ("[cyan]◀ now[/]" if s is current else "")
         if s.cell_errors and not s.complete:
-            mark += " [red]! a cell raises an error[/]"
-        last = s.last_run.replace("T", " ")[:16] + " UTC" if s.last_run else "[dim]never[/]"
+            mark += " [red]![/]"
+        last = s.last_run.replace("T", " ")[5:16] if s.last_run else "[dim]never[/]"  # MM-DD HH:MM, UTC
         table.add_row(
             s.step.id,
             escape(s.step.title),
-            f"{s.passed}/{len(s.exercises)}",
+            bar(s.passed, len(s.exercises)),
             f"{s.readings_count}/{len(s.step.readings)}",
             last,
             mark,
         )
     console.print(table)
-    console.print(f"[dim]workspace: {escape(str(journey.workspace))}[/]")
+    if any(s.cell_errors and not s.complete for s in journey.steps):
+        console.print("[red]![/] [dim]a cell raises an error in that step: `dl7 run` shows which[/]")
+    if current is not None:
+        todo = [e for e in current.exercises if e.status != "passed"]
+        console.print(
+            f"\n[bold]Still to do in {escape(current.step.id)}[/] ({len(todo)} of {len(current.exercises)}):"
+        )
+        grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(ratio=1)
+        for e in todo:
+            grid.add_row(" ", badge(e.status), f"{escape(e.id.split('.', 1)[-1])} [dim]{escape(e.title)}[/]")
+        console.print(grid)
+    console.print(f"\n[dim]times in UTC · workspace: {escape(str(journey.workspace))}[/]", soft_wrap=True)
 
 
 def status_json(journey: Journey) -> dict[str, Any]:
@@ -370,22 +455,19 @@ def render_show(console: Console, journey: Journey, state: StepState) -> None:
     step = state.step
     parts: list[Any] = [
         Text.from_markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]"),
-        Text(step.summary + "\n"),
+        Text(reflow(step.summary) + "\n"),
     ]
     if step.readings:
-        parts += [Text.from_markup("[bold]Readings[/]"), readings_table(state), Text("")]
+        parts += [Text.from_markup("[bold]Readings[/]"), *readings_parts(state), Text("")]
     for nb in step.notebooks:
-        parts.append(
-            Text.from_markup(
-                f"[bold]{escape(nb.title)}[/]  [cyan]{escape(str(journey.workspace / nb.path))}[/]"
-            )
-        )
+        path = str(journey.workspace / nb.path)
+        parts += [Text.from_markup(f"[bold]{escape(nb.title)}[/]"), Whole(f"[cyan]{escape(path)}[/]", path)]
         parts.append(
             Text.from_markup(f"[dim]time limits: {nb.cell_timeout} s a cell, {nb.budget} s in all[/]")
         )
     if state.exercises:
         parts.append(exercises_table(state))
-    console.print(Panel(Group(*parts), border_style="cyan", width=_panel_width(console)))
+    _emit(console, parts, f"dl7 show {step.id}", "cyan")
 
 
 def render_hint(console: Console, exercise_id: str, title: str, hints: tuple[str, ...], shown: int) -> None:
