@@ -469,3 +469,15 @@ def test_a_replayed_mistake_that_disturbs_later_exercises_is_not_trusted(course:
         and "the solution itself is failed" in why
         for ex, why in reasons
     ), reasons
+
+
+def test_the_cache_forgets_runs_a_notebook_no_longer_has(course: Path) -> None:
+    from dl7.curriculum import load
+    from dl7.validate.cache import Cache
+
+    cache = Cache(load(course / "curriculum.yaml"))
+    for n, case in enumerate(("solved", "mistakes 1", "mistakes 2")):
+        cache.store(f"k{n}", "notebooks/basics.ipynb", case, {"deps": {}})
+    cache.store("other", "notebooks/triple.ipynb", "mistakes 2", {"deps": {}})
+    cache.forget_other_cases("notebooks/basics.ipynb", {"solved", "unsolved", "mistakes 1"})
+    assert sorted(cache.entries) == ["k0", "k1", "other"]

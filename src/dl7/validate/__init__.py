@@ -95,6 +95,7 @@ def validate(
             ("unsolved", (), False),
         ]
         plans += [(f"mistakes {n}", r, replay) for n, (r, replay) in enumerate(plan(data, known), start=1)]
+        cache.forget_other_cases(nb.path, {case for case, _, _ in plans})
         for case, round_, replay in plans:
             extra = [replay, [(k.exercise, k.label, k.mistake.cell, k.mistake.start_line) for k in round_]]
             key = case_key(curriculum, nb, case, source, extra, lock, package)

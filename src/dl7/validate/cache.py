@@ -170,6 +170,14 @@ class Cache:
             del self.entries[old]
         self.entries[key] = {"notebook": notebook, "case": case, **entry}
 
+    def forget_other_cases(self, notebook: str, cases: set[str]) -> None:
+        """Drop a notebook's entries for cases it no longer has (fewer runs of mistakes)."""
+        stale = [
+            k for k, v in self.entries.items() if v.get("notebook") == notebook and v.get("case") not in cases
+        ]
+        for key in stale:
+            del self.entries[key]
+
     def write(self) -> str | None:
         """Save the cache; on a full or read-only disk, say why it was not (one line) instead."""
         try:
