@@ -26,7 +26,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def course(tmp_path: Path) -> Path:
     """A private copy of the fixture course, safe to modify."""
     target = tmp_path / "course"
-    shutil.copytree(FIXTURE_COURSE, target)
+    # Never a cache left in the fixture by a manual run: a test must see its own runs.
+    shutil.copytree(FIXTURE_COURSE, target, ignore=shutil.ignore_patterns(".dl7-cache"))
     return target
 
 

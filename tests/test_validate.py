@@ -476,6 +476,7 @@ def test_the_cache_forgets_runs_a_notebook_no_longer_has(course: Path) -> None:
     from dl7.validate.cache import Cache
 
     cache = Cache(load(course / "curriculum.yaml"))
+    cache.entries = {}
     for n, case in enumerate(("solved", "mistakes 1", "mistakes 2")):
         cache.store(f"k{n}", "notebooks/basics.ipynb", case, {"deps": {}})
     cache.store("other", "notebooks/triple.ipynb", "mistakes 2", {"deps": {}})
