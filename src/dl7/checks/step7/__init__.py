@@ -8,5 +8,6 @@ from dl7.checks.step7 import (
     autoencoders,  # noqa: F401  (03_autoencoders)
     cells,  # noqa: F401  (01_lstm_gru_by_hand; importing registers the checkers)
     gan,  # noqa: F401  (04_gan)
+    gates,  # noqa: F401  (02_why_gates_matter)
     rbm,  # noqa: F401  (05_rbm)
 )
