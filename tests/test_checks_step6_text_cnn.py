@@ -446,7 +446,7 @@ def test_text_cnn_fit_time_made_up(
 
 @pytest.mark.slow
 def test_text_cnn_preprocess_with_a_new_vocabulary(
-    trained: tuple[Any, Any, float], no_time_limit: None
+    trained: tuple[Any, Any, float], vocab: dict[str, int], no_time_limit: None
 ) -> None:
     model, history, seconds = trained
 
