@@ -209,6 +209,10 @@ def _open(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
     if step is not None:
         curriculum.step(step)
     prepared = open_workspace(curriculum)
+    if prepared.created:
+        from dl7.manifest_cache import remember
+
+        remember(curriculum, prepared.workspace.dot)
     if not quiet:
         workspace_notice(err, prepared)
     progress = Progress(prepared.workspace.progress_path, curriculum.id)

@@ -47,6 +47,14 @@ def load(path: str | os.PathLike[str] | None, dot: Path | None) -> Curriculum:
     return loaded
 
 
+def remember(loaded: Curriculum, dot: Path) -> None:
+    """Cache ``loaded`` in a workspace just created (its ``.dl7`` did not exist at load time),
+    so the workspace's first command leaves it as every later one will find it."""
+    cache = dot / FILE_NAME
+    if dot.is_dir() and not cache.exists():
+        _store(cache, _read(cache), loaded.path, loaded)
+
+
 # -- what the parse depended on -----------------------------------------------------------
 
 
