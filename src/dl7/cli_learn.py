@@ -6,7 +6,7 @@ this module, and each command imports its core module only when it runs.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -88,6 +88,81 @@ def doctor(
     raise typer.Exit(int(ExitCode.OK if ok else ExitCode.NOT_PASSING))
 
 
+def watch(
+    step: Annotated[
+        str | None,
+        typer.Argument(metavar="STEP", help="A step id such as `step5` (default: the step you are on)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per run instead of tables.")
+    ] = False,
+) -> None:
+    """Run a step's notebooks, then re-run each one every time you save it, until Ctrl-C.
+
+    Every run is a fresh kernel, as with `dl7 run`, but the next one is started (and the
+    libraries your notebook imports are loaded) while you type, so a verdict comes moments
+    after you save. Only a change to your code re-runs a notebook. Each run is recorded.
+    """
+    import contextlib
+    import json
+    import os
+    from datetime import datetime
+
+    from dl7.journey import journey
+    from dl7.runner import StepRun
+    from dl7.views import render_run, run_json
+    from dl7.watch import Watcher
+
+    curriculum, prepared, progress = _open(quiet=as_json, step=step)
+    ws = prepared.workspace
+    with progress, contextlib.ExitStack() as stack:
+        if step is None:
+            current = journey(curriculum, progress, ws.root).current
+            if current is None:
+                raise Dl7Error(
+                    "every step of this course is complete", hint="name one to watch: dl7 watch step1"
+                )
+            the_step = current.step
+        else:
+            the_step = curriculum.step(step)
+        if not the_step.notebooks:
+            raise Dl7Error(f"step {the_step.id} has no notebooks to watch")
+        progress.check_writable("cannot record a run")
+        try:
+            ws.runs_dir.mkdir(parents=True, exist_ok=True)
+            log = stack.enter_context(open(ws.runs_dir / "kernel.log", "a", encoding="utf-8"))
+        except OSError:
+            log = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+
+        def on_start(nb: Any) -> None:
+            if not as_json:
+                out.rule(
+                    f"[bold]{escape(nb.path)}[/] · {datetime.now():%H:%M:%S}", align="left", style="cyan"
+                )
+
+        def on_run(run: Any) -> None:
+            if as_json:
+                print(json.dumps(run_json(StepRun(the_step, (run,)))), flush=True)
+            else:
+                render_run(out, StepRun(the_step, (run,)))
+            for lost in run.lost:
+                err.print(f"[bold red]error:[/] {escape(lost.message)}")
+
+        def on_idle() -> None:
+            if as_json:
+                print(
+                    json.dumps({"watching": [str(ws.learner_path(nb)) for nb in the_step.notebooks]}),
+                    flush=True,
+                )
+            else:
+                out.print(
+                    f"[dim]watching {the_step.id}: save a notebook to check it again · Ctrl-C to stop[/]"
+                )
+
+        Watcher(curriculum, ws, progress, the_step, on_run, on_start, log=log).loop(on_idle=on_idle)
+
+
 def register(app: typer.Typer) -> None:
     app.command("solution")(_guard(solution))
     app.command("doctor")(_guard(doctor))
+    app.command("watch")(_guard(watch))

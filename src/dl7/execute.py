@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -166,8 +167,13 @@ def execute(
     progress: Callable[[CellEvent], None] | None = None,
     kernel_log: IO[str] | None = None,
     extra_env: dict[str, str] | None = None,
+    km: AsyncKernelManager | None = None,
 ) -> Execution:
-    """Run ``nb`` (a dict or NotebookNode, not modified) top to bottom in a fresh kernel."""
+    """Run ``nb`` (a dict or NotebookNode, not modified) top to bottom in a fresh kernel.
+
+    ``km`` is a kernel started ahead for this run (see :mod:`dl7.watch`); it must be fresh
+    (nothing of a learner's ever ran in it), and like every kernel here it is shut down after.
+    """
     # Read as Jupyter does (multi-line sources joined, older minor versions upgraded), without
     # nbformat.reads' schema validation at the end: it only logs, and costs ~60 ms a run.
     nb = nbformat.convert(nbformat.reader.reads(json.dumps(normalised(nb))), 4)  # type: ignore[no-untyped-call]
@@ -186,6 +192,7 @@ def execute(
 
     client = _Client(
         nb,
+        km=km,
         spec_manager=spec_manager,
         timeout_func=timeout_for,
         allow_errors=True,
@@ -216,6 +223,9 @@ def execute(
     if _stop.is_set():  # Ctrl-C came while this run waited its turn
         quiet()
         raise KeyboardInterrupt
+    if km is not None:  # started ahead: nbclient will not call async_start_new_kernel
+        with _active_lock:
+            _active.add(client)
     try:
         client.execute(**launch)
     except asyncio.CancelledError:  # only our SIGINT handler cancels, while the kernel starts
@@ -244,6 +254,9 @@ def execute(
     finally:
         with _active_lock:
             _active.discard(client)
+        if km is not None and client.kc is not None:  # nbclient leaves a borrowed kernel's client open
+            with contextlib.suppress(Exception):
+                client.kc.stop_channels()
         _shutdown(client)
         # nbclient leaves its atexit clean-up registered when the kernel never started; ours ran.
         atexit.unregister(client._cleanup_kernel)

@@ -105,7 +105,9 @@ def run_notebook(
     *,
     listener: Callable[[object], None] | None = None,
     html: bool = False,
+    kernel: object = None,
 ) -> NotebookRun:
+    """``kernel``: a fresh kernel started ahead (``dl7 watch``); by default one is started here."""
     from dl7.execute import execute  # nbclient and jupyter_client load only when running
     from dl7.results import collect, stray_errors
 
@@ -120,6 +122,7 @@ def run_notebook(
             checkers=curriculum.checkers,
             progress=listener,
             kernel_log=log,
+            km=kernel,  # type: ignore[arg-type]
         )
     results = collect(nb, execution)
     strays = tuple(stray_errors(nb, execution, results))

@@ -1,0 +1,262 @@
+"""``dl7 watch``: re-run a notebook each time it is saved, with the next kernel already waiting.
+
+Every run is still a fresh kernel: nothing a learner wrote ever ran in it before. What is
+done ahead, while the learner types, is what every run would otherwise wait for: starting
+the kernel and importing the libraries the notebook imports (numpy, TensorFlow, ...), found
+installed outside the workspace. The learner's own modules and every line of the notebook run
+only in the real run, so the verdict is the one `dl7 run` gives.
+
+A save that changes no code (Jupyter's autosave, or running cells, which saves outputs) does
+not re-run anything: only a change to a cell's source does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from dl7.errors import Dl7Error
+
+if TYPE_CHECKING:
+    from dl7.curriculum import Curriculum, Notebook, Step
+    from dl7.progress import Progress
+    from dl7.runner import NotebookRun
+    from dl7.workspace import Workspace
+
+_IMPORT = re.compile(
+    r"^\s*(?:import\s+([\w.]+(?:\s*(?:as\s+\w+)?\s*,\s*[\w.]+)*)|from\s+([\w.]+)\s+import\b)", re.M
+)
+WARM_TIMEOUT = 180  # seconds: a kernel and TensorFlow on a busy laptop, with room to spare
+
+# Runs in the waiting kernel with silent=True (no execution count, no output, no history) and
+# leaves nothing in the learner's namespace: only sys.modules is warm.
+_WARM_CODE = """
+def _dl7_warm(names):
+    import importlib, importlib.util, os
+    here = os.path.realpath(os.getcwd()) + os.sep
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except Exception:
+            continue
+        origin = getattr(spec, "origin", None)
+        if not origin or os.path.realpath(origin).startswith(here):
+            continue  # the learner's own module: the notebook imports it fresh
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+_dl7_warm({names!r})
+del _dl7_warm
+"""
+
+
+def imports_of(nb: dict[str, Any]) -> tuple[str, ...]:
+    """The absolute module names a notebook's code cells import, in order, without repeats."""
+    names: list[str] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        for m in _IMPORT.finditer(source):
+            found = [m.group(2)] if m.group(2) else [p.split()[0] for p in m.group(1).split(",")]
+            names += [n for n in found if n and not n.startswith(".") and n not in names]
+    return tuple(names)
+
+
+def code_digest(nb: dict[str, Any]) -> str:
+    """What a run depends on: the code cells' sources (not outputs, not metadata)."""
+    h = hashlib.sha256()
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            h.update(("".join(source) if isinstance(source, list) else str(source)).encode())
+            h.update(b"\x00")
+    return h.hexdigest()
+
+
+class WarmKernel:
+    """A kernel being started in a thread now, in ``cwd``, with ``imports`` imported ahead."""
+
+    def __init__(
+        self, cwd: Path, env: dict[str, str], imports: tuple[str, ...], log: IO[str] | None = None
+    ) -> None:
+        self.cwd = cwd
+        self.km: Any = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._start, args=(env, imports, log), name="dl7-warm-kernel", daemon=True
+        )
+        self._thread.start()
+
+    def _start(self, env: dict[str, str], imports: tuple[str, ...], log: IO[str] | None) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        from dl7.execute import _ThisPython
+
+        started = time.monotonic()
+        loop = asyncio.new_event_loop()
+        try:
+            km = AsyncKernelManager(kernel_name="dl7-python", kernel_spec_manager=_ThisPython(env))
+            self.km = km
+            launch: dict[str, Any] = {"cwd": str(self.cwd)}
+            launch["stdout"] = launch["stderr"] = log if log is not None else subprocess.DEVNULL
+            loop.run_until_complete(km.start_kernel(**launch))
+            kc = km.client()
+            kc.start_channels()
+            try:
+                loop.run_until_complete(kc.wait_for_ready(timeout=WARM_TIMEOUT))
+                if imports:
+                    msg_id = kc.execute(
+                        _WARM_CODE.format(names=list(imports)), silent=True, store_history=False
+                    )
+                    loop.run_until_complete(_reply(kc, msg_id))
+            finally:
+                kc.stop_channels()
+        except BaseException as exc:  # reported by take(); the run then starts its own kernel
+            self.error = exc
+        finally:
+            loop.close()
+            self.seconds = time.monotonic() - started
+            self._ready.set()
+
+    def take(self, timeout: float = WARM_TIMEOUT) -> Any:
+        """The started kernel manager (now the caller's to shut down), or None if it failed."""
+        if not self._ready.wait(timeout) or self.error is not None:
+            self.discard()
+            return None
+        km, self.km = self.km, None
+        return km
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and self.error is None
+
+    def discard(self) -> None:
+        """Kill the waiting kernel (Ctrl-C, or the learner left): no kernel outlives dl7."""
+        km, self.km = self.km, None
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.kill()
+                process.wait(5)
+        if km is not None:  # the connection file; cleanup_resources is a coroutine here
+            with contextlib.suppress(Exception):
+                km.cleanup_connection_file()
+
+
+async def _reply(kc: Any, msg_id: str) -> None:
+    deadline = time.monotonic() + WARM_TIMEOUT
+    while time.monotonic() < deadline:
+        msg = await kc.get_shell_msg(timeout=deadline - time.monotonic())
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return
+
+
+@dataclass
+class Watcher:
+    """Runs a step's notebooks, then each one again when its code changes on disk."""
+
+    curriculum: Curriculum
+    ws: Workspace
+    progress: Progress
+    step: Step
+    on_run: Callable[[NotebookRun], None]
+    on_start: Callable[[Notebook], None] = lambda nb: None
+    warm: WarmKernel | None = None
+    log: IO[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.digests: dict[str, str] = {}
+
+    def env(self) -> dict[str, str]:
+        from dl7.checks import CHECKERS_ENV
+        from dl7.execute import KERNEL_ENV
+
+        env = dict(KERNEL_ENV)
+        if self.curriculum.checkers:
+            env[CHECKERS_ENV] = os.pathsep.join(self.curriculum.checkers)
+        return env
+
+    def prepare(self, nb: Notebook, source: dict[str, Any]) -> None:
+        """Start the next kernel for ``nb`` now, so it waits ready for the next save."""
+        if self.warm is not None:
+            self.warm.discard()
+        cwd = self.ws.learner_path(nb).parent
+        self.warm = WarmKernel(cwd, self.env(), imports_of(source), self.log)
+
+    def run(self, nb: Notebook, source: dict[str, Any]) -> NotebookRun:
+        from dl7.runner import run_notebook
+
+        kernel = None
+        cwd = self.ws.learner_path(nb).parent
+        if self.warm is not None and self.warm.cwd == cwd:
+            kernel = self.warm.take()
+        elif self.warm is not None:
+            self.warm.discard()
+        self.warm = None
+        self.on_start(nb)
+        run = run_notebook(self.curriculum, self.ws, self.progress, nb, source, kernel=kernel)
+        self.digests[nb.path] = code_digest(source)
+        self.on_run(run)
+        if run.outcome == "interrupted":
+            raise KeyboardInterrupt
+        return run
+
+    def changed(self, paths: set[str]) -> Iterator[tuple[Notebook, dict[str, Any]]]:
+        """The step's notebooks among ``paths`` whose code changed since their last run."""
+        from dl7.workspace import read_notebook
+
+        for nb in self.step.notebooks:
+            learner = self.ws.learner_path(nb)
+            if str(learner) not in paths and os.path.realpath(learner) not in paths:
+                continue
+            try:
+                source = read_notebook(learner)
+            except Dl7Error:
+                continue  # half-written or being replaced: the next event brings the whole file
+            if code_digest(source) != self.digests.get(nb.path):
+                yield nb, source
+
+    def loop(self, stop: threading.Event | None = None, on_idle: Callable[[], None] = lambda: None) -> None:
+        """Run every notebook once, then watch until Ctrl-C (or ``stop``); no kernel is left."""
+        from watchfiles import watch
+
+        from dl7.workspace import read_notebook
+
+        try:
+            last: tuple[Notebook, dict[str, Any]] | None = None
+            for nb in self.step.notebooks:
+                source = read_notebook(self.ws.learner_path(nb))
+                self.run(nb, source)
+                last = (nb, source)
+            if last is not None:
+                self.prepare(*last)
+            on_idle()
+            folders = sorted({str(self.ws.learner_path(nb).parent) for nb in self.step.notebooks})
+            for changes in watch(*folders, stop_event=stop, raise_interrupt=True, rust_timeout=500):
+                paths = {p for _, p in changes} | {os.path.realpath(p) for _, p in changes}
+                ran = None
+                for nb, source in self.changed(paths):
+                    self.run(nb, source)
+                    ran = (nb, source)
+                if ran is not None:
+                    self.prepare(*ran)
+                    on_idle()
+        finally:
+            if self.warm is not None:
+                self.warm.discard()
+                self.warm = None

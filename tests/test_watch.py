@@ -1,0 +1,176 @@
+"""`dl7 watch`: runs the step, re-runs a notebook when its code is saved, a kernel waits ready."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dl7.watch import WarmKernel, code_digest, imports_of
+
+
+def nb_with(*sources: str) -> dict[str, Any]:
+    cells = [{"cell_type": "code", "source": s, "outputs": [], "metadata": {}} for s in sources]
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_imports_of_finds_absolute_imports_in_order() -> None:
+    nb = nb_with(
+        "import numpy as np, os\nfrom keras import layers",
+        "import matplotlib.pyplot as plt\nfrom . import mine\nfrom dl7 import check\nimport numpy",
+        "# import nothing\nx = 'import not_a_module'",
+    )
+    assert imports_of(nb) == ("numpy", "os", "keras", "matplotlib.pyplot", "dl7")
+
+
+def test_only_code_changes_count_not_outputs_or_markdown() -> None:
+    before = nb_with("x = 1", "check('a.b', x)")
+    ran = json.loads(json.dumps(before))
+    ran["cells"][0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "1"}]
+    ran["cells"][0]["execution_count"] = 3
+    ran["cells"].append({"cell_type": "markdown", "source": "notes", "metadata": {}})
+    assert code_digest(ran) == code_digest(before)
+    edited = nb_with("x = 2", "check('a.b', x)")
+    assert code_digest(edited) != code_digest(before)
+
+
+@pytest.mark.kernel
+def test_a_warm_kernel_has_the_imports_loaded_and_a_clean_namespace(tmp_path: Path) -> None:
+    from dl7.execute import KERNEL_ENV, execute
+
+    (tmp_path / "mine.py").write_text("VALUE = 1\n")
+    warm = WarmKernel(tmp_path, dict(KERNEL_ENV), ("json", "mine", "no_such_module_dl7"))
+    km = warm.take(120)
+    assert km is not None, warm.error
+    nb = nb_with(
+        "import sys\nprint(sorted(k for k in ('json', 'mine') if k in sys.modules))",
+        "print([k for k in globals() if 'warm' in k])",
+    )
+    process = km.provisioner.process
+    execution = execute(nb, tmp_path, cell_timeout=30, budget=60, km=km)
+    assert execution.completed
+    outputs = [c["outputs"][0]["text"].strip() for c in execution.nb.cells]
+    assert outputs == ["['json']", "[]"], "libraries warm; the learner's own module and namespace are not"
+    assert execution.nb.cells[0]["execution_count"] == 1, "the warm-up is no cell of the run"
+    assert process.poll() is not None, "the kernel is shut down after the run, as every kernel"
+
+
+@pytest.mark.kernel
+def test_discard_kills_the_waiting_kernel(tmp_path: Path) -> None:
+    from dl7.execute import KERNEL_ENV
+
+    warm = WarmKernel(tmp_path, dict(KERNEL_ENV), ())
+    for _ in range(300):
+        if warm.ready:
+            break
+        time.sleep(0.1)
+    process = warm.km.provisioner.process
+    assert process.poll() is None
+    warm.discard()
+    assert process.poll() is not None
+
+
+class Lines:
+    """A subprocess's stdout lines, read in a thread, so a test can wait with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.queue.put(line)
+
+    def next_json(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.queue.get(timeout=max(0.1, deadline - time.monotonic()))
+            if line.startswith("{"):
+                return dict(json.loads(line))
+
+    def quiet_for(self, seconds: float) -> bool:
+        try:
+            self.queue.get(timeout=seconds)
+        except queue.Empty:
+            return True
+        return False
+
+
+def kernels_using(runtime: Path) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(runtime) in cmdline:
+                found.append(cmdline)
+    return found
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to prove no kernel is left")
+def test_watch_reruns_on_save_and_ctrl_c_leaves_no_kernel(
+    course: Path, isolated: Path, tmp_path: Path
+) -> None:
+    runtime = tmp_path / "runtime"
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "DL7_HOME": str(isolated)}
+    command = [sys.executable, "-m", "dl7", "watch", "--curriculum", str(course), "--json"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines = Lines(proc)
+    try:
+        first = lines.next_json(90)  # the current step: step1, run once at the start
+        assert first["step"] == "step1" and not first["passed"]
+        assert {e["status"] for e in first["notebooks"][0]["exercises"]} == {"not_attempted"}
+        assert "watching" in lines.next_json(30)
+        mine = isolated / "notebooks" / "basics.ipynb"
+        time.sleep(1)
+        shutil.copy(course / "notebooks" / "basics.ipynb", mine)  # the learner saves a solution
+        saved = time.monotonic()
+        second = lines.next_json(60)
+        took = time.monotonic() - saved
+        assert second["passed"], second
+        assert "watching" in lines.next_json(30)
+        # Running cells in Jupyter saves outputs, not code: nothing runs again.
+        nb = json.loads(mine.read_text())
+        nb["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "hi"}]
+        mine.write_text(json.dumps(nb))
+        assert lines.quiet_for(4), "an outputs-only save ran the notebook again"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+        assert proc.stderr is not None and "interrupted" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(0.5)
+    assert kernels_using(runtime) == [], "a kernel outlived dl7 watch"
+    status = subprocess.run(
+        [sys.executable, "-m", "dl7", "--curriculum", str(course), "status", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert json.loads(status.stdout)["steps"][0]["complete"], "watch records its runs"
+    print(f"save to verdict on the fixture notebook: {took:.2f} s")
+
+
+def test_watch_a_step_without_notebooks_or_unknown_is_exit_2(course: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dl7.cli import app
+
+    result = CliRunner().invoke(app, ["--curriculum", str(course), "watch", "step9"])
+    assert result.exit_code == 2 and "unknown step 'step9'" in result.output
