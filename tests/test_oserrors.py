@@ -330,6 +330,33 @@ def test_a_run_that_cannot_be_recorded_shows_its_results_and_records_none_of_it(
         assert p.last_attempts() == {} and p.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_a_folder_dl7_may_not_write_keeps_the_learners_notebook_and_no_backup(
+    course: Path, isolated: Path
+) -> None:
+    # A real "Operation not permitted": an immutable folder stops root too. Before: a
+    # traceback of PermissionError from the temporary file, and a backup left behind for a
+    # reset that never happened.
+    import subprocess
+
+    dl7(course, "status")
+    notebooks = isolated / "notebooks"
+    (notebooks / "basics.ipynb").write_text('{"cells": [], "mine": true}')
+    before = snapshot(notebooks)
+    if subprocess.run(["chattr", "+i", str(notebooks)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i (an immutable folder also stops root)")
+    try:
+        code, out, err = dl7(course, "reset", "step1")
+    finally:
+        subprocess.run(["chattr", "-i", str(notebooks)], check=True)
+    assert code == 2 and "Traceback" not in out + err
+    assert err.splitlines() == [
+        f"error: cannot restore a fresh copy of {notebooks / 'basics.ipynb'}: Operation not permitted",
+        "hint: you may not write there: fix its permissions, or set DL7_HOME to a folder you can write",
+    ]
+    assert snapshot(notebooks) == before
+    assert leftovers(isolated) == []
+
+
 def test_any_os_error_reaching_the_cli_is_one_line_and_exit_2(
     course: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

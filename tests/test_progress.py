@@ -233,17 +233,23 @@ def attempt(what, action):
 """
 
 
-def test_a_store_on_a_read_only_mount_is_an_error_and_moves_nothing(tmp_path: Path) -> None:
+def test_a_store_on_a_read_only_mount_is_read_and_writes_are_an_error_and_moves_nothing(
+    tmp_path: Path,
+) -> None:
     # A real read-only bind mount: chmod would not stop root. Before: "is corrupt and cannot be
-    # moved aside: Read-only file system".
+    # moved aside: Read-only file system". It is read as it is (issue 15); a write says why not.
     folder = tmp_path / "ws"
     folder.mkdir()
     _store(folder / "p.sqlite")
-    probe = (
-        PROBE + "attempt('open', lambda: Progress(Path('ws/p.sqlite'), 'c', timeout=0.2).readings_done())\n"
+    probe = PROBE + (
+        "p = Progress(Path('ws/p.sqlite'), 'c', timeout=0.2)\n"
+        "attempt('open', p.readings_done)\n"
+        "attempt('write', lambda: p.mark_reading('r2', True))\n"
     )
     out = run_in_own_mounts(tmp_path, "mount --bind ws ws\nmount -o remount,bind,ro ws", probe)
-    assert out.startswith("open error the progress file") and "read-only" in out, out
+    lines = out.splitlines()
+    assert lines[0] == "open ok {'r1'}", out
+    assert lines[1].startswith("write error the progress file") and "read-only" in lines[1], out
     assert "corrupt" not in out
     assert _siblings(folder / "p.sqlite") == ["p.sqlite"]
 
