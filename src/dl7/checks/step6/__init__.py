@@ -7,5 +7,6 @@ imports TensorFlow until a checker runs.
 from dl7.checks.step6 import (
     char_rnn,  # noqa: F401  (importing registers the checkers)
     embeddings,  # noqa: F401
+    language_model,  # noqa: F401
     text_cnn,  # noqa: F401
 )

@@ -1,0 +1,487 @@
+"""Checkers for Step 6.2, an LSTM language model in Keras (characters of the movie reviews).
+
+Conventions shared with the notebook: the text is ``dl7.datasets.text("movie-reviews")``; its
+vocabulary is ``sorted(set(text))`` (102 characters) and a character's id is its index there;
+the first 90 % of the characters are for training and the last 10 % are held out
+(:func:`heldout_start`). The unigram baseline uses add-one smoothing over the vocabulary:
+``p(c) = (count_train(c) + 1) / (N_train + V)``.
+
+Facts the checkers compare with: windows and perplexities worked out by hand, a reference
+cross-entropy computed here with a stable log-softmax, sampling frequencies compared with
+``softmax(logits / T)`` over thousands of draws, and, for the trained model, a held-out
+perplexity the checker measures itself on the last 10 % of the text against the unigram
+baseline it computes from the first 90 %. Keras is imported only by the model checker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dl7.checks import CheckFailed, checker
+from dl7.checks.helpers import expect_callable
+
+TEXT_NAME = "movie-reviews"
+HELDOUT_FRACTION = 0.1
+MAX_RATIO = 0.5  # the model's held-out perplexity must be at most half the unigram baseline
+DEFAULT_SEQ_LEN = 100  # windows the checker cuts when the model accepts any length
+
+
+def heldout_start(n: int) -> int:
+    """Index of the first held-out character of a text of ``n`` characters."""
+    return int(n * (1.0 - HELDOUT_FRACTION))
+
+
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = logits - logits.max(axis=axis, keepdims=True)
+    out: np.ndarray = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return out
+
+
+def reference_perplexity(logits: np.ndarray, targets: np.ndarray) -> float:
+    logp = log_softmax(np.asarray(logits, dtype=np.float64))
+    picked = np.take_along_axis(logp, np.asarray(targets)[..., None], axis=-1)
+    return float(np.exp(-picked.mean()))
+
+
+def add_one_unigram(train_ids: np.ndarray, test_ids: np.ndarray, vocab_size: int) -> float:
+    counts = np.bincount(np.asarray(train_ids), minlength=vocab_size)
+    p = (counts + 1.0) / (len(train_ids) + vocab_size)
+    return float(np.exp(-np.log(p[np.asarray(test_ids)]).mean()))
+
+
+def _number(value: Any, what: str) -> float:
+    if value is None:
+        raise CheckFailed(f"{what} returned None; did you forget a `return`?")
+    try:
+        return float(np.asarray(value, dtype=np.float64).reshape(()))
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{what} returned {type(value).__name__}; expected one number") from None
+
+
+def _close(a: float, b: float, rtol: float = 1e-4) -> bool:
+    return bool(np.isfinite(a) and abs(a - b) <= rtol * max(abs(b), 1e-12))
+
+
+# step6.make_windows ---------------------------------------------------------------------------
+
+
+def _windows(ids: np.ndarray, seq_len: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    starts = range(0, len(ids) - seq_len, stride)  # a window needs seq_len + 1 ids
+    x = np.array([ids[s : s + seq_len] for s in starts], dtype=np.int64).reshape(-1, seq_len)
+    y = np.array([ids[s + 1 : s + seq_len + 1] for s in starts], dtype=np.int64).reshape(-1, seq_len)
+    return x, y
+
+
+WINDOW_CASES: list[tuple[np.ndarray, int, int | None, str]] = [
+    (np.arange(10), 3, None, "10 ids, seq_len 3: windows start at 0, 3 and 6"),
+    (np.arange(9), 3, None, "9 ids, seq_len 3: a window starting at 6 would need id 9 for its last target"),
+    (np.arange(7), 3, 1, "7 ids, seq_len 3, stride 1: overlapping windows start at 0, 1, 2 and 3"),
+    (np.array([5, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7]), 4, 2, "14 ids, seq_len 4, stride 2"),
+    (np.arange(3), 3, None, "3 ids, seq_len 3: too short for even one window"),
+]
+
+
+@checker("step6.make_windows")
+def check_make_windows(make_windows: Any) -> str:
+    expect_callable(make_windows, "make_windows")
+    rng = np.random.default_rng(6)
+    cases = list(WINDOW_CASES)
+    cases.append((rng.integers(0, 102, size=500, dtype=np.int32), 64, None, "500 random ids, seq_len 64"))
+    cases.append(
+        (rng.integers(0, 102, size=301, dtype=np.int32), 25, 10, "301 random ids, seq_len 25, stride 10")
+    )
+    for ids, seq_len, stride, note in cases:
+        what = (
+            f"make_windows(ids, {seq_len})"
+            if stride is None
+            else f"make_windows(ids, {seq_len}, stride={stride})"
+        )
+        what += f" on {note}"
+        original = ids.copy()
+        out = make_windows(ids, seq_len) if stride is None else make_windows(ids, seq_len, stride=stride)
+        if not np.array_equal(ids, original):
+            raise CheckFailed(f"{what} changed the ids it was given; slice them, don't write into them")
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            raise CheckFailed(f"{what} returned {type(out).__name__}; expected a pair (inputs, targets)")
+        x, y = (np.asarray(a) for a in out)
+        want_x, want_y = _windows(ids, seq_len, stride or seq_len)
+        for name, arr in (("inputs", x), ("targets", y)):
+            if arr.dtype.kind not in "iu":
+                raise CheckFailed(
+                    f"{what}: the {name} have dtype {arr.dtype}; an Embedding layer needs integer ids "
+                    "(np.zeros makes floats: give it dtype=np.int32, or build the windows from ids)"
+                )
+        if (
+            want_x.size
+            and x.shape == want_x.shape
+            and np.array_equal(x, want_x)
+            and np.array_equal(y, want_x)
+        ):
+            raise CheckFailed(
+                f"{what}: the targets equal the inputs; each target is the *next* character, "
+                "so the targets are the inputs shifted by one: ids[s + 1 : s + seq_len + 1]"
+            )
+        if x.shape != want_x.shape or y.shape != want_y.shape:
+            why = ""
+            if x.ndim == 2 and x.shape[1:] == want_x.shape[1:]:
+                if x.shape[0] == want_x.shape[0] - 1:
+                    why = (
+                        " — you dropped the last window: a window starting at s fits when s + seq_len "
+                        "is still a valid index (it holds the last target)"
+                    )
+                elif x.shape[0] == want_x.shape[0] + 1:
+                    why = (
+                        " — one window too many: the last one has no next character for its last "
+                        "input (a window needs seq_len + 1 ids)"
+                    )
+                elif stride is not None and x.shape[0] != want_x.shape[0]:
+                    why = f" — are you using stride={stride}? Windows start every `stride` ids"
+            raise CheckFailed(
+                f"{what} returned inputs of shape {x.shape} and targets of shape {y.shape}; "
+                f"expected {want_x.shape} for both{why}"
+            )
+        for name, got, want in (("inputs", x, want_x), ("targets", y, want_y)):
+            if not np.array_equal(got, want):
+                row = int(np.flatnonzero((got != want).any(axis=1))[0])
+                raise CheckFailed(
+                    f"{what}: {name} window {row} is {got[row].tolist()}; expected {want[row].tolist()}"
+                )
+    return "windows, shifted targets, strides and the last-window boundary right on 7 cases"
+
+
+# step6.perplexity ------------------------------------------------------------------------------
+
+
+@checker("step6.perplexity")
+def check_perplexity(perplexity: Any) -> str:
+    expect_callable(perplexity, "perplexity")
+    # 1. Worked by hand: equal logits mean a uniform guess over 4 characters, perplexity 4.
+    logits = np.zeros((2, 3, 4))
+    targets = np.array([[0, 1, 2], [3, 2, 1]])
+    got = _number(perplexity(logits, targets), "perplexity(zeros of shape (2, 3, 4), targets)")
+    if _close(got, np.log(4.0)):
+        raise CheckFailed(
+            f"with all logits equal over 4 characters you returned {got:.4f} = ln 4, the mean "
+            "cross-entropy; perplexity is exp of it (4 here: a uniform guess among 4)"
+        )
+    if not _close(got, 4.0):
+        raise CheckFailed(
+            f"with all logits equal (a uniform guess among 4 characters) you returned {got:.6g}; expected 4"
+            + _perplexity_cause(got, logits, targets)
+        )
+    # 2. Random logits, against a stable log-softmax.
+    rng = np.random.default_rng(62)
+    cases = [
+        (rng.normal(size=(3, 5, 7)) * 2.0, "random logits of shape (3, 5, 7)"),
+        (rng.normal(size=(4, 6, 5)) * 3.0, "random logits of shape (4, 6, 5)"),
+        (rng.normal(size=(2, 4, 6)) * 2.0 + 1000.0, "large logits (about 1000) of shape (2, 4, 6)"),
+    ]
+    for logits, desc in cases:
+        targets = rng.integers(0, logits.shape[-1], size=logits.shape[:-1])
+        logits_copy = logits.copy()
+        what = f"perplexity on {desc}"
+        with np.errstate(all="ignore"):
+            got = _number(perplexity(logits, targets), what)
+        if not np.array_equal(logits, logits_copy):
+            raise CheckFailed(f"{what} changed the logits it was given; compute on a copy")
+        want = reference_perplexity(logits, targets)
+        if _close(got, want):
+            continue
+        raise CheckFailed(
+            f"{what} returned {got:.6g}; expected {want:.6g}" + _perplexity_cause(got, logits, targets)
+        )
+    return "exp of the mean cross-entropy, right on uniform, random and very large logits"
+
+
+def _perplexity_cause(got: float, logits: np.ndarray, targets: np.ndarray) -> str:
+    if not np.isfinite(got):
+        if np.abs(logits).max() > 100:
+            return (
+                " — exp of a large logit overflowed: subtract each row's maximum before exp "
+                "(log-softmax), it changes nothing mathematically"
+            )
+        return ""
+    logp = log_softmax(logits)
+    ce = -np.take_along_axis(logp, targets[..., None], axis=-1)
+    if _close(got, float(ce.mean())):
+        return " — that is the mean cross-entropy; perplexity is exp of it"
+    if _close(got, float(np.exp(ce.sum()))) or _close(got, float(ce.sum())):
+        return f" — you summed the {ce.size} per-character losses; take their mean"
+    if _close(got, float(2.0 ** ce.mean())) or _close(got, float(np.exp(ce.mean() / np.log(2)))):
+        return " — the log and the exp must use the same base: natural log with exp (or log2 with 2**)"
+    for axis in range(logits.ndim - 1):
+        wrong = -np.take_along_axis(log_softmax(logits, axis=axis), targets[..., None], axis=-1)
+        if _close(got, float(np.exp(wrong.mean()))):
+            return (
+                f" — your softmax normalises over axis {axis}; "
+                "it must run over the last axis (the characters)"
+            )
+    return ""
+
+
+# step6.unigram_perplexity ---------------------------------------------------------------------
+
+
+@checker("step6.unigram_perplexity")
+def check_unigram_perplexity(unigram_perplexity: Any) -> str:
+    expect_callable(unigram_perplexity, "unigram_perplexity")
+    rng = np.random.default_rng(63)
+    v = 8
+    skewed = np.array([30, 20, 10, 5, 3, 2, 0, 0], dtype=float)
+    cases = [
+        (np.array([0, 0, 1]), np.array([0, 1, 2]), 3, "train [0, 0, 1], test [0, 1, 2], vocab_size 3"),
+        (
+            rng.choice(v, size=400, p=skewed / skewed.sum()),
+            rng.integers(0, v, size=150),
+            v,
+            "400 skewed training ids, 150 uniform test ids, vocab_size 8 (ids 6 and 7 never in training)",
+        ),
+        (rng.integers(0, 5, size=60), rng.integers(0, 5, size=40), 9, "ids 0..4 with vocab_size 9"),
+    ]
+    for train_ids, test_ids, size, desc in cases:
+        train_copy, test_copy = train_ids.copy(), test_ids.copy()
+        what = f"unigram_perplexity on {desc}"
+        with np.errstate(all="ignore"):
+            got = _number(unigram_perplexity(train_ids, test_ids, size), what)
+        if not (np.array_equal(train_ids, train_copy) and np.array_equal(test_ids, test_copy)):
+            raise CheckFailed(f"{what} changed the ids it was given")
+        want = add_one_unigram(train_ids, test_ids, size)
+        if _close(got, want):
+            continue
+        raise CheckFailed(
+            f"{what} returned {got:.6g}; expected {want:.6g}" + _unigram_cause(got, train_ids, test_ids, size)
+        )
+    return "add-one unigram perplexity from the training counts, right on 3 cases (one worked by hand)"
+
+
+def _unigram_cause(got: float, train_ids: np.ndarray, test_ids: np.ndarray, size: int) -> str:
+    counts = np.bincount(train_ids, minlength=size).astype(float)
+    if not np.isfinite(got) or got == 0.0:
+        if (counts[test_ids] == 0).any():
+            unseen = int(test_ids[counts[test_ids] == 0][0])
+            return (
+                f" — id {unseen} never occurs in the training ids, so without smoothing its probability "
+                "is 0 and log(0) = -inf: add one to every count, p = (count + 1) / (N + V)"
+            )
+        return ""
+    p = (counts + 1) / (len(train_ids) + size)
+    ce = float(-np.log(p[test_ids]).mean())
+    if _close(got, ce):
+        return " — that is the mean cross-entropy; perplexity is exp of it"
+    if _close(got, float(np.exp(-np.log2(p[test_ids]).mean()))) or _close(got, float(2.0**ce)):
+        return " — the log and the exp must use the same base: natural log with exp (or log2 with 2**)"
+    test_counts = np.bincount(test_ids, minlength=size)
+    for leaked in (test_counts, counts + test_counts):
+        q = (leaked + 1) / (leaked.sum() + size)
+        if _close(got, float(np.exp(-np.log(q[test_ids]).mean()))):
+            return (
+                " — your counts include the held-out ids: that leaks the answer into the baseline "
+                "(it looks better than it is); count the training ids only"
+            )
+    with np.errstate(divide="ignore"):
+        for q in ((counts + 1) / len(train_ids), (counts + 1) / (len(train_ids) + 1)):
+            if _close(got, float(np.exp(-np.log(q[test_ids]).mean()))):
+                return (
+                    " — after adding one to each of the V counts, divide by N + V so the "
+                    "probabilities still sum to 1"
+                )
+    return ""
+
+
+# step6.sample_temperature ---------------------------------------------------------------------
+
+DRAWS = 3000
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.exp(log_softmax(z))
+    return out
+
+
+def _draw(
+    sample: Any, logits: np.ndarray, temperature: float, rng: np.random.Generator, n: int
+) -> np.ndarray:
+    what = f"sample_temperature(logits, {temperature}, rng)"
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        try:
+            with np.errstate(all="ignore"):
+                k = sample(logits.copy(), temperature, rng)
+        except ValueError as exc:
+            text = str(exc)
+            if "sum to 1" in text:
+                raise CheckFailed(
+                    f"{what} raised '{text}': after exp, divide by the sum so the probabilities add up to 1"
+                ) from None
+            if "NaN" in text or "nan" in text:
+                raise CheckFailed(
+                    f"{what} with logits up to {logits.max():g} raised '{text}': exp(logits / T) "
+                    "overflowed; subtract the largest logit first (it cancels in the normalisation)"
+                ) from None
+            raise
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            arr = np.asarray(k)
+            if arr.shape == () and arr.dtype.kind in "iu":
+                k = int(arr)
+            else:
+                raise CheckFailed(f"{what} returned {k!r}; expected one integer id")
+        if not 0 <= int(k) < len(logits):
+            raise CheckFailed(f"{what} returned {k}; expected an id in 0..{len(logits) - 1}")
+        out[i] = int(k)
+    return out
+
+
+def _tv(freq: np.ndarray, p: np.ndarray) -> float:
+    return float(0.5 * np.abs(freq - p).sum())
+
+
+@checker("step6.sample_temperature")
+def check_sample_temperature(sample_temperature: Any) -> str:
+    expect_callable(sample_temperature, "sample_temperature")
+    logits = np.array([2.0, 1.0, 0.0, -1.0, 0.5])
+    rng = np.random.default_rng(64)
+    tol = 0.05  # total variation; sampling noise with 3,000 draws over 5 ids is about 0.02
+    for t in (1.0, 0.5, 2.0):
+        ids = _draw(sample_temperature, logits, t, rng, DRAWS)
+        freq = np.bincount(ids, minlength=len(logits)) / DRAWS
+        want = _softmax(logits / t)
+        if _tv(freq, want) <= tol:
+            continue
+        shown = ", ".join(f"{f:.2f}" for f in freq)
+        expected = ", ".join(f"{f:.2f}" for f in want)
+        msg = (
+            f"at temperature {t} with logits {logits.tolist()}, {DRAWS} draws gave the frequencies "
+            f"[{shown}]; expected about softmax(logits / {t}) = [{expected}]"
+        )
+        if np.all(ids == np.argmax(logits)):
+            msg += " — every draw was the argmax: draw at random, e.g. rng.choice(len(p), p=p)"
+        elif t != 1.0 and _tv(freq, _softmax(logits * t)) <= tol:
+            msg += f" — that is softmax(logits × {t}): divide the logits by the temperature"
+        elif t != 1.0 and _tv(freq, _softmax(logits)) <= tol:
+            msg += " — the temperature changed nothing: divide the logits by it before the softmax"
+        raise CheckFailed(msg)
+    # Very low temperature approaches the argmax, even with large logits (no overflow allowed).
+    big = np.array([40.0, 39.5, 0.0, -30.0])
+    ids = _draw(sample_temperature, big, 0.05, rng, 400)
+    share = float(np.mean(ids == 0))
+    if share < 0.99:
+        raise CheckFailed(
+            f"at temperature 0.05 with logits {big.tolist()} only {share:.0%} of 400 draws were id 0; "
+            "softmax(logits / 0.05) gives it 99.995 % — as T → 0 sampling approaches the argmax"
+        )
+    # Very high temperature approaches the uniform distribution.
+    ids = _draw(sample_temperature, logits, 100.0, rng, DRAWS)
+    freq = np.bincount(ids, minlength=len(logits)) / DRAWS
+    if _tv(freq, np.full(len(logits), 1 / len(logits))) > tol:
+        raise CheckFailed(
+            f"at temperature 100 the frequencies were {np.round(freq, 2).tolist()}; expected nearly "
+            "uniform (0.2 each): a high temperature flattens the distribution"
+        )
+    return (
+        f"sampling frequencies match softmax(logits / T) at T = 0.5, 1 and 2 ({DRAWS} draws each); "
+        "T = 0.05 picks the argmax, T = 100 is nearly uniform"
+    )
+
+
+# step6.lstm_lm ---------------------------------------------------------------------------------
+
+
+def _all_layers(model: Any) -> list[Any]:
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(_all_layers(layer))
+    return found
+
+
+def heldout_perplexity(
+    predict: Callable[[np.ndarray], np.ndarray], ids: np.ndarray, seq_len: int
+) -> tuple[float, float, bool]:
+    """(perplexity of the next character, perplexity of the *current* one, outputs are probabilities)
+    over non-overlapping windows of ``seq_len`` of ``ids``."""
+    n = (len(ids) - 1) // seq_len
+    x = ids[: n * seq_len].reshape(n, seq_len)  # (n, seq_len) inputs
+    y = ids[1 : n * seq_len + 1].reshape(n, seq_len)  # (n, seq_len) next characters
+    out = np.asarray(predict(x), dtype=np.float64)  # (n, seq_len, V)
+    probs = bool(out.min() >= 0.0 and np.allclose(out.sum(axis=-1), 1.0, atol=1e-3))
+    logp = np.log(np.clip(out, 1e-12, None)) if probs else log_softmax(out)
+    next_ppl = float(np.exp(-np.take_along_axis(logp, y[..., None], axis=-1).mean()))
+    same_ppl = float(np.exp(-np.take_along_axis(logp, x[..., None], axis=-1).mean()))
+    return next_ppl, same_ppl, probs
+
+
+@checker("step6.lstm_lm")
+def check_lstm_lm(model: Any, vocab: Any) -> str:
+    if model is None:
+        raise NotImplementedError
+    from dl7 import datasets
+
+    text = datasets.text(TEXT_NAME)
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise CheckFailed(f"expected a Keras model; got {type(model).__name__}")
+    layers = _all_layers(model)
+    if not any(isinstance(la, keras.layers.Embedding) for la in layers):
+        raise CheckFailed("the model has no Embedding layer; start with layers.Embedding(vocab_size, dim)")
+    if not any(isinstance(la, keras.layers.LSTM) for la in layers):
+        raise CheckFailed("the model has no LSTM layer; the exercise asks for an LSTM language model")
+    try:
+        chars = list(vocab)
+    except TypeError:
+        raise CheckFailed(f"vocab should be the list of characters; got {type(vocab).__name__}") from None
+    if len(set(chars)) != len(chars) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+        raise CheckFailed("vocab should be a list of distinct single characters, id = position")
+    index = {c: i for i, c in enumerate(chars)}
+    missing = sorted(set(text) - set(index))
+    if missing:
+        raise CheckFailed(
+            f"vocab lacks {len(missing)} character(s) of the text, e.g. {missing[0]!r}; use sorted(set(text))"
+        )
+    ids = np.array([index[c] for c in text], dtype=np.int32)
+    start = heldout_start(len(ids))
+    baseline = add_one_unigram(ids[:start], ids[start:], len(chars))
+    seq_len = (
+        model.input_shape[1] if len(model.input_shape) == 2 and model.input_shape[1] else DEFAULT_SEQ_LEN
+    )
+    out_dim = model.output_shape[-1] if isinstance(model.output_shape, tuple) else None
+    if len(model.output_shape) != 3 or out_dim != len(chars):
+        raise CheckFailed(
+            f"the model's output has shape {model.output_shape}; expected (batch, time, {len(chars)}): "
+            "one score per character of the vocabulary at every time step (return_sequences=True)"
+        )
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict(x, batch_size=256, verbose=0))
+
+    ppl, same, probs = heldout_perplexity(predict, ids[start:], int(seq_len))
+    where = f"on the last {len(ids) - start:,} characters of the text (held out)"
+    limit = MAX_RATIO * baseline
+    if not np.isfinite(ppl) or ppl > limit:
+        msg = (
+            f"held-out perplexity {ppl:.2f} {where}; the unigram baseline is {baseline:.2f}, "
+            f"so it must be at most {limit:.2f} ({MAX_RATIO:g} × the baseline)"
+        )
+        if same < 2.0:
+            msg += (
+                f" — your model predicts the character it is given (perplexity {same:.2f} on the "
+                "current character): were the targets shifted by one?"
+            )
+        elif probs:
+            msg += (
+                " — your model ends in a softmax: if you trained with from_logits=True, the loss "
+                "applied a second one; give the last Dense no activation"
+            )
+        elif ppl >= 0.9 * baseline:
+            msg += " — no better than counting characters: is the model trained (run the training cell)?"
+        else:
+            msg += " — train on more text or longer, or try more LSTM units"
+        raise CheckFailed(msg)
+    return (
+        f"held-out perplexity {ppl:.2f} {where}, measured by the checker: "
+        f"{ppl / baseline:.2f} × the unigram baseline of {baseline:.2f}"
+    )
