@@ -79,7 +79,10 @@ def timed_shutdown(client):
     finally:
         spent[0] += time.perf_counter() - t
 ex._Client.execute, ex._shutdown = timed_execute, timed_shutdown
-from dl7 import main
+try:
+    from dl7 import main
+except ImportError:  # a dl7 from before dl7.main existed, for before/after figures
+    from dl7.cli import main
 try:
     main()
 finally:
