@@ -111,8 +111,8 @@ def test_exercise_id_must_belong_to_its_step(course: Path) -> None:
 
 
 def test_unsupported_format(course: Path) -> None:
-    e = _broken(course, "format: 1", "format: 2")
-    assert "unsupported format 2" in e.problem
+    e = _broken(course, "format: 1", "format: 3")  # 2 added test cells (nbgrader); 1 still reads
+    assert "unsupported format 3" in e.problem and "reads formats 1, 2" in e.problem
 
 
 def test_missing_manifest(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 BEGIN_MISTAKE = "### BEGIN MISTAKE"
 END_MISTAKE = "### END MISTAKE"
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"  # nbgrader's: the learner never sees what lies between
+END_HIDDEN = "### END HIDDEN TESTS"
 CODE_STUB = 'raise NotImplementedError("Exercise: replace this line with your code")'
 MARKDOWN_STUB = "*YOUR ANSWER HERE*"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")
@@ -202,12 +204,37 @@ def strip_outputs(nb: Any) -> Any:
     return nb
 
 
+def strip_hidden_tests(source: str, index: int = 0) -> str:
+    """One cell's source without its ``### BEGIN HIDDEN TESTS`` regions, markers included."""
+    out: list[str] = []
+    open_line: int | None = None
+    for lineno, line in enumerate(source.splitlines(), start=1):
+        marker = line.strip()
+        if marker == BEGIN_HIDDEN:
+            if open_line is not None:
+                raise MarkerError(index, lineno, f"nested {BEGIN_HIDDEN} (opened on line {open_line})")
+            open_line = lineno
+        elif marker == END_HIDDEN:
+            if open_line is None:
+                raise MarkerError(index, lineno, f"{END_HIDDEN} without a matching {BEGIN_HIDDEN}")
+            open_line = None
+        elif open_line is None:
+            out.append(line)
+    if open_line is not None:
+        raise MarkerError(index, open_line, f"{BEGIN_HIDDEN} is never closed")
+    while out and not out[-1].strip():
+        out.pop()
+    return _join(out, source)
+
+
 def learner_version(nb: Any) -> Any:
-    """The notebook a learner starts from: solutions replaced by stubs, mistakes dropped,
-    outputs stripped."""
+    """The notebook a learner starts from: solutions replaced by stubs, mistakes and hidden
+    tests dropped, outputs stripped."""
     nb = strip_outputs(nb)
     for index, cell in enumerate(nb.get("cells", [])):
         source = cell_source(cell)
+        if BEGIN_HIDDEN in source or END_HIDDEN in source:
+            source = cell["source"] = strip_hidden_tests(source, index)
         if any(m in source for m in (BEGIN, END, BEGIN_MISTAKE, END_MISTAKE)):
             cell["source"] = strip_solutions_from_source(
                 source, markdown=cell.get("cell_type") == "markdown", index=index

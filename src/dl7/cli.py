@@ -31,7 +31,7 @@ class _LazyGroup(TyperGroup):
     """The author's and data commands (`validate`, `data`) are built only when named or listed,
     so a learner's `dl7 next` does not import and convert them on every start."""
 
-    LAZY = ("validate", "data", "solution", "doctor", "watch", "open")
+    LAZY = ("validate", "data", "solution", "doctor", "watch", "open", "import")
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in self.LAZY if n not in self.commands)]
@@ -514,12 +514,14 @@ def show(step: StepArg, as_json: JsonOpt = False) -> None:
 
 def _lazy_commands() -> dict[str, Any]:
     from dl7.cli_data import app as data_app
+    from dl7.cli_import import app as import_app
     from dl7.cli_learn import register as register_learner_commands
     from dl7.cli_validate import validate
 
     lazy = typer.Typer(rich_markup_mode="markdown")
     lazy.command()(_guard(validate))
     lazy.add_typer(data_app, name="data", help="List data sets and fetch the optional full-size ones.")
+    lazy.add_typer(import_app, name="import", help="Import a course written for another tool (nbgrader).")
     register_learner_commands(lazy)
     group = typer.main.get_command(lazy)
     return {name: group.commands[name] for name in _LazyGroup.LAZY if name in group.commands}  # type: ignore[attr-defined]

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
     from dl7.yamldoc import LocatedYaml, Mapping
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what dl7 writes; it reads every version in FORMATS
+FORMATS = (1, 2)  # 2 adds test-cell exercises, points, manually graded cells and side files
 CURRICULUM_ENV = "DL7_CURRICULUM"
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _EXERCISE_ID = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z_][a-z0-9_]*$")
@@ -53,10 +54,24 @@ class Exercise:
     reading: str | None
     hints: tuple[str, ...]
     notebook: str  # the notebook's path relative to the course root
+    # format 2: an exercise whose check is a test cell of the source notebook (nbgrader's
+    # autograder tests), found by that cell's ``nbgrader.grade_id``; no checker module needed.
+    test_cell: str | None = None
+    points: float | None = None
 
     @property
     def name(self) -> str:
         return self.id.split(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class ManualCell:
+    """A cell a teacher grades by hand (nbgrader ``solution`` and ``grade``): listed, never
+    checked, and it does not keep a step from completing."""
+
+    grade_id: str
+    title: str
+    points: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,8 @@ class Notebook:
     budget: int
     exercises: tuple[Exercise, ...]
     step: str
+    files: tuple[str, ...] = ()  # format 2: files beside the notebook, copied to the workspace
+    manual: tuple[ManualCell, ...] = ()  # format 2: manually graded cells
 
     @property
     def name(self) -> str:
@@ -227,6 +244,17 @@ class _Parser:
         self.notebook_paths: set[str] = set()
         self.registered: set[str] = set()
         self.cell_timeout, self.budget = DEFAULT_CELL_TIMEOUT, DEFAULT_BUDGET
+        self.version = FORMAT_VERSION
+
+    def since(self, version: int, value: Mapping, keys: tuple[str, ...]) -> None:
+        """Refuse a key that this manifest's format does not have yet."""
+        for key in keys:
+            if key in value.value and self.version < version:
+                raise self.doc.error(
+                    value.path + (key,),
+                    f"{key!r} needs format {version} or later (this manifest says format {self.version})",
+                    hint=f"set `format: {version}` at the top of the manifest",
+                )
 
     def unique(self, kind: str, value: str, path: tuple[Any, ...]) -> None:
         if value in self.seen:
@@ -239,10 +267,12 @@ class _Parser:
         root_keys = {"format", "id", "title", "description", "source", "checkers", "defaults", "steps"}
         top = _mapping(doc, (), doc.data, root_keys)
         version = top.get("format", int)
-        if version != FORMAT_VERSION:
+        if version not in FORMATS:
             raise doc.error(
-                ("format",), f"unsupported format {version}; this dl7 reads format {FORMAT_VERSION}"
+                ("format",),
+                f"unsupported format {version}; this dl7 reads formats {', '.join(map(str, FORMATS))}",
             )
+        self.version = version
         course_id = top.get("id", str)
         if not _ID.match(course_id):
             raise doc.error(("id",), f"{course_id!r} {_BAD_ID}")
@@ -304,12 +334,20 @@ class _Parser:
         )
 
     def notebook(self, npath: tuple[Any, ...], value: Any, step_id: str) -> Notebook:
-        n = _mapping(self.doc, npath, value, {"path", "title", "cell_timeout", "budget", "exercises"})
+        n = _mapping(
+            self.doc,
+            npath,
+            value,
+            {"path", "title", "cell_timeout", "budget", "exercises", "files", "manual"},
+        )
+        self.since(2, n, ("files", "manual"))
         rel = _check_notebook_path(self.doc, npath + ("path",), n.get("path", str), self.root)
         if rel in self.notebook_paths:
             raise self.doc.error(npath + ("path",), f"notebook {rel} is listed twice")
         self.notebook_paths.add(rel)
         exercises = tuple(self.exercise(path, v, step_id, rel) for path, v in n.items("exercises"))
+        files = tuple(self.side_file(path, v, rel) for path, v in n.items("files", required=False))
+        manual = tuple(self.manual_cell(path, v) for path, v in n.items("manual", required=False))
         if not exercises:
             # One rule for every command: a notebook exists to be checked. A step that only
             # asks for readings lists no notebooks at all.
@@ -325,17 +363,41 @@ class _Parser:
             n.positive("budget", self.budget),
             exercises,
             step_id,
+            files,
+            manual,
         )
 
+    def side_file(self, fpath: tuple[Any, ...], value: Any, notebook: str) -> str:
+        """A file beside the notebook (data, images), relative to the notebook's folder."""
+        if not isinstance(value, str) or not value.strip():
+            raise self.doc.error(fpath, "expected a file path relative to the notebook's folder")
+        pure = PurePosixPath(value)
+        if pure.is_absolute() or "\\" in value or ".." in pure.parts:
+            raise self.doc.error(fpath, f"{value!r} must be a relative POSIX path without '..'")
+        full = (self.root / PurePosixPath(notebook).parent / pure).resolve()
+        if not full.is_relative_to(self.root) or not full.is_file():
+            raise self.doc.error(fpath, f"file not found beside the notebook: {full}")
+        return pure.as_posix()
+
+    def manual_cell(self, mpath: tuple[Any, ...], value: Any) -> ManualCell:
+        m = _mapping(self.doc, mpath, value, {"grade_id", "title", "points"})
+        points = m.get("points", (int, float), required=False)
+        return ManualCell(m.get("grade_id", str), m.get("title", str), _points(points))
+
     def exercise(self, epath: tuple[Any, ...], value: Any, step_id: str, notebook: str) -> Exercise:
-        e = _mapping(self.doc, epath, value, {"id", "title", "reading", "hints"})
+        e = _mapping(self.doc, epath, value, {"id", "title", "reading", "hints", "test_cell", "points"})
+        self.since(2, e, ("test_cell", "points"))
+        test_cell = e.get("test_cell", str, required=False)
+        points = e.get("points", (int, float), required=False)
+        if points is not None and (isinstance(points, bool) or points < 0):
+            raise self.doc.error(epath + ("points",), "points must be a number, 0 or more")
         eid = e.get("id", str)
         if not _EXERCISE_ID.match(eid) or not eid.startswith(step_id + "."):
             raise self.doc.error(
                 epath + ("id",), f"{eid!r} must look like {step_id}.name (lowercase, digits, _)"
             )
         self.unique("exercise", eid, epath + ("id",))
-        if eid not in self.registered:
+        if test_cell is None and eid not in self.registered:
             raise self.doc.error(
                 epath + ("id",),
                 f"no checker is registered for {eid!r}",
@@ -349,7 +411,11 @@ class _Parser:
             if not isinstance(hint, str) or not hint.strip():
                 raise self.doc.error(hpath, "a hint must be a non-empty string")
             hints.append(hint.strip())
-        return Exercise(eid, e.get("title", str), reading, tuple(hints), notebook)
+        return Exercise(eid, e.get("title", str), reading, tuple(hints), notebook, test_cell, _points(points))
+
+
+def _points(value: Any) -> float | None:
+    return None if value is None or isinstance(value, bool) else float(value)
 
 
 def _check_notebook_path(doc: LocatedYaml, path: tuple[Any, ...], rel: str, root: Path) -> str:

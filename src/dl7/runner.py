@@ -110,8 +110,10 @@ def run_notebook(
     """``kernel``: a fresh kernel started ahead (``dl7 watch``); by default one is started here."""
     from dl7.execute import execute  # nbclient and jupyter_client load only when running
     from dl7.results import collect, stray_errors
+    from dl7.testcells import for_run
 
     learner = ws.learner_path(nb)
+    source = for_run(curriculum, nb, source)  # test-cell exercises: the course's tests, not the learner's
     started = now()
     with append_log(ws.runs_dir / "kernel.log", f"--- {started} {nb.path}\n") as log:
         execution = execute(

@@ -97,7 +97,27 @@ def open_workspace(curriculum: Curriculum, root: Path | None = None) -> Prepared
         raise os_error(exc, "cannot create the workspace folder", ws.dot) from None
     _claim(ws, curriculum)
     added = tuple(nb.path for nb in curriculum.notebooks if _add_learner_copy(ws, curriculum, nb))
+    for nb in curriculum.notebooks:
+        _add_side_files(ws, curriculum, nb)
     return Prepared(ws, created, added)
+
+
+def _add_side_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> None:
+    """The files a notebook reads beside it (its manifest's ``files``), copied where missing:
+    a file already in the workspace is the learner's and stays as it is."""
+    if not nb.files:
+        return
+    folder = ws.learner_path(nb).parent
+    source = curriculum.source_path(nb).parent
+    for rel in nb.files:
+        target = path_inside(folder, rel, "the workspace")
+        if target.exists():
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path_inside(source, rel, "the course folder"), target)
+        except OSError as exc:
+            raise os_error(exc, "cannot copy a file the notebook needs to", target) from None
 
 
 def _claim(ws: Workspace, curriculum: Curriculum) -> None:

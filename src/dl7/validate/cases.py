@@ -59,6 +59,7 @@ def run_case(
     """Execute one case; the result and the files the kernel imported (None if unknown)."""
     from dl7.execute import execute
     from dl7.results import collect, stray_errors
+    from dl7.testcells import for_run
 
     if case == "solved":
         source = solved_version(data)
@@ -69,6 +70,7 @@ def run_case(
     else:
         source = with_mistakes(data, [k.mistake for k in chosen])
         source["cells"] = source["cells"][: last_cell(data, chosen) + 1]
+    source = for_run(curriculum, nb, source)  # test-cell exercises run the course's own test cells
     roots, excluded = tracked_roots(curriculum)
     source["cells"].append(
         {

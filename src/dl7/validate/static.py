@@ -59,7 +59,10 @@ def static_checks(
         problems.append(Problem(None, f"kernelspec is {kernel!r}; expected 'python3'"))
     calls = check_calls(data)
     listed = {e.id for e in nb.exercises}
+    problems += test_cell_problems(nb, data)
     for ex in nb.exercises:
+        if ex.test_cell:
+            continue  # its check is the test cell itself (see test_cell_problems)
         if not ex.hints:
             problems.append(Problem(ex.id, "has no hints in the manifest"))
         if ex.id not in calls:
@@ -77,3 +80,45 @@ def static_checks(
             )
         )
     return CaseResult(nb.path, "static", not problems, tuple(problems)), data, known
+
+
+def test_cell_problems(nb: Notebook, data: dict[str, Any]) -> list[Problem]:
+    """Every test-cell exercise names an autograded test cell of the notebook, and every graded
+    cell of the notebook is an exercise or listed as graded by hand: none is silently ignored."""
+    from dl7.authoring import learner_version
+    from dl7.testcells import grade_id, has_hidden_tests, manual_cells, test_cells
+
+    tests, manual = test_cells(data), manual_cells(data)
+    if not tests and not manual and not any(e.test_cell for e in nb.exercises):
+        return []
+    problems: list[Problem] = []
+    ids = [grade_id(c) for c in data.get("cells", []) if grade_id(c)]
+    for gid in sorted({g for g in ids if g and ids.count(g) > 1}):
+        problems.append(Problem(None, f"two cells have the grade_id {gid!r}"))
+    named = {e.test_cell: e for e in nb.exercises if e.test_cell}
+    for gid, ex in named.items():
+        if gid not in tests:
+            problems.append(Problem(ex.id, f"test_cell {gid!r} is not an autograded test cell of {nb.path}"))
+    listed_manual = {m.grade_id for m in nb.manual}
+    for gid, index in tests.items():
+        if gid not in named:
+            problems.append(
+                Problem(
+                    None,
+                    f"cell {index + 1} is an autograded test ({gid!r}) but no exercise names it "
+                    "with test_cell; re-run `dl7 import nbgrader` or add the exercise",
+                )
+            )
+    for gid, index in manual.items():
+        if gid not in listed_manual:
+            problems.append(
+                Problem(None, f"cell {index + 1} is graded by hand ({gid!r}) but not listed under manual")
+            )
+    for gid in sorted(listed_manual - set(manual)):
+        problems.append(Problem(None, f"manual lists {gid!r}, which is not a manually graded cell"))
+    try:
+        if has_hidden_tests(learner_version(data)):
+            problems.append(Problem(None, "the learner version still holds hidden tests"))
+    except ValueError:
+        pass  # marker problems are reported above
+    return problems
