@@ -316,7 +316,13 @@ def test_a_learner_runs_an_imported_assignment_end_to_end(imported: Path, isolat
     code, output = dl7(*course, "next")
     assert code == 0 and "ps2" in output and "Problem set 2" in output
     status = json.loads(dl7(*course, "status", "--json")[1])
-    assert status["steps"][0]["complete"] is True
+    assert status["steps"][0]["complete"] is True  # the manually graded cell does not block it
+    assert status["steps"][0]["points"] == {"earned": 3, "possible": 3}
+    assert status["points"] == {"earned": 3, "possible": 4}
+    code, output = dl7(*course, "status")
+    assert "Points: 3 of 4 (and 2 graded by hand by your teacher)" in output
+    code, output = dl7(*course, "run", "ps1")
+    assert code == 0 and "graded by your teacher, not by dl7: Why do squares grow faster than n?" in output
     # nothing of the hidden tests anywhere in the workspace: notebooks, executed copies, progress
     for path in isolated.rglob("*"):
         if path.is_file():

@@ -43,6 +43,21 @@ class StepState:
     def readings_count(self) -> int:
         return sum(r.id in self.readings_done for r in self.step.readings)
 
+    @property
+    def points(self) -> tuple[float, float] | None:
+        """Points earned and possible by the checked exercises (courses that give points, such
+        as nbgrader imports); None when no exercise of the step has points."""
+        worth = {e.id: e.points for e in self.step.exercises if e.points is not None}
+        if not worth:
+            return None
+        earned = sum(worth.get(e.id, 0.0) for e in self.exercises if e.status == "passed")
+        return earned, sum(worth.values())
+
+    @property
+    def manual_points(self) -> float:
+        """Points of the cells a teacher grades by hand (never checked by dl7)."""
+        return sum(m.points or 0.0 for nb in self.step.notebooks for m in nb.manual)
+
 
 @dataclass(frozen=True)
 class Journey:
@@ -61,6 +76,14 @@ class Journey:
     @property
     def exercises_passed(self) -> int:
         return sum(s.passed for s in self.steps)
+
+    @property
+    def points(self) -> tuple[float, float] | None:
+        """Points earned and possible over the whole course; None when it gives no points."""
+        given = [p for s in self.steps if (p := s.points) is not None]
+        if not given:
+            return None
+        return sum(p[0] for p in given), sum(p[1] for p in given)
 
     def unread(self) -> tuple[Unread, ...]:
         """Readings not marked done, for a learner who finished the exercises: the last step's

@@ -290,6 +290,11 @@ def render_status(console: Console, journey: Journey) -> None:
             mark,
         )
     console.print(table)
+    points = journey.points
+    if points is not None:
+        by_hand = sum(s.manual_points for s in journey.steps)
+        extra = f" [dim](and {by_hand:g} graded by hand by your teacher)[/]" if by_hand else ""
+        console.print(f"[bold]Points:[/] {points[0]:g} of {points[1]:g}{extra}")
     if any(s.cell_errors and not s.complete for s in journey.steps):
         console.print("[red]![/] [dim]a cell raises an error in that step: `dl7 run` shows which[/]")
     if current is not None:
@@ -320,9 +325,11 @@ def status_json(journey: Journey) -> dict[str, Any]:
                 "exercises": [{"id": e.id, "status": e.status} for e in s.exercises],
                 "cell_errors": list(s.cell_errors),
                 "readings": {"done": s.readings_count, "total": len(s.step.readings)},
+                **({"points": {"earned": p[0], "possible": p[1]}} if (p := s.points) else {}),
             }
             for s in journey.steps
         ],
+        **({"points": {"earned": t[0], "possible": t[1]}} if (t := journey.points) else {}),
     }
 
 
@@ -339,6 +346,10 @@ def render_run(console: Console, run: StepRun) -> None:
             console.print(f"[yellow]The run stopped: {escape(nbrun.message)}[/]")
         for error in nbrun.cell_errors:
             console.print(f"[red]! a cell raised an error:[/] {escape(error.describe())}")
+        for m in nbrun.notebook.manual:  # nbgrader's manually graded answers: never checked here
+            worth = f", {m.points:g} points" if m.points else ""
+            what = f"{escape(m.title)} ({escape(m.grade_id)}{worth})"
+            console.print(f"[dim]✎ graded by your teacher, not by dl7: {what}[/]")
         kept = str(nbrun.executed_path or "not kept")
         console.print(f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(kept)}[/]")
     results = run.results
