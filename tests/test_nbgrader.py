@@ -321,6 +321,8 @@ def test_a_learner_runs_an_imported_assignment_end_to_end(imported: Path, isolat
     assert status["points"] == {"earned": 3, "possible": 4}
     code, output = dl7(*course, "status")
     assert "Points: 3 of 4 (and 2 graded by hand by your teacher)" in output
+    code, output = dl7(*course, "solution", "ps1", "test_squares")
+    assert code == 0 and "return [i * i for i in range(1, n + 1)]" in output and "squares(10)" not in output
     code, output = dl7(*course, "run", "ps1")
     assert code == 0 and "graded by your teacher, not by dl7: Why do squares grow faster than n?" in output
     # nothing of the hidden tests anywhere in the workspace: notebooks, executed copies, progress
