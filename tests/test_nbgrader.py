@@ -205,6 +205,7 @@ def test_course_tests_replace_the_learners_edited_deleted_and_copied_test_cells(
 
 
 def _course_notebook(tmp_path: Path, test: str) -> str:
+    tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "nb.ipynb"
     cell = {"cell_type": "code", "metadata": {"nbgrader": {"grade": True, "grade_id": "t"}}, "source": test}
     path.write_text(json.dumps({"cells": [cell]}))
@@ -252,6 +253,9 @@ def test_a_stub_is_not_attempted_and_another_error_names_its_line(tmp_path: Path
         "the test raised NameError: name 'f' is not defined (test line 2: assert f(2) == 4)",
     )
     assert evaluate("a.t", nb, "missing", {}).status == "course_error"
+    broken = _course_notebook(tmp_path / "x", "assert f(2) == 4 4")
+    result = evaluate("a.t", broken, "t", {"f": stub})
+    assert result.status == "course_error" and "is not valid Python (line 1" in result.message
 
 
 # -- end to end, with a kernel ----------------------------------------------------------------

@@ -57,7 +57,17 @@ def evaluate(exercise_id: str, notebook: str, grade_id: str, namespace: dict[str
     hidden = hidden_lines(source)
     earlier_stub = isinstance(getattr(sys, "last_value", None), NotImplementedError)
     try:
-        exec(compile(source, filename, "exec"), namespace)
+        code = compile(_python(source), filename, "exec")
+    except SyntaxError as exc:
+        return CheckResult(
+            exercise_id,
+            "course_error",
+            f"the test cell {grade_id!r} of {notebook} is not valid Python (line {exc.lineno}: {exc.msg}); "
+            "this is a fault of the course, not your code: please report it to the course author",
+            0.0,
+        )
+    try:
+        exec(code, namespace)
     except AssertionError as exc:
         line = _test_line(exc, filename)
         if line in hidden:
@@ -113,6 +123,16 @@ def hidden_lines(source: str) -> set[int]:
         if line.strip() == END_HIDDEN:
             inside = False
     return hidden
+
+
+def _python(source: str) -> str:
+    """The cell as Python, as IPython would run it (``%magic`` lines and the like translated)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return source
+    shell = get_ipython()
+    return str(shell.transform_cell(source)) if shell is not None else source
 
 
 def _namespace() -> dict[str, Any]:
