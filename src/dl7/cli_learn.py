@@ -6,12 +6,13 @@ this module, and each command imports its core module only when it runs.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from dl7.cli import JsonOpt, StepArg, _guard, _open, err, out
+from dl7.cli import JsonOpt, StepArg, _dl7, _guard, _open, err, out
 from dl7.errors import Dl7Error, ExitCode
 
 ExerciseArg = Annotated[
@@ -93,6 +94,9 @@ def watch(
         str | None,
         typer.Argument(metavar="STEP", help="A step id such as `step5` (default: the step you are on)."),
     ] = None,
+    notebook: Annotated[
+        str | None, typer.Argument(metavar="NOTEBOOK", help="Only this notebook of the step (its file name).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON line per run instead of tables.")
     ] = False,
@@ -127,6 +131,7 @@ def watch(
             the_step = curriculum.step(step)
         if not the_step.notebooks:
             raise Dl7Error(f"step {the_step.id} has no notebooks to watch")
+        notebooks = curriculum.notebook(the_step, notebook)
         progress.check_writable("cannot record a run")
         try:
             ws.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -159,10 +164,74 @@ def watch(
                     f"[dim]watching {the_step.id}: save a notebook to check it again · Ctrl-C to stop[/]"
                 )
 
-        Watcher(curriculum, ws, progress, the_step, on_run, on_start, log=log).loop(on_idle=on_idle)
+        watcher = Watcher(curriculum, ws, progress, the_step, on_run, on_start, log=log, notebooks=notebooks)
+        watcher.loop(on_idle=on_idle)
+
+
+def open_(
+    ctx: typer.Context,
+    step: Annotated[
+        str | None,
+        typer.Argument(metavar="STEP", help="A step id such as `step5` (default: the step you are on)."),
+    ] = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the URL (on 127.0.0.1) instead of opening a browser.")
+    ] = False,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port (default: a free one).")
+    ] = None,
+) -> None:
+    """Start JupyterLab on your workspace with the step's first unfinished notebook open.
+
+    It listens on 127.0.0.1 only, with a fresh token. Ctrl-C stops it (your notebooks are
+    saved by JupyterLab as you work; save before you stop). Arguments after `--` go to
+    JupyterLab itself.
+    """
+    import webbrowser
+
+    from dl7.journey import journey
+    from dl7.lab import first_unfinished, start
+
+    extra = tuple(ctx.args)
+    if step is not None and step.startswith("-"):  # `dl7 open -- --lab-option`: no STEP given
+        extra = (step, *extra)
+        step = None
+    curriculum, prepared, progress = _open(step=step)
+    ws = prepared.workspace
+    with progress:
+        j = journey(curriculum, progress, ws.root)
+    state = j.state(curriculum.step(step).id) if step is not None else (j.current or j.steps[0])
+    nb = first_unfinished(state)
+    log_path = ws.dot / "jupyter.log"
+    try:
+        log = open(log_path, "ab")  # noqa: SIM115 - closed below, after the server stops
+    except OSError:
+        log = open(os.devnull, "wb")  # noqa: SIM115
+    with log:
+        lab = start(ws.root, nb.path, log, port=port, extra=extra)
+        try:
+            err.print("[dim]starting JupyterLab…[/]")
+            lab.wait_until_up()
+            out.print(f"JupyterLab is serving [cyan]{escape(str(ws.root))}[/] with {escape(nb.path)} open:")
+            out.print(f"[link={lab.url}]{escape(lab.url)}[/link]", soft_wrap=True)
+            if not no_browser and not webbrowser.open(lab.url):
+                err.print("[yellow]no browser could be opened:[/] open the URL above yourself")
+            out.print(
+                f"[dim]Ctrl-C stops it · log: {escape(str(log_path))} · "
+                f"`{escape(_dl7())} run {state.step.id}` checks your work from another terminal[/]",
+                soft_wrap=True,
+            )
+            code = lab.process.wait()
+            if code != 0:
+                raise Dl7Error(f"JupyterLab stopped (exit code {code})", hint=f"its log says why: {log_path}")
+        finally:
+            lab.stop()
 
 
 def register(app: typer.Typer) -> None:
     app.command("solution")(_guard(solution))
     app.command("doctor")(_guard(doctor))
     app.command("watch")(_guard(watch))
+    app.command("open", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+        _guard(open_)
+    )

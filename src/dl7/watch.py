@@ -178,9 +178,11 @@ class Watcher:
     on_start: Callable[[Notebook], None] = lambda nb: None
     warm: WarmKernel | None = None
     log: IO[str] | None = None
+    notebooks: tuple[Notebook, ...] = ()  # default: every notebook of the step
 
     def __post_init__(self) -> None:
         self.digests: dict[str, str] = {}
+        self.notebooks = self.notebooks or self.step.notebooks
 
     def env(self) -> dict[str, str]:
         from dl7.checks import CHECKERS_ENV
@@ -220,7 +222,7 @@ class Watcher:
         """The step's notebooks among ``paths`` whose code changed since their last run."""
         from dl7.workspace import read_notebook
 
-        for nb in self.step.notebooks:
+        for nb in self.notebooks:
             learner = self.ws.learner_path(nb)
             if str(learner) not in paths and os.path.realpath(learner) not in paths:
                 continue
@@ -239,14 +241,14 @@ class Watcher:
 
         try:
             last: tuple[Notebook, dict[str, Any]] | None = None
-            for nb in self.step.notebooks:
+            for nb in self.notebooks:
                 source = read_notebook(self.ws.learner_path(nb))
                 self.run(nb, source)
                 last = (nb, source)
             if last is not None:
                 self.prepare(*last)
             on_idle()
-            folders = sorted({str(self.ws.learner_path(nb).parent) for nb in self.step.notebooks})
+            folders = sorted({str(self.ws.learner_path(nb).parent) for nb in self.notebooks})
             for changes in watch(*folders, stop_event=stop, raise_interrupt=True, rust_timeout=500):
                 paths = {p for _, p in changes} | {os.path.realpath(p) for _, p in changes}
                 ran = None
