@@ -287,7 +287,8 @@ def _load_failure(spec: str, exc: BaseException) -> str:
 
 
 def _checker_modules() -> list[str]:
-    """Checker modules named by the runner (env) or by the enclosing workspace."""
+    """Checker modules named by the runner (env), by the enclosing workspace, or by the
+    enclosing course: an author previewing a source notebook in Jupyter in the course folder."""
     env = os.environ.get(CHECKERS_ENV)
     if env:
         return [s for s in env.split(os.pathsep) if s]
@@ -298,6 +299,15 @@ def _checker_modules() -> list[str]:
             try:
                 return list(json.loads(info.read_text(encoding="utf-8")).get("checkers", []))
             except (OSError, ValueError):
+                return []
+    for folder in (here, *here.parents):
+        manifest = folder / "curriculum.yaml"
+        if manifest.is_file():
+            try:
+                from dl7.curriculum import load  # PyYAML loads only here, and only once
+
+                return list(load(manifest).checkers)
+            except Exception:  # a manifest being edited: no checkers from it, as before
                 return []
     return []
 
