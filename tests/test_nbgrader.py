@@ -329,6 +329,9 @@ def test_a_learner_runs_an_imported_assignment_end_to_end(imported: Path, isolat
     assert code == 0 and "return [i * i for i in range(1, n + 1)]" in output and "squares(10)" not in output
     code, output = dl7(*course, "run", "ps1")
     assert code == 0 and "graded by your teacher, not by dl7: Why do squares grow faster than n?" in output
+    (isolated / "ps1" / "numbers.txt").write_text("mine\n")  # a data file the learner changed stays theirs
+    dl7(*course, "status")
+    assert (isolated / "ps1" / "numbers.txt").read_text() == "mine\n"
     # nothing of the hidden tests anywhere in the workspace: notebooks, executed copies, progress
     for path in isolated.rglob("*"):
         if path.is_file():
