@@ -155,6 +155,21 @@ def test_reimport_keeps_what_the_teacher_added(imported: Path, tmp_path: Path) -
     load(imported)
 
 
+def test_one_assignment_folder_imports_as_one_step_and_a_notebook_without_tests_is_skipped(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "ps2"
+    shutil.copytree(SOURCE / "ps2", source)
+    notes = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Notes"}], "metadata": {}}
+    (source / "notes.ipynb").write_text(json.dumps(notes))
+    code, output = dl7("import", "nbgrader", str(source), str(tmp_path / "out"))
+    assert code == 0, output
+    assert "skipped ps2/notes.ipynb: it has no autograded test cell" in output
+    course = load(tmp_path / "out")
+    assert [s.id for s in course.steps] == ["ps2"]
+    assert [nb.path for nb in course.step("ps2").notebooks] == ["ps2/cubes.ipynb"]
+
+
 def test_import_refuses_a_source_without_assignments(tmp_path: Path) -> None:
     (tmp_path / "empty" / "notes").mkdir(parents=True)
     code, output = dl7("import", "nbgrader", str(tmp_path / "empty"), str(tmp_path / "out"))
