@@ -74,12 +74,17 @@ def doctor(
     if as_json:
         print(report_json(findings))
     else:
-        width = max(len(f.name) for f in findings)
+        from rich.table import Table
+
+        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True, style="bold")
+        table.add_column(ratio=1, overflow="fold")
         for f in findings:
-            mark = "[green]✔[/]" if f.ok else "[red]✘[/]"
-            out.print(f"{mark} [bold]{f.name:<{width}}[/]  {escape(f.detail)}", soft_wrap=False)
+            table.add_row("[green]✔[/]" if f.ok else "[red]✘[/]", f.name, escape(f.detail))
             if f.fix:
-                out.print(f"  {' ' * width}  [yellow]fix:[/] {escape(f.fix)}")
+                table.add_row("", "", f"[yellow]fix:[/] {escape(f.fix)}")
+        out.print(table)
         problems = sum(not f.ok for f in findings)
         out.print(
             "\n[bold green]All is well.[/] `dl7 next` shows where you are."

@@ -303,11 +303,10 @@ def render_status(console: Console, journey: Journey) -> None:
             f"\n[bold]Still to do in {escape(current.step.id)}[/] ({len(todo)} of {len(current.exercises)}):"
         )
         grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True)
-        grid.add_column(ratio=1)
+        for wrap in (False, False, False, True):
+            grid.add_column(no_wrap=not wrap, ratio=1 if wrap else None)
         for e in todo:
-            grid.add_row(" ", badge(e.status), f"{escape(e.id.split('.', 1)[-1])} [dim]{escape(e.title)}[/]")
+            grid.add_row(" ", badge(e.status), escape(e.id.split(".", 1)[-1]), f"[dim]{escape(e.title)}[/]")
         console.print(grid)
     console.print(f"\n[dim]times in UTC · workspace: {escape(str(journey.workspace))}[/]", soft_wrap=True)
 
