@@ -426,3 +426,18 @@ def test_lstm_lm_trained_passes_as_logits_and_as_probabilities(
     probs = keras.Sequential([model, layers.Softmax()])  # probabilities instead of logits
     r2 = evaluate("step6.lstm_lm", probs, vocab)
     assert r2.status == "passed", r2.message
+
+
+def test_lstm_lm_not_trained_because_build_model_broke(text_ids: tuple[list[str], np.ndarray]) -> None:
+    vocab, _ = text_ids
+    assert evaluate("step6.lstm_lm", None, vocab, stub).status == "not_attempted"
+
+    def crashes(vocab_size: int) -> Any:
+        raise ValueError(
+            "Input 0 of layer 'lstm' is incompatible with the layer: expected ndim=3, found ndim=4"
+        )
+
+    r = evaluate("step6.lstm_lm", None, vocab, crashes)
+    assert r.status == "error" and "ValueError" in r.message and "in crashes" in r.message
+    expect_failed(evaluate("step6.lstm_lm", None, vocab, lambda v: None), "returned None", "return model")
+    expect_failed(evaluate("step6.lstm_lm", None, vocab, lambda v: object()), "run the training cell")

@@ -415,8 +415,13 @@ def heldout_perplexity(
 
 
 @checker("step6.lstm_lm")
-def check_lstm_lm(model: Any, vocab: Any) -> str:
+def check_lstm_lm(model: Any, vocab: Any, build_model: Any = None) -> str:
     if model is None:
+        if build_model is not None:  # not trained: find out whether build_model works at all
+            built = build_model(len(vocab))  # its NotImplementedError or crash is reported as such
+            if built is None:
+                raise CheckFailed("build_model returned None; did you forget `return model`?")
+            raise CheckFailed("model is None: run the training cell above first")
         raise NotImplementedError
     from dl7 import datasets
 
