@@ -350,7 +350,7 @@ def render_run(console: Console, run: StepRun) -> None:
             what = f"{escape(m.title)} ({escape(m.grade_id)}{worth})"
             console.print(f"[dim]✎ graded by your teacher, not by dl7: {what}[/]")
         kept = str(nbrun.executed_path or "not kept")
-        console.print(f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(kept)}[/]")
+        console.print(f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(kept)}[/]", soft_wrap=True)
     results = run.results
     passed = sum(r.status == "passed" for r in results)
     if run.passed:
