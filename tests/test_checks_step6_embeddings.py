@@ -254,3 +254,34 @@ def test_sentiment_not_a_model() -> None:
 
 def test_sentiment_stub() -> None:
     assert evaluate("step6.sentiment_embedding", stub).status == "not_attempted"
+
+
+# The notebook's neighbours cell -------------------------------------------------------------
+
+
+def test_notebook_finds_the_embedding_of_a_functional_model() -> None:
+    # build_model written with the functional API passes the check, but its model.layers[0] is
+    # the InputLayer (no weights): the neighbours cell used to stop with an IndexError.
+    from pathlib import Path
+
+    import keras
+    import nbformat
+    from keras import layers
+
+    notebook = Path(__file__).parents[1] / "notebooks" / "step6" / "03_word_embeddings.ipynb"
+    cell = next(c for c in nbformat.read(notebook, as_version=4).cells if c.get("id") == "2504fd60")
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    pooled = layers.GlobalAveragePooling1D()(layers.Embedding(30, 16, mask_zero=True)(inputs))
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(pooled))
+    assert isinstance(model.layers[0], layers.InputLayer)
+    vocab = ["<pad>", "<unk>", "good", "funny", "bad", "boring", "film", "actors"]
+    vocab += [f"w{i}" for i in range(22)]
+    seen: dict[str, Any] = {}
+
+    def nearest_neighbours(word: str, E: np.ndarray, vocab: list[str], k: int = 5) -> list[str]:
+        seen["E"] = E
+        return vocab[2 : 2 + k]
+
+    namespace = {"model": model, "layers": layers, "vocab": vocab, "nearest_neighbours": nearest_neighbours}
+    exec(cell.source, namespace)
+    assert seen["E"].shape == (30, 16)

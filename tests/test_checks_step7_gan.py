@@ -105,6 +105,30 @@ def test_losses_numpy_not_differentiable() -> None:
     expect_failed(evaluate("step7.gan_losses", d_loss, numpy_g), "cannot differentiate")
 
 
+def test_losses_numpy_scalar_named_not_a_tape_error() -> None:
+    # np.mean returns a numpy.float32: the tape used to fail inside TensorFlow with
+    # "'numpy.float32' object has no attribute '_id'", which told the learner nothing.
+    def numpy_d(r: Any, f: Any) -> Any:
+        return np.mean(np.logaddexp(0, -np.asarray(r))) + np.mean(np.logaddexp(0, np.asarray(f)))
+
+    def numpy_g(f: Any) -> Any:
+        return np.mean(np.logaddexp(0, -np.asarray(f)))
+
+    result = evaluate("step7.gan_losses", numpy_d, numpy_g)
+    expect_failed(result, "generator_loss returned numpy.float", "cannot differentiate", "TensorFlow")
+    assert "_id" not in result.message
+    expect_failed(evaluate("step7.gan_losses", numpy_d, g_loss), "discriminator_loss returned numpy.float")
+
+
+def test_losses_unstable_generator_names_only_fake_logits() -> None:
+    def naive_g(f: Any) -> Any:
+        return -tf.reduce_mean(tf.math.log(tf.sigmoid(f)))
+
+    result = evaluate("step7.gan_losses", d_loss, naive_g)
+    expect_failed(result, "generator_loss with fake logits (1000, −1000)", "log(0)")
+    assert "real" not in result.message
+
+
 def test_losses_stub() -> None:
     assert evaluate("step7.gan_losses", stub, stub).status == "not_attempted"
 
@@ -262,3 +286,33 @@ def test_target_statistics() -> None:
     s = gan.sample_statistics(gan.sample_ring(4000, np.random.default_rng(0)))
     assert s["covered"] == 8 and s["near"] > 0.98
     assert np.allclose(np.diag(s["cov"]), 2.01, atol=0.1)
+
+
+# The notebook, unsolved ---------------------------------------------------------------------
+
+
+def test_unsolved_notebook_plots_nothing_instead_of_raising() -> None:
+    # Unsolved, the training cell takes the step-0 snapshot before train_step raises; the
+    # snapshot cell then made one Axes and failed "'Axes' object is not iterable", an error a
+    # learner who had not reached section 5 yet could not have caused.
+    from pathlib import Path
+
+    import matplotlib
+    import nbformat
+
+    from dl7.authoring import learner_version
+
+    matplotlib.use("Agg")
+    notebook = Path(__file__).parents[1] / "notebooks" / "step7" / "04_gan.ipynb"
+    cells = learner_version(nbformat.read(notebook, as_version=4)).cells
+    namespace: dict[str, Any] = {}
+    for cell in cells:
+        if cell.cell_type != "code" or cell.source.lstrip().startswith("check("):
+            continue
+        try:
+            exec(cell.source, namespace)
+        except NotImplementedError:
+            pass  # an exercise cell, as the learner finds it
+        if cell.get("id") == "909a72ed":  # the snapshot plots
+            break
+    assert namespace["generator"] is None and namespace["snapshots"] == {}

@@ -159,34 +159,43 @@ def check_gan_losses(discriminator_loss: Any, generator_loss: Any) -> str:
     stable = (
         "compute from logits with a stable formula (tf.nn.sigmoid_cross_entropy_with_logits, or softplus)"
     )
-    for name, fn, args, want in (
-        ("generator_loss", generator_loss, (f_t,), ref_g_loss(fake)),
-        ("discriminator_loss", discriminator_loss, (r_t, f_t), ref_d_loss(real, fake)),
+    for name, fn, args, want, desc in (
+        ("generator_loss", generator_loss, (f_t,), ref_g_loss(fake), "fake logits (1000, −1000)"),
+        ("discriminator_loss", discriminator_loss, (r_t, f_t), ref_d_loss(real, fake), EXTREME[2]),
     ):
-        got = _scalar(fn(*args), f"{name} with {EXTREME[2]}")
+        got = _scalar(fn(*args), f"{name} with {desc}")
         if not np.isfinite(got):
             raise CheckFailed(
-                f"{name} with {EXTREME[2]} returned {got}; expected {want:g} — "
-                f"log(σ(−1000)) overflows: {stable}"
+                f"{name} with {desc} returned {got}; expected {want:g} — "
+                f"σ(−1000) rounds to 0 and log(0) is −inf: {stable}"
             )
         if not np.isclose(got, want, rtol=1e-3):
             raise CheckFailed(
-                f"{name} with {EXTREME[2]} returned {got:.4g}; expected {want:g} — "
+                f"{name} with {desc} returned {got:.4g}; expected {want:g} — "
                 f"a clipped probability loses the size of the mistake: {stable}"
             )
     # Gradients must flow: the losses are used inside a GradientTape.
     f_var = tf.Variable(np.array([[0.5], [-3.0]]), dtype=tf.float32)
-    with tf.GradientTape() as tape:
-        g = generator_loss(f_var)
-    try:
-        grad = tape.gradient(g, f_var)
-    except (TypeError, ValueError):  # a Python float or a numpy value is not a tensor on the tape
+    r_var = tf.Variable(np.array([[2.0], [-1.0]]), dtype=tf.float32)
+    for name, fn, args in (
+        ("generator_loss", generator_loss, (f_var,)),
+        ("discriminator_loss", discriminator_loss, (r_var, f_var)),
+    ):
+        with tf.GradientTape() as tape:
+            value = fn(*args)
         grad = None
-    if grad is None:
-        raise CheckFailed(
-            "generator_loss returned a value TensorFlow cannot differentiate: use TensorFlow operations "
-            "(tf.reduce_mean, tf.nn...), not numpy or float(), inside the losses"
-        )
+        if tf.is_tensor(value):
+            try:
+                grad = tape.gradient(value, f_var)
+            except (AttributeError, TypeError, ValueError):  # not a tensor the tape recorded
+                grad = None
+        if grad is None:
+            kind = f"{type(value).__module__}.{type(value).__name__}"
+            raise CheckFailed(
+                f"{name} returned {kind} {_scalar(value, name):.4f}: "
+                "the number is right, but GradientTape cannot differentiate it — use TensorFlow operations "
+                "(tf.reduce_mean, tf.nn.softplus, ...), not numpy or float(), inside the losses"
+            )
     return (
         "both losses match the cross-entropies from logits (log 4 = 1.386 and log 2 = 0.693 at logit 0), "
         "and stay exact at logits ±1000"
