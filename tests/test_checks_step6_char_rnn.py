@@ -52,10 +52,13 @@ def backward(inputs: Any, targets: Any, h_prev: np.ndarray, p: dict[str, np.ndar
         draw = ((1 - hs[t]) if bugs.get("tanh_h") else (1 - hs[t] * hs[t])) * dh
         g["bh"] += draw
         g["Wxh"][:, inputs[t]] += draw
-        g["Whh"] += np.outer(draw, hs[t - 1] if t else h_prev)
+        before = np.zeros_like(h_prev) if bugs.get("zero_h_prev") and not t else (hs[t - 1] if t else h_prev)
+        g["Whh"] += np.outer(draw, hs[t] if bugs.get("whh_h_t") else before)
         dhnext = p["Whh"].T @ draw
     if bugs.get("clip_all"):
         g = {k: np.clip(v, -0.01, 0.01) for k, v in g.items()}
+    if bugs.get("clip_5"):  # the clipping of section 3, done too early
+        g = {k: np.clip(v, -5, 5) for k, v in g.items()}
     return loss, g, hs[-1]
 
 
@@ -230,6 +233,19 @@ def test_backward_tanh_derivative_one_minus_h() -> None:
 
 def test_backward_clips_too_hard() -> None:
     expect_failed(evaluate("step6.rnn_backward", lambda *a: backward(*a, clip_all=True)), "relative error")
+
+
+def test_backward_returns_clipped_gradients() -> None:
+    # Used to blame dy ("dy = ps[t] with 1 subtracted ..."), which was right.
+    r = evaluate("step6.rnn_backward", lambda *a: backward(*a, clip_5=True))
+    expect_failed(r, "stop at ±5", "raw gradients", "adagrad_update clips")
+
+
+@pytest.mark.parametrize("bug", ["zero_h_prev", "whh_h_t"])
+def test_backward_whh_with_the_wrong_state(bug: str) -> None:
+    # Used to say "check dh = Why.T @ dy and dh_raw = (1 - h²) * dh", both of which were right.
+    r = evaluate("step6.rnn_backward", lambda *a: backward(*a, **{bug: True}))
+    expect_failed(r, "grads['Whh']", "every other gradient is right", "h_(t-1)", "h_prev itself at t = 0")
 
 
 def test_backward_forgets_h_last() -> None:

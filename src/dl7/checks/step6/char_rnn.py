@@ -276,7 +276,14 @@ def check_rnn_backward(rnn_backward: Any) -> str:
             if err < 1e-6:
                 continue
             full = {kk: as_array(grads[kk], kk) for kk in KEYS}
-            if all(
+            right = backward_variant(inputs, targets, h_prev, params)
+            if all(_same(full[kk], np.clip(v, -5, 5)) for kk, v in right.items()):
+                largest = max(float(np.abs(v).max()) for v in right.values())
+                why = (
+                    f"your gradients stop at ±5, the true ones reach {largest:.3g}: "
+                    "return the raw gradients; adagrad_update clips them (section 3)"
+                )
+            elif all(
                 _same(full[kk], v)
                 for kk, v in backward_variant(inputs, targets, h_prev, params, dhnext=False).items()
             ):
@@ -290,6 +297,11 @@ def check_rnn_backward(rnn_backward: Any) -> str:
                 for kk, v in backward_variant(inputs, targets, h_prev, params, tanh_h=True).items()
             ):
                 why = "tanh'(a) = 1 - tanh(a)² = 1 - h², not 1 - h"
+            elif k == "Whh" and all(_same(full[kk], right[kk]) for kk in KEYS if kk != "Whh"):
+                why = (
+                    "every other gradient is right, so dh_raw is: dWhh sums outer(dh_raw_t, h_(t-1)), "
+                    "the state *before* step t — h_prev itself at t = 0, not zeros and not h_t"
+                )
             elif k in ("Why", "by"):
                 why = "dy = ps[t] with 1 subtracted at targets[t]; dWhy += outer(dy, h_t), dby += dy"
             elif steps == 1:
