@@ -77,6 +77,12 @@ def test_conditionals_sign() -> None:
     expect_failed(r, "p_v_given_h", "sign is reversed")
 
 
+def test_conditionals_precedence() -> None:
+    # 1 / 1 + exp(-a) is 1 + exp(-a): the message used to say only "expected σ(v W + c)".
+    r = evaluate("step7.rbm_conditionals", lambda v, w, c: 1 / 1 + np.exp(-(v @ w + c)), pv)
+    expect_failed(r, "p_h_given_v", "1 + exp(−a)", "1 / (1 + np.exp(-a))")
+
+
 def test_conditionals_shape_error_is_a_failure_naming_shapes() -> None:
     # Right on square W, but np.dot(W, v.T).T breaks on the (3, 2) hand-worked W.
     r = evaluate("step7.rbm_conditionals", lambda v, w, c: sigmoid((w @ v.T).T + c), pv)
@@ -155,6 +161,7 @@ def make_cd1(
     divide: bool = True,
     v1_prob: bool = False,
     in_place: bool = False,
+    lr_on_biases: bool = True,
 ) -> Any:
     def cd1(
         v0: np.ndarray,
@@ -175,8 +182,9 @@ def make_cd1(
         dw = sign * lr * (pos - v1.T @ p1) / n
         if transpose:
             dw = dw.T
-        db = sign * lr * (v0 - v1).sum(axis=0) / n if biases else 0.0
-        dc = sign * lr * (p0 - p1).sum(axis=0) / n if biases else 0.0
+        rate = lr if lr_on_biases else 1.0
+        db = sign * rate * (v0 - v1).sum(axis=0) / n if biases else 0.0
+        dc = sign * rate * (p0 - p1).sum(axis=0) / n if biases else 0.0
         if in_place:
             w += dw
             b += db
@@ -235,6 +243,12 @@ def test_cd1_biases_forgotten() -> None:
 
 def test_cd1_not_divided_by_n() -> None:
     expect_failed(evaluate("step7.cd1_update", make_cd1(divide=False)), "times too large", "divide")
+
+
+def test_cd1_learning_rate_missing_on_the_biases() -> None:
+    # Used to say only "expected Δb = lr·mean(v0 − v1)".
+    r = evaluate("step7.cd1_update", make_cd1(lr_on_biases=False))
+    expect_failed(r, "the learning rate lr = ", "is missing from Δb")
 
 
 def test_cd1_transposed() -> None:

@@ -85,6 +85,16 @@ def _diagnose_conditional(
         return f"the sign is reversed: σ(a) = 1 / (1 + exp(−a)), and {right}"
     if np.allclose(got, prod + bias):
         return f"the sigmoid is missing: {right}"
+    with np.errstate(all="ignore"):
+        precedence = 1 + np.exp(-(prod + bias))
+    if np.allclose(got, precedence):
+        return (
+            "that is 1 + exp(−a): 1 / 1 + np.exp(-a) divides 1 by 1 first; "
+            f"write 1 / (1 + np.exp(-a)), or call the notebook's sigmoid — {right}"
+        )
+    if np.any(got < 0) or np.any(got > 1):
+        low, high = float(got.min()), float(got.max())
+        return f"a probability lies in [0, 1], yours run from {low:.4g} to {high:.4g}: {right}"
     return f"expected {right}"
 
 
@@ -332,6 +342,8 @@ def _check_cd1_case(
             why = f"Δ{name} has the wrong sign: Δ{name} = {formula}"
         elif np.allclose(delta, n * want, atol=1e-8):
             why = f"Δ{name} is {n} times too large: take the mean over the batch, not the sum"
+        elif np.allclose(delta, want / lr, atol=1e-8):
+            why = f"the learning rate lr = {lr} is missing from Δ{name}: Δ{name} = {formula}"
         else:
             why = f"expected Δ{name} = {formula}"
         raise CheckFailed(
