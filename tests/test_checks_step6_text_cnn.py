@@ -117,6 +117,18 @@ def test_tokenize_drops_all_punctuation() -> None:
     expect_failed(r, "keep ! as tokens of their own")
 
 
+def test_tokenize_punctuation_kept_but_not_spaced() -> None:
+    # Steps 1-4 done, step 5 forgotten: 'film!' stays one token. The message used to say
+    # "keep ! as tokens of their own; drop only the other characters" (the ! was kept).
+    def unspaced(sentence: str) -> list[str]:
+        s = re.sub(r"[^a-z0-9(),!?']", " ", sentence.lower().replace("''", " "))
+        return re.sub(r"('s|'ve|n't|'re|'d|'ll)", r" \1", s).split()
+
+    r = evaluate("step6.tokenize_and_index", unspaced, build_vocab, encode)
+    expect_failed(r, "'film!' is still one token", "put spaces around !")
+    assert "drop only" not in r.message
+
+
 def test_tokenize_keeps_contractions_whole() -> None:
     def whole(sentence: str) -> list[str]:
         s = re.sub(r"[^a-z0-9(),!?']", " ", sentence.lower().replace("''", " "))

@@ -107,6 +107,12 @@ def _token_hint(got: list[Any], want: list[str], sentence: str) -> str:
     if [str(t).lower() for t in got] == want:
         return "lower-case the sentence first, so 'Film' and 'film' are one word"
     marks = [t for t in want if t in {",", "!", "?", "(", ")"}]
+    glued = [str(t) for t in got if len(str(t)) > 1 and any(m in str(t) for m in marks)]
+    if marks and glued:
+        return (
+            f"{glued[0]!r} is still one token: put spaces around {' '.join(dict.fromkeys(marks))} "
+            "(step 5) so each is a token of its own"
+        )
     if marks and not any(m in got for m in marks):
         return f"keep {' '.join(dict.fromkeys(marks))} as tokens of their own; drop only the other characters"
     if any(t.endswith(("'s", "n't", "'ve", "'re", "'d", "'ll")) and len(t) > 3 for t in map(str, got)):
