@@ -204,6 +204,23 @@ def test_forward_mean_instead_of_sum() -> None:
     expect_failed(evaluate("step6.rnn_forward", lambda *a: forward(*a, mean=True)), "averaged", "sums")
 
 
+def test_forward_keeps_h_prev_as_a_row() -> None:
+    # min-char-rnn keeps hs[-1] = h_prev in a dict; stacked, that is T + 1 rows.
+    def with_h_prev(inputs: Any, targets: Any, h_prev: np.ndarray, p: dict[str, np.ndarray]) -> Any:
+        loss, hs, ps = forward(inputs, targets, h_prev, p)
+        return loss, np.vstack([h_prev, hs]), ps
+
+    r = evaluate("step6.rnn_forward", with_h_prev)
+    expect_failed(r, "hs has shape (2, 4); expected (T, H) = (1, 4)", "one row too many", "not h_prev")
+
+
+def test_forward_loop_skips_the_first_step() -> None:
+    def from_one(inputs: Any, targets: Any, h_prev: np.ndarray, p: dict[str, np.ndarray]) -> Any:
+        return forward(inputs[1:], targets[1:], h_prev, p)
+
+    expect_failed(evaluate("step6.rnn_forward", from_one), "hs has shape (0,)", "one step short", "range(T)")
+
+
 def test_forward_stub() -> None:
     assert evaluate("step6.rnn_forward", stub).status == "not_attempted"
 

@@ -140,10 +140,17 @@ def _forward_result(
         raise CheckFailed(f"{what}'s loss has shape {loss.shape}; expected one number (the sum over time)")
     hs = as_array(result[1], f"{what}'s hs")
     ps = as_array(result[2], f"{what}'s ps")
-    if hs.shape != (steps, hidden):
-        raise CheckFailed(f"{what}'s hs has shape {hs.shape}; expected (T, H) = {(steps, hidden)}")
-    if ps.shape != (steps, vocab):
-        raise CheckFailed(f"{what}'s ps has shape {ps.shape}; expected (T, V) = {(steps, vocab)}")
+    expected = (("hs", hs, (steps, hidden), "(T, H)"), ("ps", ps, (steps, vocab), "(T, V)"))
+    for name, arr, want, dims in expected:
+        if arr.shape == want:
+            continue
+        rows = arr.shape[0] if arr.ndim else None
+        why = ""
+        if rows == steps + 1 and arr.shape[1:] == want[1:]:
+            why = f" — one row too many: {name} holds the T steps only, not h_prev (min-char-rnn's hs[-1])"
+        elif (rows == steps - 1 and arr.shape[1:] == want[1:]) or (steps == 1 and arr.size == 0):
+            why = " — one step short: loop over all T inputs, range(T) (range(1, T) skips the first)"
+        raise CheckFailed(f"{what}: {name} has shape {arr.shape}; expected {dims} = {want}{why}")
     return float(loss.reshape(())), hs, ps
 
 
