@@ -284,9 +284,9 @@ def kernels_in(folder: Path) -> list[int]:
 
 
 def interrupt(
-    args: list[str], course: Path, ready: Callable[[], bool], delay: float
+    args: list[str], course: Path, ready: Callable[[int], bool], delay: float
 ) -> tuple[int, str, float]:
-    """Start `dl7 ARGS`, wait until ``ready()``, then ``delay`` s more, and press Ctrl-C.
+    """Start `dl7 ARGS`, wait until ``ready(pid)``, then ``delay`` s more, and press Ctrl-C.
     The exit code, the output, and the seconds from Ctrl-C to exit."""
     import os
     import signal
@@ -303,13 +303,29 @@ def interrupt(
         text=True,
     )
     deadline = time.monotonic() + 120
-    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+    while not ready(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     pressed = time.monotonic()
     output, _ = proc.communicate(timeout=120)
     return proc.returncode, output, time.monotonic() - pressed
+
+
+def open_files(pid: int) -> list[str]:
+    """Where the process's file descriptors point (an empty list once it is gone)."""
+    import os
+
+    links = []
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return links
 
 
 @pytest.mark.parametrize("moment", ["starting", "kernel starting", "kernel up"])
@@ -319,11 +335,13 @@ def test_ctrl_c_at_any_moment_of_run_is_exit_130_one_line_and_no_kernel(
     dl7(course, "status")
     log = isolated / ".dl7" / "runs" / "kernel.log"
 
-    def ready() -> bool:
+    def ready(pid: int) -> bool:
+        if moment == "starting":  # dl7 itself is running (its progress file is open), no kernel yet
+            return any("progress.sqlite" in link for link in open_files(pid))
         text = log.read_text() if log.exists() else ""
-        return moment == "starting" or ("---" in text and (moment == "kernel starting" or "Kernel" in text))
+        return "---" in text and (moment == "kernel starting" or "Kernel" in text)
 
-    code, output, _ = interrupt(["run", "step1"], course, ready, {"starting": 0.3}.get(moment, 0.0))
+    code, output, _ = interrupt(["run", "step1"], course, ready, 0.0)
     assert code == 130, output
     assert "Traceback" not in output and "CancelledError" not in output, output
     assert [line for line in output.splitlines() if "interrupted" in line], output
@@ -335,7 +353,7 @@ def test_ctrl_c_during_validate_is_exit_130_one_line_and_no_kernel(course: Path,
     manifest.write_text(manifest.read_text().replace("cell_timeout: 2\n", "cell_timeout: 60\n"))
     log = course / ".dl7-cache" / "kernel.log"
 
-    def slow_running() -> bool:
+    def slow_running(pid: int) -> bool:
         return "slow.ipynb" in (log.read_text() if log.exists() else "") and bool(kernels_in(course))
 
     code, output, seconds = interrupt(["validate", "--no-cache", "--jobs", "2"], course, slow_running, 1.0)

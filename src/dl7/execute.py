@@ -114,6 +114,11 @@ def interrupt_all() -> None:
         _kill(client)
 
 
+def _ask_to_stop(signum: int, frame: Any) -> None:
+    """SIGINT while a notebook runs: stop every kernel, raise nothing (see execute)."""
+    interrupt_all()
+
+
 def _kill(client: _Client) -> None:
     process = getattr(getattr(client.km, "provisioner", None), "process", None)
     if process is not None and process.poll() is None:
@@ -226,6 +231,12 @@ def execute(
     if km is not None:  # started ahead: nbclient will not call async_start_new_kernel
         with _active_lock:
             _active.add(client)
+    # A KeyboardInterrupt raised while nbclient builds its event loop leaves a half-made loop
+    # whose __del__ prints a traceback ("Exception ignored in BaseEventLoop.__del__"). So Ctrl-C
+    # only *asks* to stop here; it is acted on at safe points: before the kernel starts
+    # (async_start_new_kernel), by killing the kernel, or just after the run.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _ask_to_stop) if main else None
     try:
         client.execute(**launch)
     except asyncio.CancelledError:  # only our SIGINT handler cancels, while the kernel starts
@@ -261,6 +272,10 @@ def execute(
         # nbclient leaves its atexit clean-up registered when the kernel never started; ours ran.
         atexit.unregister(client._cleanup_kernel)
         quiet()
+        if main:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if _stop.is_set():  # Ctrl-C came while this notebook ran, perhaps after its last cell
+        client.interrupted = True
     if client.interrupted and running["index"] is None:
         raise KeyboardInterrupt  # nothing ran: there is no result to report or record
     if client.interrupted and outcome == "completed":
