@@ -238,6 +238,18 @@ def test_a_cell_raising_after_the_checks_fails_the_run(course: Path, isolated: P
     ]
 
 
+def test_cells_failing_after_an_unfinished_exercise_are_named_as_its_consequence(
+    course: Path, isolated: Path
+) -> None:
+    dl7(course, "status")  # the learner's copy: its exercises still raise NotImplementedError
+    add_cell(isolated, "x = 1\nraise NameError('model')")
+    code, output = dl7(course, "run", "step1")
+    assert code == 1, output
+    assert "probably because an exercise above is not done yet" in output, output
+    assert "NameError: model (cell 7, line 2)" in output
+    assert "! a cell raised an error" not in output
+
+
 def test_a_cell_tagged_raises_exception_may_raise(course: Path, isolated: Path) -> None:
     dl7(course, "status")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")

@@ -343,8 +343,20 @@ def render_run(console: Console, run: StepRun) -> None:
         console.print(table)
         if nbrun.outcome != "completed":
             console.print(f"[yellow]The run stopped: {escape(nbrun.message)}[/]")
-        for error in nbrun.cell_errors:
-            console.print(f"[red]! a cell raised an error:[/] {escape(error.describe())}")
+        unfinished = any(r.status != "passed" for r in nbrun.results)
+        if nbrun.cell_errors and unfinished:
+            # Later cells often use what an unfinished exercise should have made: say so once,
+            # then list them quietly rather than as the learner's next problem.
+            n = len(nbrun.cell_errors)
+            console.print(
+                f"[yellow]{n} other cell{'s' if n > 1 else ''} raised an error, probably because "
+                "an exercise above is not done yet; finish those first:[/]"
+            )
+            for error in nbrun.cell_errors:
+                console.print(f"[dim]  · {escape(error.describe())}[/]")
+        else:
+            for error in nbrun.cell_errors:
+                console.print(f"[red]! a cell raised an error:[/] {escape(error.describe())}")
         for m in nbrun.notebook.manual:  # nbgrader's manually graded answers: never checked here
             worth = f", {m.points:g} points" if m.points else ""
             what = f"{escape(m.title)} ({escape(m.grade_id)}{worth})"
