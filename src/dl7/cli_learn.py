@@ -154,7 +154,7 @@ def watch(
             if as_json:
                 print(json.dumps(run_json(StepRun(the_step, (run,)))), flush=True)
             else:
-                render_run(out, StepRun(the_step, (run,)))
+                render_run(out, StepRun(the_step, (run,)), again="save to check again")
             for lost in run.lost:
                 err.print(f"[bold red]error:[/] {escape(lost.message)}")
 

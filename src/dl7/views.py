@@ -332,7 +332,9 @@ def status_json(journey: Journey) -> dict[str, Any]:
     }
 
 
-def render_run(console: Console, run: StepRun) -> None:
+def render_run(console: Console, run: StepRun, again: str = "") -> None:
+    """``again``: how to check again (default: `dl7 run STEP` again; `dl7 watch` says: save)."""
+    again = again or f"`dl7 run {run.step.id}` again"
     for nbrun in run.notebooks:
         table = Table(title=f"{run.step.id} · {nbrun.notebook.title}", title_justify="left", expand=False)
         table.add_column("result", no_wrap=True)
@@ -378,12 +380,12 @@ def render_run(console: Console, run: StepRun) -> None:
     elif passed == len(results) and any(nb.cell_errors for nb in run.notebooks):
         console.print(
             f"\n[bold]All {len(results)} exercises pass, but a cell raises an error (above).[/] "
-            f"The step is complete once every cell runs: fix it, then `dl7 run {run.step.id}` again."
+            f"The step is complete once every cell runs: fix it, then {again}."
         )
     else:
         console.print(
             f"\n[bold]{passed} of {len(results)} exercises pass.[/] "
-            f"Fix the ones above, then `dl7 run {run.step.id}` again; `dl7 hint {run.step.id}` helps."
+            f"Fix the ones above, then {again}; `dl7 hint {run.step.id}` helps."
         )
 
 
