@@ -253,6 +253,50 @@ def test_denoiser_not_run() -> None:
     assert evaluate("step7.denoising_autoencoder", None).status == "not_attempted"
 
 
+def oracle(x: Any) -> np.ndarray:
+    """A perfect denoiser of the checker's held-out digits, so that only the pairs are on trial."""
+    return ae._split()[1]
+
+
+def pairs_tile(x: np.ndarray, sigma: float, copies: int, rng: np.random.Generator) -> Any:
+    inputs = np.concatenate([noise_right(x, sigma, rng) for _ in range(copies)])
+    return inputs, np.tile(x, (copies, 1))
+
+
+def pairs_loop(x: np.ndarray, sigma: float, copies: int, rng: np.random.Generator) -> Any:
+    inputs, targets = [], []
+    for _ in range(copies):
+        inputs.append(np.clip(x + sigma * rng.standard_normal(x.shape), 0.0, 1.0))
+        targets.append(x.copy())
+    return np.vstack(inputs), np.vstack(targets)
+
+
+@pytest.mark.parametrize("pairs", [pairs_tile, pairs_loop])
+def test_denoising_pairs_right(pairs: Any) -> None:
+    r = evaluate("step7.denoising_autoencoder", oracle, pairs)
+    assert r.status == "passed", r.message
+
+
+def test_denoising_pairs_targets_repeated_not_tiled() -> None:
+    # The text used to say "the clean x repeated to match": np.repeat pairs noisy 7s with clean 3s,
+    # and the trained model then failed with only "is it trained, with clean images as targets?".
+    def repeated(x: np.ndarray, sigma: float, copies: int, rng: np.random.Generator) -> Any:
+        inputs = np.concatenate([noise_right(x, sigma, rng) for _ in range(copies)])
+        return inputs, np.repeat(x, copies, axis=0)
+
+    r = evaluate("step7.denoising_autoencoder", oracle, repeated)
+    expect_failed(r, "sigma=0.0", "row 1 differs", "np.repeat", "np.concatenate([x] * copies)")
+
+
+def test_denoising_pairs_targets_not_stacked() -> None:
+    r = evaluate("step7.denoising_autoencoder", oracle, lambda x, s, c, rng: (pairs_tile(x, s, c, rng)[0], x))
+    expect_failed(r, "targets has shape (4, 64); expected (copies · N, 64) = (12, 64)")
+
+
+def test_denoising_pairs_stub() -> None:
+    assert evaluate("step7.denoising_autoencoder", oracle, stub).status == "not_attempted"
+
+
 def test_corruption_is_what_the_text_says() -> None:
     _, x_test = ae.digits_flat()
     noisy = ae.corrupt(x_test, ae.NOISE, ae.NOISE_SEED)

@@ -211,12 +211,45 @@ def check_add_noise(add_noise: Any) -> str:
 # Denoising ----------------------------------------------------------------------------------
 
 
+def _check_pairs(denoising_pairs: Any, x: np.ndarray, copies: int = 3) -> None:
+    """With sigma = 0 there is no noise, so each input row must equal its target row."""
+    expect_callable(denoising_pairs, "denoising_pairs")
+    what = f"denoising_pairs(x of shape {x.shape}, sigma=0.0, copies={copies}, rng)"
+    out = denoising_pairs(x.copy(), 0.0, copies, np.random.default_rng(0))
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise CheckFailed(f"{what} returned {type(out).__name__}; expected a pair (inputs, targets)")
+    inputs, targets = as_array(out[0], f"{what}'s inputs"), as_array(out[1], f"{what}'s targets")
+    want = (copies * len(x), x.shape[1])
+    for name, arr in (("inputs", inputs), ("targets", targets)):
+        if arr.shape != want:
+            raise CheckFailed(f"{what}: {name} has shape {arr.shape}; expected (copies · N, 64) = {want}")
+    if np.allclose(inputs, targets):
+        return
+    row = int(np.argmax(np.abs(inputs - targets).max(axis=1) > 1e-6))
+    if np.allclose(targets, np.repeat(x, copies, axis=0)) and np.allclose(inputs, np.tile(x, (copies, 1))):
+        why = (
+            "the inputs hold the copies block after block (all of x, then all of x again) but the targets "
+            f"repeat each image {copies} times in a row (np.repeat), so most noisy images are paired with "
+            "another digit's clean version: stack the targets the same way, np.concatenate([x] * copies)"
+        )
+    else:
+        why = (
+            "row i of targets must be the clean original of row i of inputs: stack both in the same order, "
+            "and draw the noise with the sigma passed in"
+        )
+    raise CheckFailed(
+        f"{what}: with no noise every input should equal its target, but row {row} differs — {why}"
+    )
+
+
 @checker("step7.denoising_autoencoder")
-def check_denoising_autoencoder(autoencoder: Any) -> str:
+def check_denoising_autoencoder(autoencoder: Any, denoising_pairs: Any = None) -> str:
     if autoencoder is None:  # the training cell could not run
         raise NotImplementedError
     expect_callable(autoencoder, "autoencoder")
     _, x_test = _split()
+    if denoising_pairs is not None:
+        _check_pairs(denoising_pairs, x_test[:4])
     noisy = corrupt(x_test, NOISE, NOISE_SEED)  # the checker's own corruption of the held-out digits
     noisy_mse = float(np.mean((noisy - x_test) ** 2))
     out = _apply(autoencoder, noisy, "the denoising autoencoder")
@@ -237,7 +270,10 @@ def check_denoising_autoencoder(autoencoder: Any) -> str:
                 "train on noisy inputs with the clean images as targets"
             )
         elif mse > noisy_mse:
-            why = "it makes the images worse than the noise did: is it trained, with clean images as targets?"
+            why = (
+                "it makes the images worse than the noise did: is it trained, with each noisy image's own "
+                "clean version as its target (the same row order in inputs and targets)?"
+            )
         else:
             why = "train longer, on a fresh corruption of the training images for every pass"
         raise CheckFailed(f"{where}; needs at most {DAE_MAX_MSE} — {why}")
