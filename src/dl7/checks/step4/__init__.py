@@ -1,11 +1,12 @@
 """Checkers for step 4, "Getting Practical" (ids ``step4.*``).
 
 One module per notebook: ``autodiff`` (01: tf.GradientTape, Mazur's gradients by autodiff) and
-``training`` (02: a hand-written loop, Keras fit, NumPy against Keras). Importing this package
-registers every step-4 checker; neither module imports TensorFlow until a checker runs.
+``training`` (02: a hand-written loop, Keras fit, NumPy against Keras) and ``libraries`` (03: JAX's
+grad, jit and vmap, one Keras model on two backends). Importing this package registers every
+step-4 checker; no module imports TensorFlow or JAX until a checker runs.
 """
 
-from dl7.checks.step4 import autodiff, training
+from dl7.checks.step4 import autodiff, libraries, training
 from dl7.checks.step4.autodiff import MAZUR_B, MAZUR_GRAD, MAZUR_T, MAZUR_W, MAZUR_W_PLUS, MAZUR_X
 from dl7.checks.step4.training import digits_split
 
@@ -18,5 +19,6 @@ __all__ = [
     "MAZUR_X",
     "autodiff",
     "digits_split",
+    "libraries",
     "training",
 ]
