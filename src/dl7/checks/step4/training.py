@@ -160,7 +160,8 @@ def check_keras_fit(train_with_fit: Any) -> str:
         raise CheckFailed("the model was compiled but never trained; call model.fit(x, y, ...)")
     scores = np.asarray(model(x_test, training=False))
     if (
-        scores.ndim == 2
+        _loss_takes_logits(model)  # softmax outputs with a loss that expects probabilities are fine
+        and scores.ndim == 2
         and np.all((scores >= 0) & (scores <= 1))
         and np.any((scores > 0) & (scores < 1))
         and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4)
@@ -248,3 +249,14 @@ def check_compare_libraries(compare_libraries: Any) -> str:
         )
     parts = ", ".join(f"{name} {acc:.1%} in {s:.2f} s" for name, (s, acc) in rows.items())
     return f"{parts} ({COMPARE_EPOCHS} epochs each)"
+
+
+def _loss_takes_logits(model: Any) -> bool:
+    """Whether the compiled loss applies the softmax itself (``from_logits=True``)."""
+    loss: Any = getattr(model, "loss", None)
+    if getattr(loss, "from_logits", None) is not None:
+        return bool(loss.from_logits)
+    try:
+        return bool(loss.get_config().get("from_logits", False))
+    except Exception:  # a string such as "sparse_categorical_crossentropy", or a plain function
+        return False
