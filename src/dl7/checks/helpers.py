@@ -79,3 +79,13 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
 def expect_callable(obj: Any, what: str) -> None:
     if not callable(obj):
         raise CheckFailed(f"{what} should be a function; got {type(obj).__name__}")
+
+
+def all_layers(model: Any) -> list[Any]:
+    """Every layer of a Keras model, nested models' layers included (a Sequential inside a model)."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(all_layers(layer))
+    return found

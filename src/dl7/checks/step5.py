@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dl7.checks import CheckFailed, checker
-from dl7.checks.helpers import as_array, expect_callable, expect_close
+from dl7.checks.helpers import all_layers, as_array, expect_callable, expect_close
 
 # conv_output_size ---------------------------------------------------------------------------
 
@@ -222,15 +222,6 @@ LENET_RULES = {  # data set -> (max parameters, min test accuracy)
 }
 
 
-def _all_layers(model: Any) -> list[Any]:
-    found = []
-    for layer in getattr(model, "layers", []):
-        found.append(layer)
-        if hasattr(layer, "layers"):
-            found.extend(_all_layers(layer))
-    return found
-
-
 @checker("step5.lenet_digits")
 def check_lenet_digits(model: Any, build_model: Any = None, dataset: str = "digits") -> str:
     if dataset not in LENET_RULES:
@@ -254,7 +245,7 @@ def check_lenet_digits(model: Any, build_model: Any = None, dataset: str = "digi
 
     if not isinstance(model, keras.Model):
         raise CheckFailed(f"expected a Keras model; got {type(model).__name__}")
-    layers = _all_layers(model)
+    layers = all_layers(model)
     convs = [la for la in layers if isinstance(la, keras.layers.Conv2D)]
     pools = [la for la in layers if isinstance(la, keras.layers.MaxPooling2D | keras.layers.AveragePooling2D)]
     if len(convs) < 2:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dl7.checks import CheckFailed, checker
-from dl7.checks.helpers import expect_callable
+from dl7.checks.helpers import all_layers, expect_callable
 
 TEXT_NAME = "movie-reviews"
 HELDOUT_FRACTION = 0.1
@@ -389,15 +389,6 @@ def check_sample_temperature(sample_temperature: Any) -> str:
 # step6.lstm_lm ---------------------------------------------------------------------------------
 
 
-def _all_layers(model: Any) -> list[Any]:
-    found = []
-    for layer in getattr(model, "layers", []):
-        found.append(layer)
-        if hasattr(layer, "layers"):
-            found.extend(_all_layers(layer))
-    return found
-
-
 def heldout_perplexity(
     predict: Callable[[np.ndarray], np.ndarray], ids: np.ndarray, seq_len: int
 ) -> tuple[float, float, bool]:
@@ -430,7 +421,7 @@ def check_lstm_lm(model: Any, vocab: Any, build_model: Any = None) -> str:
 
     if not isinstance(model, keras.Model):
         raise CheckFailed(f"expected a Keras model; got {type(model).__name__}")
-    layers = _all_layers(model)
+    layers = all_layers(model)
     if not any(isinstance(la, keras.layers.Embedding) for la in layers):
         raise CheckFailed("the model has no Embedding layer; start with layers.Embedding(vocab_size, dim)")
     if not any(isinstance(la, keras.layers.LSTM) for la in layers):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from dl7.checks import CheckFailed, checker
-from dl7.checks.helpers import as_array, expect_callable
+from dl7.checks.helpers import all_layers, as_array, expect_callable
 
 PAD, UNK = "<pad>", "<unk>"
 KIM_CNN_RAND_MR = 0.761  # Kim (2014), Table 2: CNN-rand on MR
@@ -335,15 +335,6 @@ def check_conv_max_pool(conv_max_pool: Callable[..., Any]) -> str:
 # The model --------------------------------------------------------------------------------------
 
 
-def _all_layers(model: Any) -> list[Any]:
-    found = []
-    for layer in getattr(model, "layers", []):
-        found.append(layer)
-        if hasattr(layer, "layers"):
-            found.extend(_all_layers(layer))
-    return found
-
-
 def _time_length(layer: Any) -> int | None:
     try:
         shape = tuple(layer.output.shape)
@@ -355,7 +346,7 @@ def _time_length(layer: Any) -> int | None:
 def _check_architecture(model: Any) -> str:
     import keras
 
-    layers = _all_layers(model)
+    layers = all_layers(model)
     convs = [la for la in layers if isinstance(la, keras.layers.Conv1D | keras.layers.Conv2D)]
     widths = sorted({int(la.kernel_size[0]) for la in convs})
     if not set(WIDTHS) <= set(widths):
