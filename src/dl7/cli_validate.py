@@ -30,11 +30,12 @@ def validate(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove the course sound: every solution passes, and no check passes unsolved.
+    """Prove the course sound: every solution passes, no check passes unsolved, and every known
+    mistake (### BEGIN MISTAKE label) fails its exercise.
 
-    Also checks the manifest and each notebook (no outputs, balanced solution markers, every
-    check listed and every listed exercise checked). Exit 0 when all holds, 1 when anything fails,
-    2 when the manifest itself is broken.
+    Also checks the manifest and each notebook (no outputs, balanced solution and mistake
+    markers, every check listed and every listed exercise checked). Exit 0 when all holds, 1 when
+    anything fails, 2 when the manifest itself is broken.
     """
     from dl7.curriculum import load
     from dl7.errors import ManifestError
