@@ -441,3 +441,16 @@ def test_lstm_lm_not_trained_because_build_model_broke(text_ids: tuple[list[str]
     assert r.status == "error" and "ValueError" in r.message and "in crashes" in r.message
     expect_failed(evaluate("step6.lstm_lm", None, vocab, lambda v: None), "returned None", "return model")
     expect_failed(evaluate("step6.lstm_lm", None, vocab, lambda v: object()), "run the training cell")
+
+
+def test_make_windows_empty_result_without_its_shape_is_named() -> None:
+    def from_lists(ids: np.ndarray, seq_len: int, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        step = stride or seq_len
+        starts = range(0, len(ids) - seq_len, step)
+        xs = [ids[s : s + seq_len] for s in starts]
+        ys = [ids[s + 1 : s + seq_len + 1] for s in starts]
+        return np.array(xs), np.array(ys)  # no windows: np.array([]) is float, shape (0,)
+
+    expect_failed(
+        evaluate("step6.make_windows", from_lists), "no whole window", "shape (0, 3)", "np.array([])"
+    )

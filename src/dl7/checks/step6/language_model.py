@@ -109,6 +109,12 @@ def check_make_windows(make_windows: Any) -> str:
         x, y = (np.asarray(a) for a in out)
         want_x, want_y = _windows(ids, seq_len, stride or seq_len)
         for name, arr in (("inputs", x), ("targets", y)):
+            if arr.size == 0 and arr.shape != (0, seq_len):
+                raise CheckFailed(
+                    f"{what}: there is no whole window here, and the {name} came back with shape "
+                    f"{arr.shape}; return an empty integer array of shape (0, {seq_len}) so the "
+                    "shapes still line up (np.array([]) is a float array of shape (0,))"
+                )
             if arr.dtype.kind not in "iu":
                 raise CheckFailed(
                     f"{what}: the {name} have dtype {arr.dtype}; an Embedding layer needs integer ids "
