@@ -9,6 +9,7 @@ from dl7.authoring import MarkerError, has_outputs, solution_regions
 from dl7.curriculum import Curriculum, Notebook
 from dl7.errors import Dl7Error
 from dl7.results import check_calls
+from dl7.validate.links import bad_links
 from dl7.validate.model import CaseResult, KnownMistake, Problem
 from dl7.validate.rounds import Unowned, known_mistakes
 from dl7.workspace import read_notebook
@@ -17,9 +18,10 @@ from dl7.workspace import read_notebook
 def static_checks(
     curriculum: Curriculum, nb: Notebook
 ) -> tuple[CaseResult, dict[str, Any], list[KnownMistake]]:
-    """Valid nbformat, no committed outputs, balanced solution and mistake markers, a python3
-    kernelspec, hints for every exercise, every check call listed and every listed exercise
-    checked once. Returns the result, the notebook and its known mistakes."""
+    """Valid nbformat, no committed outputs, balanced solution and mistake markers, links that
+    are well-formed web addresses or existing relative paths, a python3 kernelspec, hints for
+    every exercise, every check call listed and every listed exercise checked once. Returns the
+    result, the notebook and its known mistakes."""
     problems: list[Problem] = []
     path = curriculum.source_path(nb)
     try:
@@ -54,6 +56,7 @@ def static_checks(
         problems.append(Problem(None, f"solution markers: {exc}"))
     except Unowned as exc:
         problems.append(Problem(None, f"known mistakes: {exc}"))
+    problems += [Problem(None, str(link)) for link in bad_links(data, path)]
     kernel = (data.get("metadata") or {}).get("kernelspec", {}).get("name")
     if kernel != "python3":
         problems.append(Problem(None, f"kernelspec is {kernel!r}; expected 'python3'"))
