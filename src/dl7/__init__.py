@@ -17,6 +17,10 @@ def main() -> None:
     import sys
 
     try:
+        from dl7 import fastpath
+
+        if fastpath.run(sys.argv[1:]):  # `next` and `status` without building the Typer app
+            return
         from dl7.cli import main as cli_main
 
         cli_main()

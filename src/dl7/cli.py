@@ -9,11 +9,6 @@ read-only folder) is one line and exit 2 too, never a traceback.
 
 from __future__ import annotations
 
-import functools
-import json
-import signal
-import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,7 +19,14 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from dl7 import __version__
-from dl7.errors import Dl7Error, ExitCode, os_error
+from dl7.cli_common import err, guard, next_command, out, state, status_command
+from dl7.cli_common import load_course as _load
+from dl7.cli_common import open_course as _open
+from dl7.cli_common import open_journey as _journey
+from dl7.cli_common import print_json as _print_json
+from dl7.errors import Dl7Error, ExitCode
+
+_guard = guard  # the sub-apps take it from here
 
 
 class _LazyGroup(TyperGroup):
@@ -81,57 +83,12 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
 F = TypeVar("F", bound=Callable[..., Any])
 
 StepArg = Annotated[
     str, typer.Argument(metavar="STEP", help="A step id such as `step5` (or just `5`).", show_default=False)
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
-
-
-class _State:
-    curriculum_path: str | None = None
-    curriculum_named: bool = False  # given as --curriculum on the command line (not the env)
-
-
-state = _State()
-
-
-def _on_sigint(signum: int, frame: Any) -> None:
-    """Ctrl-C: stop every running kernel at once (validate runs them in threads), then unwind."""
-    stop_kernels = getattr(sys.modules.get("dl7.execute"), "interrupt_all", None)
-    if stop_kernels is not None:  # None also while dl7.execute is still being imported
-        stop_kernels()
-    raise KeyboardInterrupt
-
-
-def _guard(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, _on_sigint) if main else None
-        try:
-            return fn(*args, **kwargs)
-        except Dl7Error as exc:
-            err.print(f"[bold red]error:[/] {escape(exc.message)}")
-            if exc.hint:
-                err.print(f"[dim]hint: {escape(exc.hint)}[/]")
-            raise typer.Exit(int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except OSError as exc:  # last resort: a full disk or a read-only folder is never a traceback
-            mapped = os_error(exc, "cannot use")
-            err.print(f"[bold red]error:[/] {escape(mapped.message)}")
-            err.print(f"[dim]hint: {escape(mapped.hint)}[/]")
-            raise typer.Exit(int(ExitCode.BAD_INPUT)) from None
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version(value: bool) -> None:
@@ -168,114 +125,19 @@ def main_options(
 # -- shared plumbing --------------------------------------------------------------------------
 
 
-def _load() -> Any:
-    """The manifest, from the workspace's cache while none of its files changed."""
-    from dl7.manifest_cache import load
-    from dl7.workspace import DOT, locate
-
-    dot = locate() / DOT
-    return load(state.curriculum_path or _recorded_course(dot), dot)
-
-
-def _recorded_course(dot: Path) -> str | None:
-    """The course this workspace was made for (a teacher's course named once with
-    --curriculum), so that later commands typed without it use that course, not the default."""
-    try:
-        recorded = json.loads((dot / "workspace.json").read_text(encoding="utf-8")).get("curriculum")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return recorded if isinstance(recorded, str) and Path(recorded).is_file() else None
-
-
-def _dl7() -> str:
-    """How to call dl7 again in printed commands: with the course when it was named."""
-    if state.curriculum_named and state.curriculum_path:
-        import shlex
-
-        return f"dl7 --curriculum {shlex.quote(state.curriculum_path)}"
-    return "dl7"
-
-
-def _open(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
-    """Curriculum, prepared workspace and progress store, with notices printed.
-
-    ``step`` is resolved first, so an unknown step fails before the workspace is touched.
-    """
-    from dl7.progress import Progress
-    from dl7.views import workspace_notice
-    from dl7.workspace import open_workspace
-
-    curriculum = _load()
-    if step is not None:
-        curriculum.step(step)
-    prepared = open_workspace(curriculum)
-    if prepared.created:
-        from dl7.manifest_cache import remember
-
-        remember(curriculum, prepared.workspace.dot)
-    if not quiet:
-        workspace_notice(err, prepared)
-    progress = Progress(prepared.workspace.progress_path, curriculum.id)
-    if progress.moved_aside:
-        err.print(
-            f"[yellow]warning:[/] the progress file was corrupt; it was moved to "
-            f"{escape(str(progress.moved_aside))} and a new one was started"
-        )
-    return curriculum, prepared, progress
-
-
-def _journey(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
-    """Curriculum, prepared workspace and the learner's journey; the store is closed again."""
-    from dl7.journey import journey
-
-    curriculum, prepared, progress = _open(quiet=quiet, step=step)
-    with progress:
-        return curriculum, prepared, journey(curriculum, progress, prepared.workspace.root)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 # -- learner commands -------------------------------------------------------------------------
 
 
 @app.command("next")
-@_guard
 def next_(as_json: JsonOpt = False) -> None:
     """What to do now: the current step, its readings, its notebook and the commands to run."""
-    from dl7.views import finished_json, render_next, status_json
-
-    curriculum, prepared, j = _journey(quiet=as_json)
-    if as_json:
-        current = j.current
-        data = status_json(j)
-        data["next"] = (
-            None
-            if current is None
-            else {
-                "step": current.step.id,
-                "notebooks": [str(prepared.workspace.root / nb.path) for nb in current.step.notebooks],
-                "commands": [f"{_dl7()} run {current.step.id}", f"{_dl7()} hint {current.step.id}"],
-            }
-        )
-        data["finished"] = finished_json(j, _dl7()) if current is None else None  # what to read
-        _print_json(data)
-        return
-    render_next(out, curriculum, j, _dl7())
+    next_command(as_json)
 
 
 @app.command()
-@_guard
 def status(as_json: JsonOpt = False) -> None:
     """The whole journey: every step's exercises, readings and last run."""
-    from dl7.views import render_status, status_json
-
-    _, _, j = _journey(quiet=as_json)
-    if as_json:
-        _print_json(status_json(j))
-    else:
-        render_status(out, j)
+    status_command(as_json)
 
 
 @app.command()

@@ -11,7 +11,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from dl7.cli import JsonOpt, _guard, _print_json, out
+from dl7.cli import JsonOpt
+from dl7.cli_common import guard as _guard
+from dl7.cli_common import out
+from dl7.cli_common import print_json as _print_json
 
 app = typer.Typer(help="Import a course written for another tool.", no_args_is_help=True)
 

@@ -12,7 +12,11 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from dl7.cli import JsonOpt, StepArg, _dl7, _guard, _open, err, out
+from dl7.cli import JsonOpt, StepArg
+from dl7.cli_common import dl7_call as _dl7
+from dl7.cli_common import err, out
+from dl7.cli_common import guard as _guard
+from dl7.cli_common import open_course as _open
 from dl7.errors import Dl7Error, ExitCode
 
 ExerciseArg = Annotated[

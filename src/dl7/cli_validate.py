@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from dl7.cli import JsonOpt, _print_json, err, out, state
+from dl7.cli import JsonOpt
+from dl7.cli_common import err, out, state
+from dl7.cli_common import print_json as _print_json
 from dl7.errors import ExitCode, os_error
 
 

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     NOT_PASSING = 1  # exercises not passing, validation failed
     BAD_INPUT = 2  # bad usage or bad input
     INTERRUPTED = 130
+    READER_GONE = 141  # 128 + SIGPIPE: the program reading the output stopped (`dl7 status | head`)
 
 
 class Dl7Error(Exception):

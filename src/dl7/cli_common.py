@@ -1,0 +1,210 @@
+"""What every command shares, without Typer: the consoles, the course named on the command
+line, opening the workspace, the one place a :class:`~dl7.errors.Dl7Error` becomes a line on
+stderr and an exit code, and the two instant commands themselves (``next``, ``status``).
+
+It imports neither Typer nor anything heavy, so :mod:`dl7.fastpath` can run ``dl7 next`` and
+``dl7 status`` without building the Typer app; :mod:`dl7.cli` registers the same functions as
+its commands, so both ways print the same thing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.markup import escape
+
+from dl7.errors import Dl7Error, ExitCode, os_error
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader stopped (`dl7 status | head`): exit as the guard does, not Rich's 1,
+        which in dl7 means "exercises not passing"."""
+        self.quiet = True
+        _silence_stdout()
+        raise SystemExit(int(ExitCode.READER_GONE))
+
+
+out = _Console(highlight=False)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    curriculum_path: str | None = None
+    curriculum_named: bool = False  # given as --curriculum on the command line (not the env)
+
+
+state = _State()
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C: stop every running kernel at once (validate runs them in threads), then unwind."""
+    stop_kernels = getattr(sys.modules.get("dl7.execute"), "interrupt_all", None)
+    if stop_kernels is not None:  # None also while dl7.execute is still being imported
+        stop_kernels()
+    raise KeyboardInterrupt
+
+
+def guard(fn: F) -> F:
+    """The one place errors become output: a Dl7Error, Ctrl-C or an OSError is one line on
+    stderr (and a hint) and ``SystemExit`` with its exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, _on_sigint) if main else None
+        try:
+            return fn(*args, **kwargs)
+        except Dl7Error as exc:
+            err.print(f"[bold red]error:[/] {escape(exc.message)}")
+            if exc.hint:
+                err.print(f"[dim]hint: {escape(exc.hint)}[/]")
+            raise SystemExit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:  # `dl7 status | head`: the reader has all it wanted, nothing failed
+            _silence_stdout()
+            raise SystemExit(int(ExitCode.READER_GONE)) from None
+        except OSError as exc:  # last resort: a full disk or a read-only folder is never a traceback
+            mapped = os_error(exc, "cannot use")
+            err.print(f"[bold red]error:[/] {escape(mapped.message)}")
+            err.print(f"[dim]hint: {escape(mapped.hint)}[/]")
+            raise SystemExit(int(ExitCode.BAD_INPUT)) from None
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so Python's own flush at exit cannot fail on the closed pipe
+    (the advice of the ``signal`` module's documentation on SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# -- the workspace and the course ---------------------------------------------------------------
+
+
+def load_course() -> Any:
+    """The manifest, from the workspace's cache while none of its files changed."""
+    from dl7.manifest_cache import load
+    from dl7.workspace import DOT, locate
+
+    dot = locate() / DOT
+    return load(state.curriculum_path or _recorded_course(dot), dot)
+
+
+def _recorded_course(dot: Path) -> str | None:
+    """The course this workspace was made for (a teacher's course named once with
+    --curriculum), so that later commands typed without it use that course, not the default."""
+    try:
+        recorded = json.loads((dot / "workspace.json").read_text(encoding="utf-8")).get("curriculum")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded if isinstance(recorded, str) and Path(recorded).is_file() else None
+
+
+def dl7_call() -> str:
+    """How to call dl7 again in printed commands: with the course when it was named."""
+    if state.curriculum_named and state.curriculum_path:
+        import shlex
+
+        return f"dl7 --curriculum {shlex.quote(state.curriculum_path)}"
+    return "dl7"
+
+
+def open_course(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
+    """Curriculum, prepared workspace and progress store, with notices printed.
+
+    ``step`` is resolved first, so an unknown step fails before the workspace is touched.
+    """
+    from dl7.progress import Progress
+    from dl7.views import workspace_notice
+    from dl7.workspace import open_workspace
+
+    curriculum = load_course()
+    if step is not None:
+        curriculum.step(step)
+    prepared = open_workspace(curriculum)
+    if prepared.created:
+        from dl7.manifest_cache import remember
+
+        remember(curriculum, prepared.workspace.dot)
+    if not quiet:
+        workspace_notice(err, prepared)
+    progress = Progress(prepared.workspace.progress_path, curriculum.id)
+    if progress.moved_aside:
+        err.print(
+            f"[yellow]warning:[/] the progress file was corrupt; it was moved to "
+            f"{escape(str(progress.moved_aside))} and a new one was started"
+        )
+    return curriculum, prepared, progress
+
+
+def open_journey(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
+    """Curriculum, prepared workspace and the learner's journey; the store is closed again."""
+    from dl7.journey import journey
+
+    curriculum, prepared, progress = open_course(quiet=quiet, step=step)
+    with progress:
+        return curriculum, prepared, journey(curriculum, progress, prepared.workspace.root)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# -- the instant commands -----------------------------------------------------------------------
+
+
+@guard
+def next_command(as_json: bool = False) -> None:
+    """What to do now: the current step, its readings, its notebook and the commands to run."""
+    from dl7.views import finished_json, render_next, status_json
+
+    curriculum, prepared, j = open_journey(quiet=as_json)
+    if as_json:
+        current = j.current
+        data = status_json(j)
+        data["next"] = (
+            None
+            if current is None
+            else {
+                "step": current.step.id,
+                "notebooks": [str(prepared.workspace.root / nb.path) for nb in current.step.notebooks],
+                "commands": [f"{dl7_call()} run {current.step.id}", f"{dl7_call()} hint {current.step.id}"],
+            }
+        )
+        data["finished"] = finished_json(j, dl7_call()) if current is None else None  # what to read
+        print_json(data)
+        return
+    render_next(out, curriculum, j, dl7_call())
+
+
+@guard
+def status_command(as_json: bool = False) -> None:
+    """The whole journey: every step's exercises, readings and last run."""
+    from dl7.views import render_status, status_json
+
+    _, _, j = open_journey(quiet=as_json)
+    if as_json:
+        print_json(status_json(j))
+    else:
+        render_status(out, j)
