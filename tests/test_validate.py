@@ -482,3 +482,28 @@ def test_the_cache_forgets_runs_a_notebook_no_longer_has(course: Path) -> None:
     cache.store("other", "notebooks/triple.ipynb", "mistakes 2", {"deps": {}})
     cache.forget_other_cases("notebooks/basics.ipynb", {"solved", "unsolved", "mistakes 1"})
     assert sorted(cache.entries) == ["k0", "k1", "other"]
+
+
+def test_replayed_mistakes_run_inside_the_solved_run_and_do_not_count_against_its_budget(
+    course: Path,
+) -> None:
+    manifest = course / "curriculum.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "cell_timeout: 30\n        budget: 60", "cell_timeout: 30\n        budget: 6", 1
+        )
+    )
+    slow = "import time\n    time.sleep(7)\n    return x + 2"  # alone past the budget of 6 s
+    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("adds two, slowly", slow))
+    code, report = validate(course, "step1")
+    assert code == 0, problems(report)
+    assert report["executed"] == 2, "solved with its replays, and unsolved: two kernels"
+    seconds = {c["case"]: c["seconds"] for c in report["cases"] if c["notebook"] == "notebooks/basics.ipynb"}
+    assert seconds["mistakes 1"] >= 7
+    assert seconds["solved"] < 6, "the replays' time is not the solved notebook's"
+
+    # Over budget on its own cells, the solved notebook still fails.
+    edit_source(course, "basics.ipynb", 2, "import time\ntime.sleep(7)\n" + DOUBLE)
+    code, report = validate(course, "step1")
+    assert code == 1
+    assert any(p[1] == "solved" and "budget" in p[3] for p in problems(report)), problems(report)

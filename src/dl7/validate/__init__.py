@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dl7.authoring import strip_outputs
@@ -28,10 +28,10 @@ from dl7.validate.cache import (
     package_digest,
     package_lock,
 )
-from dl7.validate.cases import run_case
+from dl7.validate.cases import run_case, run_solved_with_replays
 from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem, Report
 from dl7.validate.reports import junit_xml, report_json
-from dl7.validate.rounds import plan
+from dl7.validate.rounds import last_cell, plan
 from dl7.validate.static import static_checks
 
 __all__ = [
@@ -60,6 +60,8 @@ class _Job:
     data: dict[str, Any]
     chosen: tuple[KnownMistake, ...] = ()
     replay: bool = False
+    also: tuple[str, str] | None = None  # (case, key) of replays that run inside this solved run
+    cost: float = 0.0  # a guess at its seconds, to start the longest runs first
 
 
 def validate(
@@ -96,6 +98,7 @@ def validate(
         ]
         plans += [(f"mistakes {n}", r, replay) for n, (r, replay) in enumerate(plan(data, known), start=1)]
         cache.forget_other_cases(nb.path, {case for case, _, _ in plans})
+        jobs_here: list[_Job] = []
         for case, round_, replay in plans:
             extra = [replay, [(k.exercise, k.label, k.mistake.cell, k.mistake.start_line) for k in round_]]
             key = case_key(curriculum, nb, case, source, extra, lock, package)
@@ -109,33 +112,47 @@ def validate(
                 if listener:
                     listener(nb.path, case, "cached", cases[-1])
             else:
-                pending.append(_Job(nb, case, key, data, round_, replay))
+                jobs_here.append(
+                    _Job(nb, case, key, data, round_, replay, cost=_cost(nb, data, case, round_))
+                )
+        pending += _merge_replays(jobs_here)
+    # Longest first, so that no long run starts last while the other workers sit idle.
+    pending.sort(key=lambda job: -job.cost)
     workers = max(1, jobs or os.cpu_count() or 1)
 
-    def work(job: _Job) -> tuple[CaseResult, list[str] | None]:
+    def work(job: _Job) -> list[tuple[str, str, CaseResult, list[str] | None]]:
+        """(case, cache key, result, imported files) of every case the job's run decides."""
         if listener:
             listener(job.nb.path, job.case, "start", None)
-        result, imported = run_case(curriculum, job.nb, job.case, job.data, job.chosen, job.replay)
+        if job.also is not None:
+            solved, mistakes, imported = run_solved_with_replays(
+                curriculum, job.nb, job.also[0], job.data, job.chosen
+            )
+            done = [(job.case, job.key, solved, imported), (job.also[0], job.also[1], mistakes, imported)]
+        else:
+            result, imported = run_case(curriculum, job.nb, job.case, job.data, job.chosen, job.replay)
+            done = [(job.case, job.key, result, imported)]
         if listener:
-            listener(job.nb.path, job.case, "done", result)
-        return result, imported
+            for case, _, result, _ in done:
+                listener(job.nb.path, case, "done", result)
+        return done
 
-    # Longest first would need timings; manifest order keeps output predictable.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dl7-validate") as pool:
         finished = list(pool.map(work, pending))
-    for job, (result, imported) in zip(pending, finished, strict=True):
-        cases.append(result)
-        if result.ok and imported is not None:
-            cache.store(
-                job.key,
-                job.nb.path,
-                job.case,
-                {
-                    "seconds": round(result.seconds, 2),
-                    "deps": fingerprint(imported, curriculum),
-                    **({"statuses": [m.status for m in result.mistakes]} if result.mistakes else {}),
-                },
-            )
+    for job, done in zip(pending, finished, strict=True):
+        for case, key, result, imported in done:
+            cases.append(result)
+            if result.ok and imported is not None:
+                cache.store(
+                    key,
+                    job.nb.path,
+                    case,
+                    {
+                        "seconds": round(result.seconds, 2),
+                        "deps": fingerprint(imported, curriculum),
+                        **({"statuses": [m.status for m in result.mistakes]} if result.mistakes else {}),
+                    },
+                )
     unsaved = cache.write() if finished or use_cache else None
     order = {nb.path: i for i, nb in enumerate(notebooks)}
     cases.sort(key=lambda c: (order[c.notebook], _rank(c.case)))
@@ -147,6 +164,32 @@ def validate(
         str(curriculum.path),
         warnings=(unsaved,) if unsaved else (),
     )
+
+
+def _merge_replays(jobs: list[_Job]) -> list[_Job]:
+    """The replayed mistakes run inside the solved run when both are to run: the replays only
+    re-run cells that define, so the solved cells around them see what they would alone, and
+    a notebook's heaviest run is not made twice."""
+    solved = next((j for j in jobs if j.case == "solved"), None)
+    replayed = next((j for j in jobs if j.replay), None)
+    if solved is None or replayed is None:
+        return jobs
+    merged = replace(
+        solved, chosen=replayed.chosen, also=(replayed.case, replayed.key), cost=solved.cost + replayed.cost
+    )
+    return [merged if j is solved else j for j in jobs if j is not replayed]
+
+
+def _cost(nb: Notebook, data: dict[str, Any], case: str, chosen: tuple[KnownMistake, ...]) -> float:
+    """A guess at a run's seconds from the manifest's budget: the whole of it for the solved
+    run, the share of the notebook a mistakes run goes through, little for the unsolved one
+    (its cells stop at the first missing solution)."""
+    if case == "unsolved":
+        return nb.budget * 0.2
+    if not chosen:
+        return float(nb.budget)
+    cells = max(1, len(data.get("cells", [])))
+    return nb.budget * (last_cell(data, chosen) + 1) / cells
 
 
 def _rank(case: str) -> tuple[int, int]:

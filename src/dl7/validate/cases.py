@@ -8,7 +8,9 @@
   (see :mod:`dl7.validate.rounds`), cut after the last check it judges: each of those
   exercises does not pass. A *replayed* run is the solved notebook where, after an exercise's
   check, each of its mistakes' cells runs again with the mistake, then the check again, and
-  the solution's cell again last: many mistakes, one kernel.
+  the solution's cell again last: many mistakes, one kernel. When the solved case runs too,
+  the replays go into the solved run itself (:func:`run_solved_with_replays`), so a
+  notebook's longest run is made once; its solved verdict and time leave the replays out.
 
 Every run ends with one extra cell that lists the module files the kernel imported, which
 the cache records (see :mod:`dl7.validate.cache`).
@@ -16,7 +18,8 @@ the cache records (see :mod:`dl7.validate.cache`).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from dl7.atomic import append_log
 from dl7.authoring import learner_version, solved_version, with_mistakes
@@ -26,6 +29,9 @@ from dl7.results import ExerciseResult
 from dl7.validate.cache import cache_file, tracked_roots
 from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem
 from dl7.validate.rounds import Taint, check_cell, last_cell
+
+if TYPE_CHECKING:
+    from dl7.execute import CellEvent, Execution
 
 MODULES_MIME = "application/vnd.dl7.modules+json"
 _MODULES_CELL = """\
@@ -57,10 +63,6 @@ def run_case(
     replay: bool = False,
 ) -> tuple[CaseResult, list[str] | None]:
     """Execute one case; the result and the files the kernel imported (None if unknown)."""
-    from dl7.execute import execute
-    from dl7.results import collect, stray_errors
-    from dl7.testcells import for_run
-
     if case == "solved":
         source = solved_version(data)
     elif case == "unsolved":
@@ -70,6 +72,50 @@ def run_case(
     else:
         source = with_mistakes(data, [k.mistake for k in chosen])
         source["cells"] = source["cells"][: last_cell(data, chosen) + 1]
+    # The budget is a rule for the solved notebook; a run of mistakes is longer by design
+    # (replays) or may train worse, so it only gets a guard against running away.
+    budget = nb.budget if not chosen else nb.budget * (3 if replay else 2)
+    execution, imported, _ = _execute(curriculum, nb, case, source, budget)
+    return _judge(nb, case, data, execution, chosen, replay), imported
+
+
+def run_solved_with_replays(
+    curriculum: Curriculum,
+    nb: Notebook,
+    case: str,
+    data: dict[str, Any],
+    chosen: tuple[KnownMistake, ...],
+) -> tuple[CaseResult, CaseResult, list[str] | None]:
+    """The solved case and the replayed mistakes ``case`` from one kernel run: the whole solved
+    notebook with the replays inserted after their checks. The solved verdict is judged on the
+    notebook's own cells alone, and its time leaves out the replays'; the replays change
+    nothing the solved cells see (see :func:`dl7.validate.rounds.replayable`), and the run
+    checks that each exercise passes with its solution right before its replays."""
+    source = _replayed(data, chosen, whole=True)
+    execution, imported, replay_seconds = _execute(curriculum, nb, "solved", source, nb.budget * 3)
+    own = [i for i, c in enumerate(execution.nb.cells) if "dl7-part" not in c.get("metadata", {})]
+    view = type(execution.nb)(execution.nb)
+    view["cells"] = [execution.nb.cells[i] for i in own]
+    stopped = execution.stopped_at
+    solved_execution = replace(
+        execution,
+        nb=view,
+        stopped_at=None if stopped is None else sum(1 for i in own if i < stopped),
+        seconds=max(0.0, execution.seconds - replay_seconds),
+    )
+    solved = _judge(nb, "solved", data, solved_execution, (), False)
+    mistakes = _judge(nb, case, data, replace(execution, seconds=replay_seconds), chosen, True)
+    return solved, mistakes, imported
+
+
+def _execute(
+    curriculum: Curriculum, nb: Notebook, case: str, source: dict[str, Any], budget: int
+) -> tuple[Execution, list[str] | None, float]:
+    """Run ``source`` in a fresh kernel: the execution (the modules cell taken off), the files
+    the kernel imported, and the seconds spent in replay cells."""
+    from dl7.execute import execute
+    from dl7.testcells import for_run
+
     source = for_run(curriculum, nb, source)  # test-cell exercises run the course's own test cells
     roots, excluded = tracked_roots(curriculum)
     source["cells"].append(
@@ -82,21 +128,40 @@ def run_case(
             "execution_count": None,
         }
     )
+    replay_cells = {i for i, c in enumerate(source["cells"]) if "dl7-part" in c.get("metadata", {})}
+    spent = [0.0]
+
+    def timing(event: CellEvent) -> None:
+        if event.done and event.index in replay_cells:
+            spent[0] += event.seconds
+
     log_path = cache_file(curriculum).with_name("kernel.log")
     with append_log(log_path, f"--- {nb.path} {case}\n") as log:  # a read-only course still validates
         execution = execute(
             source,
             curriculum.source_path(nb).parent,
             cell_timeout=nb.cell_timeout,
-            # The budget is a rule for the solved notebook; a run of mistakes is longer by design
-            # (replays) or may train worse, so it only gets a guard against running away.
-            budget=nb.budget if not chosen else nb.budget * (3 if replay else 2),
+            budget=budget,
             checkers=curriculum.checkers,
             kernel_log=log,
+            progress=timing if replay_cells else None,
         )
     imported = _imported(
         execution.nb.cells.pop() if len(execution.nb.cells) == len(source["cells"]) else None
     )
+    return execution, imported, spent[0]
+
+
+def _judge(
+    nb: Notebook,
+    case: str,
+    data: dict[str, Any],
+    execution: Execution,
+    chosen: tuple[KnownMistake, ...],
+    replay: bool,
+) -> CaseResult:
+    from dl7.results import collect, stray_errors
+
     results = {r.id: r for r in collect(nb, execution)}
     problems: list[Problem] = []
     if execution.outcome == "interrupted":
@@ -173,12 +238,13 @@ def run_case(
     result = CaseResult(
         nb.path, case, not problems, tuple(problems), execution.seconds, mistakes=tuple(outcomes)
     )
-    return result, imported
+    return result
 
 
-def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...]) -> dict[str, Any]:
+def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...], whole: bool = False) -> dict[str, Any]:
     """The solved notebook with, after each judged check, every mistake replayed (its cell with
-    the mistake, the check again), then the solution's cell again; cut after the last one."""
+    the mistake, the check again), then the solution's cell again; cut after the last one
+    unless ``whole``. Every inserted cell carries ``dl7-part`` in its metadata."""
     source: dict[str, Any] = solved_version(data)
     solved = source["cells"]
     cells: list[Any] = []
@@ -202,7 +268,11 @@ def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...]) -> dict[st
                 cells.append(copy)
             restore.add(k.mistake.cell)
         for c in sorted(restore):
-            cells.append(dict(solved[c], id=f"dl7-restore-{index}-{c}"))
+            meta = {**solved[c].get("metadata", {}), "dl7-part": "restore"}
+            cells.append(dict(solved[c], id=f"dl7-restore-{index}-{c}", metadata=meta))
+    if whole:
+        source["cells"] = cells
+        return source
     last = max(check_cell(data, k.exercise) for k in chosen)
     keep = next(i for i, c in enumerate(cells) if c is solved[last])
     while keep + 1 < len(cells) and str(cells[keep + 1].get("id", "")).startswith("dl7-"):
