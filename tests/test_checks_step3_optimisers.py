@@ -1,0 +1,282 @@
+"""Step 3.6 checkers (Adam, dropout, batch norm): each passes right answers written unlike the
+notebook's, fails the usual slips with a message that names the cause, and reports a stub as
+not attempted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dl7.checks.step3  # noqa: F401 - registers the checkers
+from dl7.checks import evaluate, registered
+from tests.checking import expect_failed, stub
+
+
+def test_ids_are_registered():
+    assert {"step3.adam_step", "step3.dropout", "step3.batchnorm"} <= set(registered())
+
+
+# ------------------------------------------------------------------------------------- Adam
+
+
+def make_adam(
+    *, correct_m=True, correct_v=True, sqrt=True, m_of_sq=False, t_after=True, sign=-1.0, eps_in=False
+):
+    """An Adam step with one switch per known slip; with the defaults, a right answer written
+    with the efficient form of the paper's last paragraph of section 2 (alpha_t folds both corrections)."""
+
+    def adam_step(w, g, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        t = state["t"] + 1
+        m = beta1 * state["m"] + (1 - beta1) * (g * g if m_of_sq else g)
+        v = beta2 * state["v"] + (1 - beta2) * g * g
+        tc = t if t_after else state["t"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m_hat = m / (1 - beta1**tc) if correct_m else m
+            v_hat = v / (1 - beta2**tc) if correct_v else v
+            denom = np.sqrt(v_hat + eps) if eps_in else (np.sqrt(v_hat) if sqrt else v_hat) + eps
+            return w + sign * lr * m_hat / denom, {"m": m, "v": v, "t": t}
+
+    return adam_step
+
+
+def loop_adam(w, g, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """A right answer, one parameter at a time, mutating the state dict it was given."""
+    state["t"] += 1
+    t = state["t"]
+    new_w = []
+    for i in range(len(w)):
+        state["m"][i] = beta1 * state["m"][i] + (1 - beta1) * g[i]
+        state["v"][i] = beta2 * state["v"][i] + (1 - beta2) * g[i] ** 2
+        m_hat = state["m"][i] / (1 - beta1**t)
+        v_hat = state["v"][i] / (1 - beta2**t)
+        new_w.append(w[i] - lr * m_hat / (v_hat**0.5 + eps))
+    return new_w, state
+
+
+def efficient_adam(w, g, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """A right answer as Keras writes it: alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t), with eps
+    scaled so the result is Algorithm 1 exactly."""
+    t = state["t"] + 1
+    m = state["m"] + (1 - beta1) * (g - state["m"])
+    v = state["v"] + (1 - beta2) * (g**2 - state["v"])
+    alpha = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return w - alpha * m / (np.sqrt(v) + eps * np.sqrt(1 - beta2**t)), dict(m=m, v=v, t=t)
+
+
+@pytest.mark.parametrize("answer", [make_adam(), loop_adam, efficient_adam])
+def test_adam_passes(answer):
+    result = evaluate("step3.adam_step", answer)
+    assert result.status == "passed", result.message
+
+
+def test_adam_stub_is_not_attempted():
+    assert evaluate("step3.adam_step", stub).status == "not_attempted"
+
+
+@pytest.mark.parametrize(
+    ("slip", "fragments"),
+    [
+        ({"correct_m": False, "correct_v": False}, ["no bias correction", "3.16 lr"]),
+        ({"correct_m": False}, ["m was not bias-corrected", "0.1 lr"]),
+        ({"correct_v": False}, ["v was not bias-corrected", "31.6 lr"]),
+        ({"t_after": False}, ["t = 0", "divides by zero"]),
+        ({"sqrt": False}, ["SQUARE ROOT"]),
+        ({"m_of_sq": True}, ["m averaged g**2"]),
+        ({"sign": 1.0}, ["uphill"]),
+        ({"eps_in": True}, ["eps went inside the root"]),
+    ],
+)
+def test_adam_slips_fail(slip, fragments):
+    expect_failed(evaluate("step3.adam_step", make_adam(**slip)), *fragments)
+
+
+def test_adam_ignoring_lr_fails():
+    def fixed_lr(w, g, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        return make_adam()(w, g, state, 1e-3, beta1, beta2, eps)
+
+    expect_failed(evaluate("step3.adam_step", fixed_lr), "use the lr you are given")
+
+
+def test_adam_ignoring_betas_fails():
+    def fixed_betas(w, g, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        return make_adam()(w, g, state, lr)
+
+    expect_failed(evaluate("step3.adam_step", fixed_betas), "beta1=0.8", "Algorithm 1")
+
+
+def test_adam_without_eps_fails():
+    def no_eps(w, g, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        return make_adam()(w, g, state, lr, beta1, beta2, 0.0)
+
+    expect_failed(evaluate("step3.adam_step", no_eps), "0 / 0", "add eps")
+
+
+def test_adam_storing_corrected_moments_fails():
+    def corrected_state(w, g, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        new_w, s = make_adam()(w, g, state, lr, beta1, beta2, eps)
+        t = s["t"]
+        return new_w, {"m": s["m"] / (1 - beta1**t), "v": s["v"] / (1 - beta2**t), "t": t}
+
+    expect_failed(evaluate("step3.adam_step", corrected_state), "state['m']", "NOT bias-corrected")
+
+
+# ---------------------------------------------------------------------------------- dropout
+
+
+def make_dropout(
+    *, rescale="divide", at_inference=False, keep_is_p=False, fixed_seed=False, per_feature=False
+):
+    def dropout(x, p, training, rng):
+        if not training and not at_inference:
+            return x
+        r = np.random.default_rng(0) if fixed_seed else rng
+        keep = p if keep_is_p else 1 - p
+        shape = x.shape[-1:] if per_feature else x.shape
+        mask = r.random(shape) < keep
+        scale = {"divide": 1 / (1 - p), "none": 1.0, "multiply": 1 - p}[rescale]
+        return x * mask * scale
+
+    return dropout
+
+
+def binomial_dropout(x, p, training, rng):
+    """A right answer written with rng.binomial and np.where."""
+    if training:
+        keep = rng.binomial(1, 1.0 - p, size=np.shape(x)).astype(bool)
+        return np.where(keep, np.asarray(x) / (1.0 - p), 0.0)
+    return np.asarray(x).copy()
+
+
+@pytest.mark.parametrize("answer", [make_dropout(), binomial_dropout])
+def test_dropout_passes(answer):
+    result = evaluate("step3.dropout", answer)
+    assert result.status == "passed", result.message
+
+
+def test_dropout_stub_is_not_attempted():
+    assert evaluate("step3.dropout", stub).status == "not_attempted"
+
+
+@pytest.mark.parametrize(
+    ("slip", "fragments"),
+    [
+        ({"rescale": "none"}, ["kept values are 1", "not 1"]),
+        ({"rescale": "multiply"}, ["kept values are 0.7", "DIVIDE by (1 - p)"]),
+        ({"at_inference": True}, ["dropped", "nothing is dropped at inference"]),
+        ({"keep_is_p": True}, ["set 70", "probability to DROP"]),
+        ({"fixed_seed": True}, ["exactly the same units", "fresh mask"]),
+        ({"per_feature": True}, ["every row has the same units dropped"]),
+    ],
+)
+def test_dropout_slips_fail(slip, fragments):
+    expect_failed(evaluate("step3.dropout", make_dropout(**slip)), *fragments)
+
+
+def test_dropout_scaling_at_inference_fails():
+    def scales_at_inference(x, p, training, rng):
+        return make_dropout()(x, p, True, rng) if training else x * (1 - p)
+
+    expect_failed(evaluate("step3.dropout", scales_at_inference), "scaled by (1 - p) at inference")
+
+
+def test_dropout_in_place_fails():
+    def in_place(x, p, training, rng):
+        if training:
+            x *= (rng.random(x.shape) >= p) / (1 - p)
+        return x
+
+    expect_failed(evaluate("step3.dropout", in_place), "changed the x you passed in")
+
+
+# --------------------------------------------------------------------------- batch norm
+
+
+def make_bn_train(*, axis=0, ddof=0, eps_inside=True, swap_momentum=False, running_ddof=0):
+    def batchnorm_train(x, gamma, beta, running, momentum=0.99, eps=1e-3):
+        mu = x.mean(axis=axis, keepdims=True)
+        var = x.var(axis=axis, ddof=ddof, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_hat = (x - mu) / (np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps)
+        keep = 1 - momentum if swap_momentum else momentum
+        batch_var = x.var(axis=0, ddof=running_ddof)
+        new = {
+            "mean": running["mean"] * keep + x.mean(axis=0) * (1 - keep),
+            "var": running["var"] * keep + batch_var * (1 - keep),
+        }
+        return gamma * x_hat + beta, new
+
+    return batchnorm_train
+
+
+def bn_infer(x, gamma, beta, running, eps=1e-3):
+    return gamma * (x - running["mean"]) / np.sqrt(running["var"] + eps) + beta
+
+
+def loop_bn_train(x, gamma, beta, running, momentum=0.99, eps=1e-3):
+    """A right answer, feature by feature, with the variance as E[x^2] - E[x]^2."""
+    n, d = x.shape
+    y = np.empty_like(x)
+    mean, var = np.empty(d), np.empty(d)
+    for j in range(d):
+        col = x[:, j]
+        mean[j] = sum(col) / n
+        var[j] = sum((c - mean[j]) ** 2 for c in col) / n
+        y[:, j] = gamma[j] * (col - mean[j]) / (var[j] + eps) ** 0.5 + beta[j]
+    return y, {
+        "mean": momentum * running["mean"] + (1 - momentum) * mean,
+        "var": momentum * running["var"] + (1 - momentum) * var,
+    }
+
+
+def loop_bn_infer(x, gamma, beta, running, eps=1e-3):
+    scale = gamma / np.sqrt(running["var"] + eps)  # folded into one scale and shift, as deployed models do
+    return x * scale + (beta - running["mean"] * scale)
+
+
+@pytest.mark.parametrize(("train", "infer"), [(make_bn_train(), bn_infer), (loop_bn_train, loop_bn_infer)])
+def test_batchnorm_passes(train, infer):
+    result = evaluate("step3.batchnorm", train, infer)
+    assert result.status == "passed", result.message
+
+
+def test_batchnorm_stub_is_not_attempted():
+    assert evaluate("step3.batchnorm", stub, stub).status == "not_attempted"
+
+
+@pytest.mark.parametrize(
+    ("slip", "fragments"),
+    [
+        ({"axis": 1}, ["each ROW of y has mean 0", "axis=0"]),
+        ({"ddof": 1}, ["unbiased variance (ddof=1", "divides by N"]),
+        ({"eps_inside": False}, ["eps goes INSIDE the root"]),
+        ({"swap_momentum": True}, ["the wrong way round", "weight of the OLD value"]),
+        ({"running_ddof": 1}, ["unbiased batch variance"]),
+    ],
+)
+def test_batchnorm_slips_fail(slip, fragments):
+    expect_failed(evaluate("step3.batchnorm", make_bn_train(**slip), bn_infer), *fragments)
+
+
+def test_batchnorm_running_std_fails():
+    def running_std(x, gamma, beta, running, momentum=0.99, eps=1e-3):
+        y, new = make_bn_train()(x, gamma, beta, running, momentum, eps)
+        new["var"] = running["var"] * momentum + x.std(axis=0) * (1 - momentum)
+        return y, new
+
+    expect_failed(evaluate("step3.batchnorm", running_std, bn_infer), "running['var']", "not the std")
+
+
+def test_batchnorm_no_eps_fails():
+    def no_eps(x, gamma, beta, running, momentum=0.99, eps=1e-3):
+        return make_bn_train()(x, gamma, beta, running, momentum, 0.0)
+
+    expect_failed(evaluate("step3.batchnorm", no_eps, bn_infer), "constant feature", "inside the square root")
+
+
+def test_batchnorm_inference_with_batch_stats_fails():
+    def batch_stats(x, gamma, beta, running, eps=1e-3):
+        return make_bn_train()(x, gamma, beta, running, 0.99, eps)[0]
+
+    expect_failed(
+        evaluate("step3.batchnorm", make_bn_train(), batch_stats), "batch's own mean", "running['mean']"
+    )
