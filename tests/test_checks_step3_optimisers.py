@@ -280,3 +280,64 @@ def test_batchnorm_inference_with_batch_stats_fails():
     expect_failed(
         evaluate("step3.batchnorm", make_bn_train(), batch_stats), "batch's own mean", "running['mean']"
     )
+
+
+# ------------------------------------------------------------- Keras, the trusted library
+
+
+@pytest.fixture(scope="module")
+def keras():
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    return pytest.importorskip("keras")
+
+
+def keras_bn_train(keras, x, gamma, beta, running, momentum=0.99, eps=1e-3):
+    layer = keras.layers.BatchNormalization(momentum=momentum, epsilon=eps, dtype="float64")
+    layer.build(x.shape)
+    layer.set_weights([gamma, beta, running["mean"], running["var"]])
+    y = np.asarray(layer(x, training=True))
+    return y, {"mean": np.asarray(layer.moving_mean), "var": np.asarray(layer.moving_variance)}
+
+
+def keras_bn_infer(keras, x, gamma, beta, running, eps=1e-3):
+    layer = keras.layers.BatchNormalization(epsilon=eps, dtype="float64")
+    layer.build(x.shape)
+    layer.set_weights([gamma, beta, running["mean"], running["var"]])
+    return np.asarray(layer(x, training=False))
+
+
+@pytest.mark.slow
+def test_keras_batchnorm_passes_the_checker(keras):
+    """The checker's facts are Keras' own: its BatchNormalization, used as the answer, passes
+    (biased variance for both the output and the moving variance, momentum on the old value)."""
+    result = evaluate(
+        "step3.batchnorm",
+        lambda *a, **k: keras_bn_train(keras, *a, **k),
+        lambda *a, **k: keras_bn_infer(keras, *a, **k),
+    )
+    assert result.status == "passed", result.message
+
+
+@pytest.mark.slow
+def test_keras_dropout_passes_the_checker(keras):
+    def keras_dropout(x, p, training, rng):
+        layer = keras.layers.Dropout(p, seed=int(rng.integers(2**31)), dtype="float64")
+        return np.asarray(layer(np.asarray(x, dtype="float64"), training=training))
+
+    result = evaluate("step3.dropout", keras_dropout)
+    assert result.status == "passed", result.message
+
+
+@pytest.mark.slow
+def test_keras_adam_first_step_is_lr_times_sign(keras):
+    """The fact the Adam check starts from, in Keras' own optimizer (its epsilon 1e-7 sits outside
+    the bias correction, so gradients near 1e-4 step a little less: 0.97 lr)."""
+    g = np.array([1e-4, -1.0, 1e3])
+    w = keras.Variable(np.zeros(3), dtype="float64")
+    keras.optimizers.Adam(learning_rate=0.01).apply_gradients([(keras.ops.convert_to_tensor(g), w)])
+    step = np.asarray(w) / 0.01
+    np.testing.assert_allclose(step[1:], [1.0, -1.0], rtol=1e-5)
+    assert 0.96 < -step[0] < 0.98
