@@ -260,10 +260,61 @@ def trained() -> dict[str, Any]:
     return {"simple_rnn": random_model("simple_rnn"), "lstm": hand_lstm(), "gru": hand_gru()}
 
 
+def accuracy_right(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y))
+
+
+def accuracy_loop(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    """Written differently: one sequence at a time, counting by hand, as a numpy float."""
+    scores = model(x).numpy()  # calling the model, not predict
+    hits = 0
+    for row, label in zip(scores, y, strict=True):
+        hits += int(row.argmax() == label)
+    return np.float64(hits) / len(y)
+
+
 def test_gates_matter_right(trained: dict[str, Any]) -> None:
-    r = evaluate("step7.gates_matter", trained, measure(trained))
+    r = evaluate("step7.gates_matter", trained, accuracy_right)
     assert r.status == "passed", r.message
     assert "LSTM 1.000" in r.message and "GRU 1.000" in r.message
+
+
+def test_gates_matter_right_written_differently(trained: dict[str, Any]) -> None:
+    r = evaluate("step7.gates_matter", trained, accuracy_loop)
+    assert r.status == "passed", r.message
+
+
+def test_gates_matter_counts_the_hits(trained: dict[str, Any]) -> None:
+    def hits(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.sum(np.argmax(model.predict(x, verbose=0), axis=1) == y))
+
+    expect_failed(
+        evaluate("step7.gates_matter", trained, hits), "the number of hits", "the mean, not the sum"
+    )
+
+
+def test_gates_matter_argmax_over_the_sequences(trained: dict[str, Any]) -> None:
+    def wrong_axis(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+        scores = model.predict(x, verbose=0)
+        return float(np.mean(np.argmax(scores, axis=0)[: len(y)] == y[: scores.shape[1]]))
+
+    expect_failed(evaluate("step7.gates_matter", trained, wrong_axis), "axis=1, one per sequence")
+
+
+def test_gates_matter_accuracy_of_the_wrong_rows(trained: dict[str, Any]) -> None:
+    def shifted(model: Any, x: np.ndarray, y: np.ndarray) -> float:  # labels off by one sequence
+        return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == np.roll(y, 1)))
+
+    expect_failed(evaluate("step7.gates_matter", trained, shifted), "returned 0.")
+
+
+def test_gates_matter_accuracy_returns_nothing(trained: dict[str, Any]) -> None:
+    expect_failed(evaluate("step7.gates_matter", trained, lambda m, x, y: None), "forget a `return`")
+
+
+def test_gates_matter_a_dict_of_accuracies_from_an_older_notebook(trained: dict[str, Any]) -> None:
+    r = evaluate("step7.gates_matter", trained, measure(trained))
+    assert r.status == "passed", r.message
 
 
 def test_gates_matter_accuracies_as_numpy_floats(trained: dict[str, Any]) -> None:
@@ -283,23 +334,23 @@ def test_gates_matter_reports_swapped(trained: dict[str, Any]) -> None:
 
 def test_gates_matter_untrained_lstm(trained: dict[str, Any]) -> None:
     models = {**trained, "lstm": random_model("lstm")}
-    r = evaluate("step7.gates_matter", models, measure(models))
+    r = evaluate("step7.gates_matter", models, accuracy_right)
     expect_failed(r, "The LSTM should reach 90%", "at chance")
 
 
 def test_gates_matter_a_gated_model_in_the_plain_slot(trained: dict[str, Any]) -> None:
     models = {**trained, "simple_rnn": hand_gru()}
-    expect_failed(evaluate("step7.gates_matter", models, measure(models)), "expected one SimpleRNN")
+    expect_failed(evaluate("step7.gates_matter", models, accuracy_right), "expected one SimpleRNN")
 
 
 def test_gates_matter_different_widths(trained: dict[str, Any]) -> None:
     models = {**trained, "simple_rnn": random_model("simple_rnn", units=64)}
-    expect_failed(evaluate("step7.gates_matter", models, measure(trained)), "different widths")
+    expect_failed(evaluate("step7.gates_matter", models, accuracy_right), "different widths")
 
 
 def test_gates_matter_other_sequence_length(trained: dict[str, Any]) -> None:
     models = {**trained, "simple_rnn": random_model("simple_rnn", steps=10)}
-    expect_failed(evaluate("step7.gates_matter", models, measure(trained)), f"keep STEPS = {STEPS}")
+    expect_failed(evaluate("step7.gates_matter", models, accuracy_right), f"keep STEPS = {STEPS}")
 
 
 def test_gates_matter_not_trained_yet() -> None:

@@ -240,16 +240,73 @@ def check_build_model(build_model: Any) -> str:
 
 
 @checker("step7.gates_matter")
-def check_gates_matter(models: Any, accuracies: Any) -> str:
+def check_gates_matter(models: Any, accuracy: Any) -> str:
+    """``accuracy`` is the learner's ``accuracy(model, x, y)``, which the checker calls on its
+    own held-out sequences; a dict of reported accuracies (notebooks copied before this
+    version) is still accepted and compared with the checker's measurement."""
     if models is None:
         raise NotImplementedError  # the training cell could not run: the exercises above are not done
     keras = _keras()
     if not isinstance(models, dict) or set(models) != set(KINDS):
         got = sorted(models) if isinstance(models, dict) else type(models).__name__
         raise CheckFailed(f"models should be a dict with the keys {list(KINDS)}; got {got}")
+    if callable(accuracy):
+        return _judge_models(keras, models, _accuracy_function(accuracy))
+    accuracies = accuracy
     if not isinstance(accuracies, dict) or set(accuracies) != set(KINDS):
         got = sorted(accuracies) if isinstance(accuracies, dict) else type(accuracies).__name__
         raise CheckFailed(f"accuracies should be a dict with the keys {list(KINDS)}; got {got}")
+    return _judge_models(keras, models, _reported(accuracies))
+
+
+def _accuracy_function(accuracy: Any) -> Any:
+    """A judge that calls the learner's accuracy(model, x, y) on the checker's sequences."""
+
+    def judge(kind: str, model: Any, x: np.ndarray, y: np.ndarray, measured: float) -> None:
+        what = f"accuracy(models[{kind!r}], x, y)"
+        got = accuracy(model, x, y)
+        if got is None:
+            raise CheckFailed(f"{what} returned None; did you forget a `return`?")
+        if isinstance(got, bool) or not isinstance(got, int | float | np.number):
+            raise CheckFailed(f"{what} returned {type(got).__name__}; expected one number between 0 and 1")
+        got = float(got)
+        if got > 1.0 and abs(got - measured * len(y)) < 0.5:
+            raise CheckFailed(
+                f"{what} returned {got:g} on {len(y):,} sequences: that is the number of hits; "
+                "an accuracy is their fraction (the mean, not the sum)"
+            )
+        if abs(got - measured) > 1e-6:
+            raise CheckFailed(
+                f"{what} returned {got:.4f} on {len(y):,} sequences the checker made, where "
+                f"{measured:.4f} of them have their highest score on the right symbol — take the "
+                "argmax over the symbols (axis=1, one per sequence) and compare it with y"
+            )
+
+    return judge
+
+
+def _reported(accuracies: dict[str, Any]) -> Any:
+    """A judge that compares the accuracies a learner reports with the checker's measurement."""
+
+    def judge(kind: str, model: Any, x: np.ndarray, y: np.ndarray, measured: float) -> None:
+        reported = accuracies[kind]
+        if isinstance(reported, bool) or not isinstance(reported, int | float | np.number):
+            raise CheckFailed(f"accuracies[{kind!r}] is {reported!r}; expected a number between 0 and 1")
+        reported = float(reported)
+        if not 0.0 <= reported <= 1.0:
+            raise CheckFailed(f"accuracies[{kind!r}] is {reported:g}; an accuracy lies between 0 and 1")
+        if abs(reported - measured) > REPORT_TOLERANCE:
+            raise CheckFailed(
+                f"you report {reported:.3f} for the {LAYER_NAMES[kind]}, but on {HELD_OUT:,} fresh sequences "
+                f"made by the task's rules it scores {measured:.3f} — measure it on held-out "
+                "sequences from make_recall_data, with the labels that go with them (not on the training "
+                "data, not from another model's row)"
+            )
+
+    return judge
+
+
+def _judge_models(keras: Any, models: dict[str, Any], judge: Any) -> str:
     units = {}
     for kind in KINDS:
         model = models[kind]
@@ -284,19 +341,7 @@ def check_gates_matter(models: Any, accuracies: Any) -> str:
         measured[kind], far_acc[kind] = float(hits.mean()), float(hits[far].mean())
 
     for kind in KINDS:
-        reported = accuracies[kind]
-        if isinstance(reported, bool) or not isinstance(reported, int | float | np.number):
-            raise CheckFailed(f"accuracies[{kind!r}] is {reported!r}; expected a number between 0 and 1")
-        reported = float(reported)
-        if not 0.0 <= reported <= 1.0:
-            raise CheckFailed(f"accuracies[{kind!r}] is {reported:g}; an accuracy lies between 0 and 1")
-        if abs(reported - measured[kind]) > REPORT_TOLERANCE:
-            raise CheckFailed(
-                f"you report {reported:.3f} for the {LAYER_NAMES[kind]}, but on {HELD_OUT:,} fresh sequences "
-                f"made by the task's rules it scores {measured[kind]:.3f} — measure it on held-out "
-                "sequences from make_recall_data, with the labels that go with them (not on the training "
-                "data, not from another model's row)"
-            )
+        judge(kind, models[kind], x, y, measured[kind])
     chance = 1 / TASK_SYMBOLS
     figures = ", ".join(
         f"{LAYER_NAMES[k]} {measured[k]:.3f} (delays ≥ {TASK_STEPS // 2}: {far_acc[k]:.3f})" for k in KINDS
