@@ -30,6 +30,8 @@ def test_every_step3_id_is_registered():
         "step3.mlp_forward",
         "step3.gradient_check",
         "step3.mlp_backprop",
+        "step3.initial_loss",
+        "step3.overfit_tiny_batch",
         "step3.digits",
     }
 
@@ -612,21 +614,21 @@ def test_mlp_backprop_mutating_params_fails():
 
 @pytest.fixture(scope="module")
 def digits_split():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    """The course's shared split, flat: (x_train, y_train, x_val, y_val, x_test, y_test)."""
+    from dl7 import datasets
 
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    split = datasets.load("digits").split3()
+    return [a.reshape(len(a), 64) if a.ndim == 4 else a for a in split]
 
 
 def test_digits_good_classifier_passes(digits_split):
     from sklearn.neighbors import KNeighborsClassifier
 
-    X_train, _, y_train, _ = digits_split
+    X_train, y_train, *_ = digits_split
     model = KNeighborsClassifier(n_neighbors=3).fit(X_train, y_train)
     r = evaluate("step3.digits", model.predict)
     assert r.status == "passed", r
-    assert "held-out digits" in r.message
+    assert "359 test digits of the shared split" in r.message
 
 
 def test_digits_stub_is_not_attempted():
@@ -640,12 +642,25 @@ def test_digits_weak_classifier_fails_with_accuracy(digits_split):
 
 
 def test_digits_near_miss_is_told_to_train_longer(digits_split):
-    X_train, _, y_train, _ = digits_split
+    X_train, y_train, *_ = digits_split
     from sklearn.neighbors import KNeighborsClassifier
 
     model = KNeighborsClassifier(n_neighbors=3).fit(X_train[:60], y_train[:60])
     r = evaluate("step3.digits", model.predict)
-    expect_failed(r, "at least 95%", "train longer")
+    expect_failed(r, "at least 94%", "train longer", "validation accuracy")
+
+
+def test_digits_rescaled_again_fails(digits_split):
+    # the old interface took raw 0..16 pixels; dividing the [0, 1] images by 16 again starves the network
+    X_train, y_train, *_ = digits_split
+    fit = make_fit_mlp()
+    params, _ = fit(X_train, y_train, [64, 32, 10], lr=0.2, epochs=15)
+
+    def classify(images):
+        h = np.tanh((images / 16.0) @ params[0][0] + params[0][1])
+        return (h @ params[1][0] + params[1][1]).argmax(axis=1)
+
+    expect_failed(evaluate("step3.digits", classify), "pixels already in [0, 1]")
 
 
 def make_fit_mlp(*, update_bias=True, fill_losses=True, pair_labels=True, split=False):
@@ -696,7 +711,7 @@ def make_fit_mlp(*, update_bias=True, fill_losses=True, pair_labels=True, split=
 def test_digits_checks_fit_mlp_both_ways(digits_split):
     from sklearn.neighbors import KNeighborsClassifier
 
-    X_train, _, y_train, _ = digits_split
+    X_train, y_train, *_ = digits_split
     classify = KNeighborsClassifier(n_neighbors=3).fit(X_train, y_train).predict
     for right in (make_fit_mlp(), make_fit_mlp(split=True)):
         r = evaluate("step3.digits", classify, right)
@@ -752,3 +767,155 @@ def test_learning_rate_at_exactly_2_over_l_is_diverging():
     r = evaluate("step3.learning_rates", critical, _classify(strict_boundary=True))
     expect_failed(r, "lr=0.5", "'diverging'", "does not shrink")
     assert evaluate("step3.learning_rates", critical, _classify(strict_boundary=False)).status == "passed"
+
+
+# ------------------------------------------------------------------------------ training hygiene (issue 17)
+
+
+def _forward_tanh(params, X):
+    h = X
+    for i, (W, b) in enumerate(params):
+        z = h @ W + b
+        if i < len(params) - 1:
+            h = np.tanh(z)
+        else:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            h = e / e.sum(axis=1, keepdims=True)
+    return h
+
+
+def make_initial_loss(*, scale=None, reduce=np.mean, trained=None):
+    def initial_loss(X, y, sizes, activation="tanh", seed=0):
+        rng = np.random.default_rng(seed)
+        params = trained or [
+            (rng.normal(0, scale or 1 / math.sqrt(m), (m, n)), np.zeros(n))
+            for m, n in itertools.pairwise(sizes)
+        ]
+        P = _forward_tanh(params, X)
+        return float(reduce(-np.log(P[np.arange(len(y)), y])))
+
+    return initial_loss
+
+
+def test_initial_loss_passes_and_a_loop_passes_too():
+    r = evaluate("step3.initial_loss", lambda k: np.log(k), make_initial_loss())
+    assert r.status == "passed", r
+    assert "for 10 classes (ln 10 = 2.303)" in r.message
+
+    def by_loop(X, y, sizes, activation="tanh", seed=0):  # one example at a time, log of a sum
+        rng = np.random.default_rng(seed + 100)
+        params = [
+            (rng.normal(0, 0.5 / math.sqrt(m), (m, n)), np.zeros(n)) for m, n in itertools.pairwise(sizes)
+        ]
+        total = 0.0
+        for x, label in zip(X, y, strict=True):
+            z = _forward_tanh(params, x[None, :])[0]
+            total -= math.log(z[label])
+        return total / len(y)
+
+    prediction = lambda k: -math.log(1 / k)  # noqa: E731
+    assert evaluate("step3.initial_loss", prediction, by_loop).status == "passed"
+
+
+def test_initial_loss_stub_is_not_attempted():
+    assert evaluate("step3.initial_loss", stub, stub).status == "not_attempted"
+
+
+def test_initial_loss_wrong_predictions_fail():
+    good = make_initial_loss()
+    expect_failed(evaluate("step3.initial_loss", lambda k: 1 / k, good), "returned 0.1", "probability")
+    expect_failed(evaluate("step3.initial_loss", lambda k: np.log10(k), good), "natural log")
+    expect_failed(
+        evaluate("step3.initial_loss", lambda k: 2.302585, good), "expected_initial_loss(3)", "formula in K"
+    )
+
+
+def test_initial_loss_summed_fails():
+    r = evaluate("step3.initial_loss", np.log, make_initial_loss(reduce=np.sum))
+    expect_failed(r, "1079 × ln 10", "SUM", "mean")
+
+
+def test_initial_loss_with_large_weights_fails():
+    r = evaluate("step3.initial_loss", np.log, make_initial_loss(scale=1.0))
+    expect_failed(r, "far above ln 10 = 2.3026", "too large", "N(0, 1/n_in)")
+    assert evaluate("step3.initial_loss", np.log, make_initial_loss(scale=0.3)).status == "failed"
+
+
+def test_initial_loss_hard_coded_fails():
+    r = evaluate(
+        "step3.initial_loss", np.log, lambda X, y, sizes, activation="tanh", seed=0: np.log(sizes[-1])
+    )
+    expect_failed(r, "exactly ln 10 for two different seeds")
+
+
+def test_initial_loss_of_a_trained_network_fails(digits_split):
+    X_train, y_train, *_ = digits_split
+    params, _ = make_fit_mlp()(X_train, y_train, [64, 128, 10], lr=0.2, epochs=5)
+    r = evaluate("step3.initial_loss", np.log, make_initial_loss(trained=params))
+    expect_failed(r, "well below ln 10", "init_params")
+
+
+def make_overfit(*, lr=0.5, epochs=500, until_right=False, data=None):
+    fit = make_fit_mlp()
+
+    def overfit_tiny_batch(X, y):
+        if until_right:
+            n = 1
+            while True:
+                params, losses = fit(X, y, [64, 128, 10], "tanh", lr=lr, epochs=n, batch_size=len(X))
+                if np.all(_forward_tanh(params, X).argmax(axis=1) == y):
+                    return params, losses
+                n *= 2
+        Xs, ys = data if data is not None else (X, y)
+        return fit(Xs, ys, [64, 128, 10], "tanh", lr=lr, epochs=epochs, batch_size=min(len(Xs), 32))
+
+    return overfit_tiny_batch
+
+
+def test_overfit_tiny_batch_passes_and_minibatches_pass_too():
+    r = evaluate("step3.overfit_tiny_batch", make_overfit())
+    assert r.status == "passed", r
+    assert "all 20 right" in r.message
+    fit = make_fit_mlp(split=True)
+    minibatches = lambda X, y: fit(X, y, [64, 128, 10], "tanh", lr=0.3, epochs=400, batch_size=5)  # noqa: E731
+    assert evaluate("step3.overfit_tiny_batch", minibatches).status == "passed"
+
+
+def test_overfit_tiny_batch_stub_is_not_attempted():
+    assert evaluate("step3.overfit_tiny_batch", stub).status == "not_attempted"
+
+
+def test_overfit_tiny_batch_too_short_fails():
+    r = evaluate("step3.overfit_tiny_batch", make_overfit(lr=0.1, epochs=30))
+    expect_failed(r, "after 30 epochs", "above 0.01", "right is not yet sure")
+    r = evaluate("step3.overfit_tiny_batch", make_overfit(lr=0.01, epochs=5))
+    expect_failed(r, "of 20 right", "train (much) longer", "bug")
+
+
+def test_overfit_tiny_batch_stopping_at_all_right_fails():
+    r = evaluate("step3.overfit_tiny_batch", make_overfit(until_right=True))
+    expect_failed(r, "all 20 digits are classified right", "right is not yet sure")
+
+
+def test_overfit_tiny_batch_on_other_data_fails(digits_split):
+    X_train, y_train, *_ = digits_split
+    r = evaluate("step3.overfit_tiny_batch", make_overfit(lr=0.2, epochs=10, data=(X_train, y_train)))
+    expect_failed(r, "on all 1079 training digits", "whole training set")
+
+
+def test_overfit_tiny_batch_wrong_sizes_fail():
+    fit = make_fit_mlp()
+    r = evaluate("step3.overfit_tiny_batch", lambda X, y: fit(X, y, [64, 10], "tanh", lr=0.5, epochs=50))
+    expect_failed(r, "list of 2 (W, b) pairs")
+
+
+def test_overfit_tiny_batch_catches_a_broken_fit_mlp():
+    for broken, why in (
+        (make_fit_mlp(fill_losses=False), "empty losses list"),
+        (make_fit_mlp(update_bias=False), "biases of layer 1 are all still 0"),
+    ):
+        r = evaluate(
+            "step3.overfit_tiny_batch",
+            lambda X, y, fit=broken: fit(X, y, [64, 128, 10], "tanh", lr=0.5, epochs=500, batch_size=20),
+        )
+        expect_failed(r, why)

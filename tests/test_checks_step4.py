@@ -12,7 +12,8 @@ import pytest
 
 import dl7.checks.step4  # noqa: F401 - registers the checkers
 from dl7.checks import evaluate
-from dl7.checks.step4 import MAZUR_B, MAZUR_T, MAZUR_W, MAZUR_W_PLUS, MAZUR_X, digits_split
+from dl7.checks.step4 import MAZUR_B, MAZUR_T, MAZUR_W, MAZUR_W_PLUS, MAZUR_X
+from dl7.checks.step4.training import shared_split
 from tests.checking import expect_failed, stub
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -182,14 +183,14 @@ def test_manual_loop_passes_a_right_answer(tf, keras):
 
     r = evaluate("step4.manual_loop", train_by_hand)
     assert r.status == "passed", r
-    assert "held-out" in r.message
+    assert "on the 359 test digits" in r.message
 
 
 def test_manual_loop_untrained_model_fails_on_accuracy(keras):
     r = evaluate(
         "step4.manual_loop", lambda x, y, epochs=20: (make_mlp(keras), list(np.geomspace(2, 0.1, epochs)))
     )
-    expect_failed(r, "test accuracy", "at least 95%")
+    expect_failed(r, "test accuracy", "at least 94%")
 
 
 def test_manual_loop_with_flat_losses_asks_about_updates(keras):
@@ -261,7 +262,7 @@ def test_keras_fit_one_epoch_is_not_accurate_enough(keras):
             keras, [keras.layers.Dense(16, activation="relu"), keras.layers.Dense(10)], 1, x, y
         ),
     )
-    expect_failed(r, "test accuracy", "at least 96%")
+    expect_failed(r, "test accuracy", "at least 95%")
 
 
 def test_keras_fit_never_fitted_fails(keras):
@@ -361,7 +362,7 @@ def honest_compare(keras, x_train, y_train, x_test, y_test, epochs=10, batch_siz
 @pytest.fixture(scope="module")
 def trained_pair(keras):
     """One honest comparison, reused by the tests that tamper with its report."""
-    x_train, x_test, y_train, y_test = digits_split()
+    x_train, y_train, _, _, x_test, y_test = shared_split()
     return honest_compare(keras, x_train, y_train, x_test, y_test)
 
 
@@ -405,14 +406,14 @@ def test_compare_missing_a_library_fails(trained_pair):
 
 
 def test_compare_with_other_epochs_fails(keras):
-    x_train, x_test, y_train, y_test = digits_split()
+    x_train, y_train, _, _, x_test, y_test = shared_split()
     r = evaluate(
         "step4.compare_libraries",
         lambda *a, epochs, batch_size: honest_compare(
             keras, x_train, y_train, x_test, y_test, epochs=2, batch_size=batch_size
         ),
     )
-    expect_failed(r, "90 optimizer steps", f"is {10 * math.ceil(1437 / 32)}")
+    expect_failed(r, "68 optimizer steps", f"is {10 * math.ceil(1079 / 32)}")
 
 
 def test_compare_stub_is_not_attempted():
@@ -463,3 +464,92 @@ def test_manual_loop_whose_loss_grows_is_told_it_climbs(keras):
         return make_mlp(keras), list(np.geomspace(8.0, 27000.0, epochs))
 
     expect_failed(evaluate("step4.manual_loop", climbing), "loss grew", "climb")
+
+
+# ------------------------------------------------------------------------------ validation_choice (issue 17)
+
+
+class SoftmaxRegression:
+    """An independent NumPy model for the choice: full-batch gradient descent on softmax regression."""
+
+    def __init__(self, lr, epochs, x, y):
+        self.W = np.zeros((64, 10))
+        for _ in range(epochs * 5):
+            with np.errstate(all="ignore"):
+                z = x @ self.W
+                p = np.exp(z - z.max(axis=1, keepdims=True))
+                p /= p.sum(axis=1, keepdims=True)
+                p[np.arange(len(y)), y] -= 1
+                self.W -= lr * 1e3 * x.T @ p / len(y)  # rates scaled up: 3.0 diverges, 0.01 crawls
+
+    def predict(self, x):
+        with np.errstate(all="ignore"):
+            return x @ self.W  # (n, 10) scores: the checker takes the argmax
+
+
+def make_choose(*, score_on="val", pick="best"):
+    def choose_learning_rate(x_train, y_train, x_val, y_val, candidates, epochs=10):
+        _, _, _, _, x_test, y_test = shared_split()
+        data = {"val": (x_val, y_val), "test": (x_test, y_test), "train": (x_train, y_train)}[score_on]
+        models = {lr: SoftmaxRegression(lr, epochs, x_train, y_train) for lr in candidates}
+        scores = {
+            lr: float(np.mean(np.argmax(m.predict(data[0]), axis=1) == data[1])) for lr, m in models.items()
+        }
+        best = max(scores, key=scores.get) if pick == "best" else max(scores)
+        return best, scores, models
+
+    return choose_learning_rate
+
+
+def test_validation_choice_passes_the_validation_argmax():
+    r = evaluate("step4.validation_choice", make_choose())
+    assert r.status == "passed", r
+    assert "the test set played no part" in r.message
+
+
+def test_validation_choice_passes_a_keras_model_and_a_tuple_of_scores(keras):
+    def choose(x_train, y_train, x_val, y_val, candidates, epochs=10):
+        models, scores = {}, {}
+        for lr in candidates:
+            keras.utils.set_random_seed(0)
+            model = make_mlp(keras, hidden=16)
+            model.compile(
+                optimizer=keras.optimizers.SGD(lr),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            )
+            model.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
+            models[lr] = model
+            scores[lr] = np.float32(np.mean(labels_of(model, x_val) == y_val))
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        return ranked[0][0], scores, models
+
+    r = evaluate("step4.validation_choice", choose)
+    assert r.status == "passed", r
+
+
+def test_validation_choice_by_test_accuracy_fails():
+    r = evaluate("step4.validation_choice", make_choose(score_on="test"))
+    expect_failed(r, "accuracy on the TEST digits", "keep the test set")
+
+
+def test_validation_choice_by_training_accuracy_fails():
+    r = evaluate("step4.validation_choice", make_choose(score_on="train"))
+    expect_failed(r, "accuracy on the TRAINING digits", "x_val, y_val")
+
+
+def test_validation_choice_max_of_the_dict_fails():
+    r = evaluate("step4.validation_choice", make_choose(pick="keys"))
+    expect_failed(r, "chose lr=3.0", "compares the KEYS", "key=val_scores.get")
+
+
+def test_validation_choice_missing_candidates_fail():
+    def partial(x_train, y_train, x_val, y_val, candidates, epochs=10):
+        best, scores, models = make_choose()(x_train, y_train, x_val, y_val, candidates[:2], epochs)
+        return best, scores, models
+
+    expect_failed(evaluate("step4.validation_choice", partial), "one entry per candidate")
+    expect_failed(evaluate("step4.validation_choice", lambda *a, **k: 0.3), "(best, val_scores, models)")
+
+
+def test_validation_choice_stub_is_not_attempted():
+    assert evaluate("step4.validation_choice", stub).status == "not_attempted"

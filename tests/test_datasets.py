@@ -148,12 +148,59 @@ def test_digits_load_offline_and_split_is_fixed_and_stratified() -> None:
     assert labels.shape == (1797,) and set(labels.tolist()) == set(range(10))
     assert data.num_classes == 10 and len(data) == 1797
     x_train, y_train, x_test, y_test = data.split()
-    assert len(x_test) == 450 and len(x_train) == 1347
-    assert np.all(np.bincount(y_test) >= 44)  # every class held out in proportion
+    assert len(x_test) == 359 and len(x_train) == 1438  # 20 % of each class held out
+    assert np.bincount(y_test).tolist() == [36, 36, 35, 37, 36, 36, 36, 36, 35, 36]
     again = datasets.load("digits").split()
     np.testing.assert_array_equal(again.y_test, y_test)
     np.testing.assert_array_equal(again.x_train, x_train)
     assert not np.array_equal(data.split(seed=1).y_train, y_train)
+    assert len(data.split(test_fraction=0.25).x_test) == sum(round(0.25 * n) for n in np.bincount(labels))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.split(test_fraction=0.0)
+
+
+def _positions(data: datasets.Dataset, images: np.ndarray) -> list[int]:
+    where = {image.tobytes(): i for i, image in enumerate(data.images)}  # the 1,797 images are distinct
+    return [where[image.tobytes()] for image in images]
+
+
+def test_digits_shared_split3_is_60_20_20_and_its_test_part_is_splits() -> None:
+    # Steps 3 to 5 train on x_train, choose on x_val and measure once on x_test; split() callers
+    # (step 5 and 7 notebooks) get the same test images, so all their accuracies compare.
+    data = datasets.load("digits")
+    x_train, y_train, x_val, y_val, x_test, y_test = data.split3()
+    assert (len(x_train), len(x_val), len(x_test)) == (1079, 359, 359)
+    assert x_train.shape[1:] == (8, 8, 1) and y_train.dtype == np.int64
+    assert np.bincount(y_val).tolist() == np.bincount(y_test).tolist()  # as large a share as test
+    assert np.all(np.bincount(y_train) >= 104)
+    train, val, test = (_positions(data, x) for x in (x_train, x_val, x_test))
+    assert sorted(train + val + test) == list(range(1797))  # every image exactly once
+    assert all(data.labels[i] == y for i, y in zip(train, y_train, strict=True))
+    assert val == sorted(val) and test == sorted(test) and train != sorted(train)
+    two = data.split()
+    assert test == _positions(data, two.x_test)
+    assert sorted(train + val) == sorted(_positions(data, two.x_train))
+    # pinned: sha256 ordering, so every machine and NumPy version holds out these very images
+    assert test[:5] == [7, 15, 18, 20, 25] and val[:5] == [4, 9, 21, 23, 33] and train[:3] == [1254, 198, 497]
+    again = datasets.load("digits").split3(validation_fraction=0.2, test_fraction=0.2, seed=0)
+    np.testing.assert_array_equal(again.x_val, x_val)
+    tenth = sum(round(0.1 * n) for n in np.bincount(data.labels))
+    assert len(data.split3(validation_fraction=0.1).x_val) == tenth
+    with pytest.raises(ValueError, match="leave nothing to train on"):
+        data.split3(validation_fraction=0.5, test_fraction=0.5)
+    with pytest.raises(ValueError, match="validation_fraction must be between 0 and 1"):
+        data.split3(validation_fraction=1.5)
+
+
+def test_split3_of_a_set_with_an_official_test_split_keeps_it() -> None:
+    labels = np.array([0, 1] * 10 + [0, 1] * 2, dtype=np.int64)  # 20 train, 4 official test
+    images = np.arange(24, dtype=np.float32).reshape(24, 1, 1, 1)
+    data = datasets.Dataset("tiny", images, labels, ("a", "b"), test_start=20)
+    x_train, _, x_val, _, x_test, y_test = data.split3()
+    assert x_test.ravel().tolist() == [20, 21, 22, 23] and y_test.tolist() == [0, 1, 0, 1]
+    assert len(x_val) == 4 and len(x_train) == 16  # validation as large a share as the test part
+    assert not set(x_val.ravel().tolist()) & {20.0, 21.0, 22.0, 23.0}
+    assert data.split().x_test.ravel().tolist() == [20, 21, 22, 23] and len(data.split().x_train) == 20
 
 
 def test_registry_lists_builtin_sets_with_checksums(data_dir: Path) -> None:

@@ -1,12 +1,14 @@
 """Checkers for notebook 03: a general fully-connected network, gradient checking, digits.
 
 Facts: a softmax/cross-entropy loss the checker evaluates itself, its central-difference
-gradients for several depths and both activations, and accuracy on a held-out split of
-scikit-learn's bundled digits computed here.
+gradients for several depths and both activations, and accuracy on the test part of the
+course's shared split of the digits (``datasets.load("digits").split3()``, the split notebooks
+4.02 and 5.02 measure on too), computed here.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -249,35 +251,52 @@ def check_mlp_backprop(loss_and_grads: Callable[..., Any]) -> str:
     return f"all gradients match central differences (largest difference {worst:.1e}) for depths 1 to 4"
 
 
+MIN_DIGITS_ACCURACY = 0.94  # measured: the notebook's settings give 95.0-95.8 % on seeds 0-4
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_digits() -> tuple[np.ndarray, ...]:
+    from dl7 import datasets
+
+    split = datasets.load("digits").split3()  # 60/20/20 of each class, the same on every machine
+    return tuple(
+        a.reshape(len(a), -1).astype(np.float64) if a.ndim == 4 else a.copy() for a in split
+    )  # (1079, 64), (1079,), (359, 64), (359,), (359, 64), (359,): pixels in [0, 1]
+
+
+def shared_digits() -> tuple[np.ndarray, ...]:
+    """Copies of ``x_train, y_train, x_val, y_val, x_test, y_test``, images flattened to 64 pixels."""
+    return tuple(a.copy() for a in _shared_digits())
+
+
 @checker("step3.digits")
 def check_digits(classify: Callable[..., Any], fit_mlp: Callable[..., Any] | None = None) -> str:
     expect_callable(classify, "classify_digits")
     trained = _check_fit_mlp(fit_mlp) if fit_mlp is not None else ""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    X, y = load_digits(return_X_y=True)
-    _, X_test, _, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    *_, X_test, y_test = shared_digits()
+    n = len(y_test)
     pred = as_array(classify(X_test.copy()), "classify_digits(test images)")
-    if pred.shape == (len(y_test), 10):
+    if pred.shape == (n, 10):
         raise CheckFailed(
-            "classify_digits returned scores of shape (360, 10); return one label per image (argmax)"
+            f"classify_digits returned scores of shape ({n}, 10); return one label per image (argmax)"
         )
-    pred = expect_shape(pred, y_test.shape, "classify_digits(360 test images)")
+    pred = expect_shape(pred, y_test.shape, f"classify_digits({n} test images)")
     accuracy = float(np.mean(pred == y_test))
+    where = f"on the {n} test digits of the shared split"
     if accuracy < 0.3:
         raise CheckFailed(
-            f"accuracy {accuracy:.1%} on the 360 held-out digits, close to chance (10% for 10 classes): "
+            f"accuracy {accuracy:.1%} {where}, close to chance (10% for 10 classes): "
             "the network learned next to nothing, which longer training will not fix — check that each "
             "batch takes its images and its labels with the same indices, and that every update goes "
             "down the gradient (W - lr * dW)"
         )
-    if accuracy < 0.95:
+    if accuracy < MIN_DIGITS_ACCURACY:
         raise CheckFailed(
-            f"accuracy {accuracy:.1%} on the 360 held-out digits; expected at least 95% — "
-            "train longer, tune the learning rate, or check the pixel scaling (0..16 -> 0..1)"
+            f"accuracy {accuracy:.1%} {where}; expected at least {MIN_DIGITS_ACCURACY:.0%} — "
+            "train longer or tune the learning rate (judge by the validation accuracy), and pass the "
+            "images as they come, pixels already in [0, 1]"
         )
-    return f"accuracy {accuracy:.1%} on the 360 held-out digits{trained}"
+    return f"accuracy {accuracy:.1%} {where}{trained}"
 
 
 def _check_fit_mlp(fit_mlp: Callable[..., Any]) -> str:

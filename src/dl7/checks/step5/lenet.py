@@ -1,6 +1,7 @@
 """Checker for notebook 5.2, a LeNet-style CNN on the digits (``step5.lenet_digits``): an
-accuracy the checker measures itself on a fixed held-out split, under a parameter budget.
-TensorFlow, Keras and scikit-learn are imported lazily.
+accuracy the checker measures itself on the test part of the course's shared split
+(``datasets.load(name).split3()``; for the digits the 359 test images notebooks 3.03 and 4.02
+measure on too), under a parameter budget. TensorFlow, Keras and scikit-learn are imported lazily.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dl7.checks.helpers import all_layers
 # The LeNet-style CNN on digits --------------------------------------------------------------
 
 LENET_RULES = {  # data set -> (max parameters, min test accuracy)
-    "digits": (50_000, 0.98),
+    "digits": (50_000, 0.975),  # the notebook's model, seeds 0-4: 98.05-99.16 % (1,079 training images)
     "mnist": (500_000, 0.98),
 }
 
@@ -31,7 +32,7 @@ def check_lenet_digits(model: Any, build_model: Any = None, dataset: str = "digi
         data = datasets.load(dataset)
     except datasets.DatasetError as exc:
         raise CheckFailed(str(exc)) from None
-    split = data.split()
+    split = data.split3()  # its test part is split()'s too
     if model is None:
         if build_model is not None:  # not trained yet: find out whether build_model works at all
             built = build_model(split.x_train.shape[1:], data.num_classes)
@@ -79,12 +80,12 @@ def check_lenet_digits(model: Any, build_model: Any = None, dataset: str = "digi
             f"end with Dense({data.num_classes}) and no activation"
         )
     accuracy = float(np.mean(np.argmax(scores, axis=1) == split.y_test))
-    where = f"on the {len(split.y_test):,} held-out {dataset} images"
+    where = f"on the {len(split.y_test):,} test {dataset} images of the shared split"
     if accuracy < 0.3:
         raise CheckFailed(f"test accuracy {accuracy:.1%} {where}: is the model trained? Run model.fit first")
     if accuracy < min_acc:
         raise CheckFailed(
-            f"test accuracy {accuracy:.2%} {where}; needs {min_acc:.0%} — "
+            f"test accuracy {accuracy:.2%} {where}; needs {min_acc:.1%} — "
             "train longer, or try more filters, dropout or batch normalisation"
         )
     return (
