@@ -33,6 +33,21 @@ def test_every_step3_id_is_registered():
         "step3.initial_loss",
         "step3.overfit_tiny_batch",
         "step3.digits",
+        # 02b softmax, 04 micrograd, 05 vanishing gradients, 06 optimisers (issue 17)
+        "step3.softmax",
+        "step3.cross_entropy",
+        "step3.softmax_ce_grad",
+        "step3.saturation",
+        "step3.value_ops",
+        "step3.value_backward",
+        "step3.micrograd_mazur",
+        "step3.micrograd_train",
+        "step3.activations",
+        "step3.layer_gradient_norms",
+        "step3.init_scale",
+        "step3.adam_step",
+        "step3.dropout",
+        "step3.batchnorm",
     }
 
 
