@@ -507,3 +507,18 @@ def test_replayed_mistakes_run_inside_the_solved_run_and_do_not_count_against_it
     code, report = validate(course, "step1")
     assert code == 1
     assert any(p[1] == "solved" and "budget" in p[3] for p in problems(report)), problems(report)
+
+
+def test_kernels_run_side_by_side_share_the_cores_for_linear_algebra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dl7.validate import kernel_threads
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert kernel_threads(1) == {}, "one kernel at a time keeps numpy's own choice"
+    assert kernel_threads(2) == dict.fromkeys(
+        ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "4"
+    )
+    assert set(kernel_threads(16).values()) == {"1"}
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    assert "OPENBLAS_NUM_THREADS" not in kernel_threads(2), "what the user set wins"

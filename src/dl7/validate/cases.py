@@ -61,8 +61,10 @@ def run_case(
     data: dict[str, Any],
     chosen: tuple[KnownMistake, ...] = (),
     replay: bool = False,
+    env: dict[str, str] | None = None,
 ) -> tuple[CaseResult, list[str] | None]:
-    """Execute one case; the result and the files the kernel imported (None if unknown)."""
+    """Execute one case; the result and the files the kernel imported (None if unknown).
+    ``env`` is added to the kernel's environment."""
     if case == "solved":
         source = solved_version(data)
     elif case == "unsolved":
@@ -75,7 +77,7 @@ def run_case(
     # The budget is a rule for the solved notebook; a run of mistakes is longer by design
     # (replays) or may train worse, so it only gets a guard against running away.
     budget = nb.budget if not chosen else nb.budget * (3 if replay else 2)
-    execution, imported, _ = _execute(curriculum, nb, case, source, budget)
+    execution, imported, _ = _execute(curriculum, nb, case, source, budget, env)
     return _judge(nb, case, data, execution, chosen, replay), imported
 
 
@@ -85,6 +87,7 @@ def run_solved_with_replays(
     case: str,
     data: dict[str, Any],
     chosen: tuple[KnownMistake, ...],
+    env: dict[str, str] | None = None,
 ) -> tuple[CaseResult, CaseResult, list[str] | None]:
     """The solved case and the replayed mistakes ``case`` from one kernel run: the whole solved
     notebook with the replays inserted after their checks. The solved verdict is judged on the
@@ -92,7 +95,7 @@ def run_solved_with_replays(
     nothing the solved cells see (see :func:`dl7.validate.rounds.replayable`), and the run
     checks that each exercise passes with its solution right before its replays."""
     source = _replayed(data, chosen, whole=True)
-    execution, imported, replay_seconds = _execute(curriculum, nb, "solved", source, nb.budget * 3)
+    execution, imported, replay_seconds = _execute(curriculum, nb, "solved", source, nb.budget * 3, env)
     own = [i for i, c in enumerate(execution.nb.cells) if "dl7-part" not in c.get("metadata", {})]
     view = type(execution.nb)(execution.nb)
     view["cells"] = [execution.nb.cells[i] for i in own]
@@ -109,7 +112,12 @@ def run_solved_with_replays(
 
 
 def _execute(
-    curriculum: Curriculum, nb: Notebook, case: str, source: dict[str, Any], budget: int
+    curriculum: Curriculum,
+    nb: Notebook,
+    case: str,
+    source: dict[str, Any],
+    budget: int,
+    env: dict[str, str] | None = None,
 ) -> tuple[Execution, list[str] | None, float]:
     """Run ``source`` in a fresh kernel: the execution (the modules cell taken off), the files
     the kernel imported, and the seconds spent in replay cells."""
@@ -145,6 +153,7 @@ def _execute(
             checkers=curriculum.checkers,
             kernel_log=log,
             progress=timing if replay_cells else None,
+            extra_env=env,
         )
     imported = _imported(
         execution.nb.cells.pop() if len(execution.nb.cells) == len(source["cells"]) else None
