@@ -522,3 +522,21 @@ def test_kernels_run_side_by_side_share_the_cores_for_linear_algebra(monkeypatch
     assert set(kernel_threads(16).values()) == {"1"}
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
     assert "OPENBLAS_NUM_THREADS" not in kernel_threads(2), "what the user set wins"
+
+
+@pytest.mark.parametrize(
+    ("between", "replayed"),
+    [
+        ("def quadruple(x):\n    return double(double(x))", True),  # looks double up when it runs
+        ("def quadruple(x, f=double):\n    return f(f(x))", False),  # took double when defined
+        ("QUAD = double(double(1))\ndef quadruple(x):\n    return QUAD * x", False),  # ran it
+    ],
+)
+def test_a_mistake_reaches_its_check_through_functions_defined_between(between: str, replayed: bool) -> None:
+    runs = _plan(
+        "import numpy as np\nfrom dl7 import check",
+        DOUBLE + mistake("adds two", "return x + 2"),
+        between,
+        'check("step1.double", quadruple)',
+    )
+    assert runs == [(["adds two"], replayed)]

@@ -243,8 +243,29 @@ def replayable(nb: Any, k: KnownMistake, taint: Taint) -> bool:
     return not any(
         taint.cells[i].writes & check_info.reads
         for i in taint.code
-        if k.mistake.cell < i < check and i in reach
+        if k.mistake.cell < i < check and i in reach and not _binds_late(cell_source(cells[i]), taint.modules)
     )
+
+
+def _binds_late(source: str, modules: set[str]) -> bool:
+    """A cell that only defines, and whose functions and classes take nothing from the
+    notebook when they are defined (no default value, decorator or base class naming a
+    notebook name): what they call is looked up when they run, so a replayed mistake reaches a
+    check through them exactly as in a run of its own (``def overfit(X, y): return fit(X, y)``
+    between the mistake in ``fit`` and ``check(..., overfit)``)."""
+    if not _only_definitions(source, modules):
+        return False
+    for stmt in ast.parse(source).body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            early = [*stmt.decorator_list, *stmt.args.defaults, *(d for d in stmt.args.kw_defaults if d)]
+        elif isinstance(stmt, ast.ClassDef):
+            early = [*stmt.decorator_list, *stmt.bases, *(k.value for k in stmt.keywords)]
+        else:
+            continue
+        names = {n.id for e in early for n in ast.walk(e) if isinstance(n, ast.Name)}
+        if not names <= modules | _BUILTINS:
+            return False
+    return True
 
 
 def plan(nb: Any, known: list[KnownMistake]) -> list[tuple[tuple[KnownMistake, ...], bool]]:
