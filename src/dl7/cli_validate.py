@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -39,14 +40,19 @@ def validate(
     markers, every check listed and every listed exercise checked). Exit 0 when all holds, 1 when
     anything fails, 2 when the manifest itself is broken.
     """
-    from dl7.curriculum import load
+    from dl7.curriculum import resolve_path
     from dl7.errors import ManifestError
-    from dl7.validate import junit_xml, report_json
+    from dl7.manifest_cache import load
+    from dl7.validate import CACHE_ENV, junit_xml, report_json
     from dl7.validate import validate as run_validation
     from dl7.views import ValidateProgress, render_validate
 
     try:
-        curriculum = load(state.curriculum_path)
+        # Parsed once per change of its files, as for the learner's commands; the parse is kept
+        # beside the run cache (`<course>/.dl7-cache/`), once that folder exists.
+        cache_env = os.environ.get(CACHE_ENV)
+        manifest = resolve_path(state.curriculum_path)
+        curriculum = load(manifest, Path(cache_env).parent if cache_env else manifest.parent / ".dl7-cache")
     except ManifestError as exc:
         err.print(f"[bold red]invalid manifest:[/] {escape(exc.message)}")
         if exc.hint:

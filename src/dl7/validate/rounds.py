@@ -165,9 +165,11 @@ class Taint:
         return self._memo[start]
 
 
-def plan_rounds(nb: Any, known: list[KnownMistake]) -> list[tuple[KnownMistake, ...]]:
+def plan_rounds(
+    nb: Any, known: list[KnownMistake], taint: Taint | None = None
+) -> list[tuple[KnownMistake, ...]]:
     """Group the mistakes into runs: one mistake per exercise per run, none tainting another."""
-    taint = Taint(nb)
+    taint = taint or Taint(nb)
     checks = {k.exercise: check_cell(nb, k.exercise) for k in known}
 
     def compatible(a: KnownMistake, b: KnownMistake) -> bool:
@@ -270,8 +272,10 @@ def _binds_late(source: str, modules: set[str]) -> bool:
 
 def plan(nb: Any, known: list[KnownMistake]) -> list[tuple[tuple[KnownMistake, ...], bool]]:
     """All runs for a notebook's mistakes: (mistakes, replayed in one solved run?)."""
+    if not known:
+        return []
     taint = Taint(nb)
     replay = tuple(k for k in known if replayable(nb, k, taint))
     rest = [k for k in known if k not in replay]
     runs: list[tuple[tuple[KnownMistake, ...], bool]] = [(replay, True)] if replay else []
-    return runs + [(r, False) for r in plan_rounds(nb, rest)]
+    return runs + [(r, False) for r in plan_rounds(nb, rest, taint)]
