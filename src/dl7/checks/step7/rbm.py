@@ -396,8 +396,8 @@ def binarised_digits() -> tuple[np.ndarray, np.ndarray]:
     from dl7 import datasets
 
     split = datasets.load("digits").split()
-    v_train = (split.x_train.reshape(len(split.x_train), -1) > 0.5).astype(float)  # (1347, 64)
-    v_test = (split.x_test.reshape(len(split.x_test), -1) > 0.5).astype(float)  # (450, 64)
+    v_train = (split.x_train.reshape(len(split.x_train), -1) > 0.5).astype(float)  # (1438, 64)
+    v_test = (split.x_test.reshape(len(split.x_test), -1) > 0.5).astype(float)  # (359, 64)
     return v_train, v_test
 
 
