@@ -33,8 +33,8 @@ class _Console(Console):
         raise SystemExit(int(ExitCode.READER_GONE))
 
 
-out = _Console(highlight=False)
-err = _Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+out = _Console(highlight=False, emoji=False)  # a learner's `:x:` stays as typed
+err = _Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # one error, one line
 F = TypeVar("F", bound=Callable[..., Any])
 
 

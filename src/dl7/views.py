@@ -31,6 +31,12 @@ STYLE = {
 PANEL_WIDTH = 100  # columns: wide enough for a workspace path and a command, still readable
 
 
+def _markup(text: str, **options: Any) -> Text:
+    """Rich markup without emoji codes: a title's `:x:` stays as typed, and Rich's emoji table
+    (2-3 ms to import) stays out of `dl7 next`."""
+    return Text.from_markup(text, emoji=False, **options)
+
+
 def _panel_width(console: Console) -> int:
     return min(console.width, PANEL_WIDTH)
 
@@ -58,7 +64,7 @@ class Whole:
     does not fit the terminal, the terminal wraps it, so it still copies and clicks whole."""
 
     def __init__(self, markup: str, plain: str, indent: int = 0) -> None:
-        self.text = Text.from_markup(" " * indent + markup, overflow="ignore")
+        self.text = _markup(" " * indent + markup, overflow="ignore")
         self.text.no_wrap = True
         self.width = indent + len(plain)
 
@@ -110,7 +116,7 @@ def _emit(console: Console, parts: list[Any], title: str, border_style: str) -> 
     if all(p.width <= width - 4 for p in parts if isinstance(p, Whole)):
         # A fixed width, not expand=False: Rich would otherwise measure every nested table once
         # more just to fit the panel to them (a third of `dl7 next`'s time, measured).
-        console.print(Panel(Group(*parts), title=title, border_style=border_style, width=width))
+        console.print(Panel(Group(*parts), title=_markup(title), border_style=border_style, width=width))
         return
     console.rule(f"[bold]{title}[/]" if title else "", style=border_style, align="left")
     console.print(Group(*parts), crop=False)
@@ -142,13 +148,13 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7:
     total = len(journey.steps)
     index = journey.steps.index(state) + 1
     parts: list[Any] = [
-        Text.from_markup(f"[dim]{escape(journey.course_title)} · step {index} of {total}[/]"),
-        Text.from_markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]\n"),
+        _markup(f"[dim]{escape(journey.course_title)} · step {index} of {total}[/]"),
+        _markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]\n"),
         Text(reflow(step.summary) + "\n"),
     ]
     if step.readings:
         parts += [
-            Text.from_markup(f"[bold]Read or watch[/] ({state.readings_count}/{len(step.readings)} done)"),
+            _markup(f"[bold]Read or watch[/] ({state.readings_count}/{len(step.readings)} done)"),
             *readings_parts(state),
             Text(""),
         ]
@@ -156,13 +162,13 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7:
     todo_nb = None
     if step.notebooks:
         parts.append(
-            Text.from_markup(
+            _markup(
                 "[bold]Then solve the exercises in[/]" if step.readings else "[bold]Solve the exercises in[/]"
             )
         )
         for nb in step.notebooks:
             path = journey.workspace / nb.path
-            parts.append(Text.from_markup(f"[bold]{escape(nb.title)}[/]"))
+            parts.append(_markup(f"[bold]{escape(nb.title)}[/]"))
             parts.append(Whole(f"[cyan]{escape(str(path))}[/]", str(path)))
             table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
             for ex in nb.exercises:
@@ -181,7 +187,7 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7:
     unread = [n for n, r in enumerate(step.readings, start=1) if r.id not in state.readings_done]
     if unread:
         commands.append((f"{dl7} read {step.id} {unread[0]}", f"mark reading {unread[0]} as done"))
-    parts.append(Text.from_markup("[bold]Next commands[/]"))
+    parts.append(_markup("[bold]Next commands[/]"))
     for c, why in commands:
         parts += _command(console, c, why)
     _emit(console, parts, "dl7 next", "cyan")
@@ -191,7 +197,7 @@ def render_finished(console: Console, journey: Journey, dl7: str = "dl7") -> Non
     """`dl7 next` once every step is complete: congratulations, and what to read next."""
     last = journey.steps[-1].step if journey.steps else None
     parts: list[Any] = [
-        Text.from_markup(
+        _markup(
             f"[bold green]Congratulations![/] You have completed all {len(journey.steps)} steps of "
             f"[bold]{escape(journey.course_title)}[/]: all {journey.exercises_passed} exercises pass.\n"
         )
@@ -200,9 +206,7 @@ def render_finished(console: Console, journey: Journey, dl7: str = "dl7") -> Non
     closing = [u for u in unread if last is not None and u.step_id == last.id]
     earlier = [u for u in unread if u not in closing]
     if closing and last is not None:
-        parts.append(
-            Text.from_markup(f"[bold]Read next[/] — where {escape(last.id)} ({escape(last.title)}) points:")
-        )
+        parts.append(_markup(f"[bold]Read next[/] — where {escape(last.id)} ({escape(last.title)}) points:"))
         for u in closing:
             r = u.reading
             optional = " [dim](optional)[/]" if r.optional else ""
@@ -215,14 +219,14 @@ def render_finished(console: Console, journey: Journey, dl7: str = "dl7") -> Non
             parts += [table, Whole(f"[link={r.url}][blue]{escape(r.url)}[/][/link]", r.url, indent=4)]
         parts.append(Text(""))
     if earlier:
-        parts.append(Text.from_markup(f"[bold]Still unread from earlier steps[/] ({len(earlier)}):"))
+        parts.append(_markup(f"[bold]Still unread from earlier steps[/] ({len(earlier)}):"))
         for u in earlier:
-            parts.append(Text.from_markup(f"  {escape(u.step_id)} {u.number}.  {escape(u.reading.title)}"))
+            parts.append(_markup(f"  {escape(u.step_id)} {u.number}.  {escape(u.reading.title)}"))
             parts.append(Whole(f"[dim]{escape(u.reading.url)}[/]", u.reading.url, indent=4))
         parts.append(Text(""))
     if not unread:
         parts.append(Text("You have read everything the course recommends, too. Keep building.\n"))
-    parts.append(Text.from_markup("[bold]Next commands[/]"))
+    parts.append(_markup("[bold]Next commands[/]"))
     for c in finished_commands(journey, dl7):
         command, _, why = c.partition("   # ")
         parts += _command(console, command, why)
@@ -262,7 +266,7 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> Text:
 
 def render_status(console: Console, journey: Journey) -> None:
     table = Table(
-        title=f"[bold]{escape(journey.course_title)}[/]",
+        title=_markup(f"[bold]{escape(journey.course_title)}[/]"),
         title_justify="left",
         box=None,
         header_style="bold",
@@ -478,17 +482,15 @@ def step_json(step: Step) -> dict[str, Any]:
 def render_show(console: Console, journey: Journey, state: StepState) -> None:
     step = state.step
     parts: list[Any] = [
-        Text.from_markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]"),
+        _markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]"),
         Text(reflow(step.summary) + "\n"),
     ]
     if step.readings:
-        parts += [Text.from_markup("[bold]Readings[/]"), *readings_parts(state), Text("")]
+        parts += [_markup("[bold]Readings[/]"), *readings_parts(state), Text("")]
     for nb in step.notebooks:
         path = str(journey.workspace / nb.path)
-        parts += [Text.from_markup(f"[bold]{escape(nb.title)}[/]"), Whole(f"[cyan]{escape(path)}[/]", path)]
-        parts.append(
-            Text.from_markup(f"[dim]time limits: {nb.cell_timeout} s a cell, {nb.budget} s in all[/]")
-        )
+        parts += [_markup(f"[bold]{escape(nb.title)}[/]"), Whole(f"[cyan]{escape(path)}[/]", path)]
+        parts.append(_markup(f"[dim]time limits: {nb.cell_timeout} s a cell, {nb.budget} s in all[/]"))
     if state.exercises:
         parts.append(exercises_table(state))
     _emit(console, parts, f"dl7 show {step.id}", "cyan")

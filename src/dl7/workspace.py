@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -115,6 +114,8 @@ def _add_side_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> None
             continue
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            import shutil  # only when copying: it pulls in bz2 and lzma
+
             shutil.copyfile(path_inside(source, rel, "the course folder"), target)
         except OSError as exc:
             raise os_error(exc, "cannot copy a file the notebook needs to", target) from None
@@ -213,6 +214,8 @@ def reset(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> ResetResult:
         backup = ws.backups_dir / Path(nb.path).parent / f"{target.stem}.{stamp}{target.suffix}"
         try:
             backup.parent.mkdir(parents=True, exist_ok=True)
+            import shutil
+
             shutil.copy2(target, backup)  # copy first: the learner's work exists twice before we replace it
         except OSError as exc:
             _discard(backup)  # never half a backup; the learner's file is untouched
