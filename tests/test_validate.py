@@ -540,3 +540,47 @@ def test_a_mistake_reaches_its_check_through_functions_defined_between(between: 
         'check("step1.double", quadruple)',
     )
     assert runs == [(["adds two"], replayed)]
+
+
+def test_each_replayed_mistake_is_undone_before_the_next(course: Path) -> None:
+    # Two mistakes of one exercise in two cells: twice's mistake passes only while double's
+    # mistake is still in place, so it is caught only if double was restored in between.
+    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("adds two", "return x + 2"))
+    twice = "def twice(x):\n    ### BEGIN SOLUTION\n    return double(x)\n    ### END SOLUTION\n" + mistake(
+        "adds one", "return x + x + (1 if double(1) == 2 else 0)"
+    )
+    nb_path = course / "notebooks" / "basics.ipynb"
+    nb = json.loads(nb_path.read_text())
+    check_index = next(i for i, c in enumerate(nb["cells"]) if 'check("step1.double"' in "".join(c["source"]))
+    nb["cells"][check_index]["source"] = 'check("step1.double", twice)'
+    nb["cells"].insert(
+        check_index,
+        {
+            "cell_type": "code",
+            "id": "twice",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": twice,
+        },
+    )
+    nb_path.write_text(json.dumps(nb))
+    code, report = validate(course, "step1")
+    assert code == 0, problems(report)
+    outcomes = [(m["label"], m["ok"]) for c in report["cases"] for m in c.get("mistakes", [])]
+    assert ("adds one", True) in outcomes and ("adds two", True) in outcomes
+
+
+def test_a_replayed_mistake_that_hangs_is_reported_and_the_solution_still_judged(course: Path) -> None:
+    manifest = course / "curriculum.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "cell_timeout: 30\n        budget: 60", "cell_timeout: 3\n        budget: 60", 1
+        )
+    )
+    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("never returns", "while True:\n        pass"))
+    code, report = validate(course, "step1")
+    assert code == 1
+    found = problems(report)
+    assert not [p for p in found if p[1] == "solved"], found
+    assert any(p[1] == "mistakes 1" and "could not be judged" in p[3] and "3 s" in p[3] for p in found), found

@@ -96,10 +96,16 @@ def run_solved_with_replays(
     checks that each exercise passes with its solution right before its replays."""
     source = _replayed(data, chosen, whole=True)
     execution, imported, replay_seconds = _execute(curriculum, nb, "solved", source, nb.budget * 3, env)
+    stopped = execution.stopped_at
+    if stopped is not None and "dl7-part" in execution.nb.cells[stopped].get("metadata", {}):
+        # A replayed mistake hung or killed the kernel: the solved cells after it never ran, so
+        # the solved case gets a run of its own; the mistakes are judged from this one.
+        solved, imported = run_case(curriculum, nb, "solved", data, env=env)
+        mistakes = _judge(nb, case, data, replace(execution, seconds=replay_seconds), chosen, True)
+        return solved, mistakes, imported
     own = [i for i, c in enumerate(execution.nb.cells) if "dl7-part" not in c.get("metadata", {})]
     view = type(execution.nb)(execution.nb)
     view["cells"] = [execution.nb.cells[i] for i in own]
-    stopped = execution.stopped_at
     solved_execution = replace(
         execution,
         nb=view,
@@ -252,7 +258,7 @@ def _judge(
 
 def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...], whole: bool = False) -> dict[str, Any]:
     """The solved notebook with, after each judged check, every mistake replayed (its cell with
-    the mistake, the check again), then the solution's cell again; cut after the last one
+    the mistake, the check again, its cell with the solution again); cut after the last one
     unless ``whole``. Every inserted cell carries ``dl7-part`` in its metadata."""
     source: dict[str, Any] = solved_version(data)
     solved = source["cells"]
@@ -262,11 +268,13 @@ def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...], whole: boo
         by_check.setdefault(check_cell(data, k.exercise), []).append((n, k))
     for index, cell in enumerate(solved):
         cells.append(cell)
-        restore: set[int] = set()
         for n, k in by_check.get(index, []):
+            # Each mistake is undone before the next is replayed: two mistakes of one exercise in
+            # different cells (fit_mlp's and overfit_tiny_batch's) must never meet.
             wrong = with_mistakes(data, [k.mistake])["cells"][k.mistake.cell]
             again = dict(solved[index], outputs=[], execution_count=None)
-            for part, copy in (("mistake", wrong), ("check", again)):
+            right = dict(solved[k.mistake.cell], outputs=[], execution_count=None)
+            for part, copy in (("mistake", wrong), ("check", again), ("restore", right)):
                 copy = dict(copy, id=f"dl7-{part}-{n}")
                 copy["metadata"] = {
                     **copy.get("metadata", {}),
@@ -275,10 +283,6 @@ def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...], whole: boo
                     "dl7-exercise": k.exercise,
                 }
                 cells.append(copy)
-            restore.add(k.mistake.cell)
-        for c in sorted(restore):
-            meta = {**solved[c].get("metadata", {}), "dl7-part": "restore"}
-            cells.append(dict(solved[c], id=f"dl7-restore-{index}-{c}", metadata=meta))
     if whole:
         source["cells"] = cells
         return source
