@@ -323,3 +323,31 @@ def test_critical_rate_changing_m_fails():
         return 2.0 / np.linalg.eigvalsh(M)[-1]
 
     expect_failed(evaluate("step2.critical_rate", in_place), "changed M in place")
+
+
+# -- a difference quotient is not the chain rule ---------------------------------------------
+
+
+def _neuron_loss(w: float, b: float, x: float, t: float) -> float:
+    return 0.5 * (1 / (1 + np.exp(-(w * x + b))) - t) ** 2
+
+
+def test_chain_rule_by_difference_quotients_is_not_the_formula() -> None:
+    def numeric(w: float, b: float, x: float, t: float) -> list[float]:
+        h = 1e-5
+        return [
+            (_neuron_loss(w + h, b, x, t) - _neuron_loss(w - h, b, x, t)) / (2 * h),
+            (_neuron_loss(w, b + h, x, t) - _neuron_loss(w, b - h, x, t)) / (2 * h),
+        ]
+
+    expect_failed(evaluate("step2.chain_rule", numeric), "error of a difference quotient", "chain rule")
+
+
+def test_total_derivative_by_a_difference_quotient_is_not_the_formula() -> None:
+    def numeric(w: float, x: float) -> float:
+        def y(v: float) -> float:
+            return v / (1 + np.exp(-v * x))
+
+        return (y(w + 1e-5) - y(w - 1e-5)) / 2e-5
+
+    expect_failed(evaluate("step2.total_derivative", numeric), "error of a difference quotient")

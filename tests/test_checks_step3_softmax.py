@@ -321,3 +321,35 @@ def test_saturation_missing_factor_fails():
         return (s - t) * s
 
     expect_failed(evaluate("step3.saturation", no_one_minus, good_ce), "delta_squared_error")
+
+
+# -- a difference quotient is not the derivation ---------------------------------------------
+
+
+def test_softmax_ce_grad_by_central_differences_is_not_the_derivation() -> None:
+    def numeric(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        def loss(S: np.ndarray) -> float:
+            return float(np.mean(special.logsumexp(S, axis=1) - S[np.arange(len(y)), y]))
+
+        G = np.zeros_like(Z, dtype=float)
+        for i in np.ndindex(Z.shape):
+            up, down = Z.astype(float), Z.astype(float)
+            up[i] += 1e-5
+            down[i] -= 1e-5
+            G[i] = (loss(up) - loss(down)) / 2e-5
+        return G
+
+    expect_failed(evaluate("step3.softmax_ce_grad", numeric), "error of a difference quotient")
+
+
+def test_saturation_deltas_by_central_differences_are_not_the_derivation() -> None:
+    def se(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+        def loss(v: np.ndarray) -> np.ndarray:
+            return 0.5 * (special.expit(v) - t) ** 2
+
+        return (loss(z + 1e-5) - loss(z - 1e-5)) / 2e-5
+
+    def ce_right(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return special.expit(z) - t
+
+    expect_failed(evaluate("step3.saturation", se, ce_right), "error of a difference quotient")

@@ -89,3 +89,19 @@ def all_layers(model: Any) -> list[Any]:
         if hasattr(layer, "layers"):
             found.extend(all_layers(layer))
     return found
+
+
+def expect_formula(got: Any, exact: Any, what: str) -> None:
+    """An exercise that asks for a derivative *by the chain rule*: ``got`` already agrees with
+    central differences (checked before this), and must also agree with the exact derivative
+    to rounding. A formula does (about 1e-15); a difference quotient with a step of 1e-5 is
+    off by about 1e-11, and a larger step by more."""
+    g, e = np.asarray(got, dtype=float), np.asarray(exact, dtype=float)
+    error = float(np.max(np.abs(g - e)))
+    if np.allclose(g, e, rtol=1e-11, atol=1e-13):
+        return
+    raise CheckFailed(
+        f"{what} agrees with the exact derivative only to {error:.1g}, the error of a difference "
+        "quotient: this exercise asks for the formula the chain rule gives (exact to about 1e-15), "
+        "written from the local derivatives, not computed from f(x + h) - f(x - h)"
+    )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dl7.checks import CheckFailed, checker
-from dl7.checks.helpers import as_array, expect_callable, expect_close, numerical_gradient
+from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_formula, numerical_gradient
 from dl7.checks.step2._common import _rng
 
 
@@ -210,6 +210,9 @@ def check_chain_rule(neuron_grad: Callable[..., Any]) -> str:
             raise CheckFailed(f"{what} returned {got.size} numbers; expected 2: [dL/dw, dL/db]")
         want = numerical_gradient(_loss_of_wb(x, t), np.array([w, b]))  # (2,)
         if np.allclose(got, want, atol=1e-7, rtol=1e-5):
+            y = float(_logistic(w * x + b))
+            delta = (y - t) * y * (1 - y)  # dL/dz, exact
+            expect_formula(got, [delta * x, delta], what)
             continue
         shown = (
             f"{what} returned {np.round(got, 6).tolist()}; dL/dw and dL/db are {np.round(want, 6).tolist()}"
@@ -263,6 +266,8 @@ def check_total_derivative(dy_dw: Callable[..., Any]) -> str:
         got = _one_number(dy_dw(w, x), what)
         want = float(numerical_gradient(_shared_of_w(x), np.array([w]))[0])
         if math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-7):
+            h = float(_logistic(w * x))
+            expect_formula(got, h + w * h * (1 - h) * x, what)  # the two paths, exact
             continue
         h = float(_logistic(w * x))
         through_h = w * h * (1 - h) * x
@@ -354,8 +359,9 @@ def _why_rate_wrong(got: float, M: np.ndarray, S: np.ndarray) -> str:
 
     if near(1 / L):
         return (
-            "that is where the steepest direction is wiped out in ONE step; descent still converges "
-            "(zig-zagging) above it — for which factors r does r^k still shrink to 0?"
+            "that is 1/λ_max, where the steepest direction is wiped out in ONE step; descent still "
+            "converges (zig-zagging) above it — for which factors r does r^k still shrink to 0? "
+            "(Or you took the eigenvalues of M + Mᵀ without the ½ of the symmetric part.)"
         )
     if near(2 / m):
         return "that rate suits the flattest direction; the steepest one (largest eigenvalue) blows up first"

@@ -383,6 +383,25 @@ def _check_program(
             )
 
 
+def _check_adds(Value: type, backward: Callable[[Any], Any]) -> None:
+    """backward adds to what a leaf already holds; clearing gradients is the training loop's job
+    (section 4, step3.micrograd_train), so a backward that clears them would hide that lesson."""
+    x = Value(2.0)
+    x.grad = 0.25  # left over from an earlier backward
+    backward(x * 3.0 + 1.0)
+    got = _grad(x, "x.grad")
+    if _close(got, 3.0):
+        raise CheckFailed(
+            "with x.grad = 0.25 left from before, backward(3 * x + 1) left x.grad at 3: it set the "
+            "gradients to 0 first. backward only adds, as micrograd's and PyTorch's do; zeroing is "
+            "the training loop's job (section 4)"
+        )
+    if not _close(got, 3.25):
+        raise CheckFailed(
+            f"with x.grad = 0.25 beforehand, backward(3 * x + 1) gives x.grad = {got:.6g}; expected 3.25"
+        )
+
+
 # Hand-made graphs with readable names; each exposes one classic slip.
 _NAMED: tuple[tuple[str, Program, tuple[float, ...]], ...] = (
     ("out = 3 * x0 + 1 (a chain)", [("c*", 0, 0, 3.0), ("+c", 1, 0, 1.0)], (2.0,)),
@@ -407,8 +426,15 @@ def check_value_backward(Value: Any, backward: Any) -> str:
     if not isinstance(Value, type):
         raise CheckFailed(f"pass the class Value itself first; got {type(Value).__name__}")
     expect_callable(backward, "backward")
+    try:
+        check_value_ops(Value)
+    except CheckFailed as exc:  # backward can only be judged with closures that are right
+        raise CheckFailed(
+            f"step3.value_ops does not pass yet, so backward cannot be judged: {exc}. Fix that first"
+        ) from None
     for where, program, named_leaves in _NAMED:
         _check_program(Value, backward, program, np.array(named_leaves), where)
+    _check_adds(Value, backward)
     rng = np.random.default_rng(2020)
     sizes = (6, 10, 14, 20, 30)
     for n_ops in sizes:
@@ -458,7 +484,9 @@ def _mazur_call(
         raise CheckFailed(f"{what} returned {type(out).__name__}; expected a pair (E_total, gradients)")
     error, grads = out
     if hasattr(error, "data") and not isinstance(error, np.ndarray):
-        error = error.data  # a Value is fine: its number is what counts
+        raise CheckFailed(  # the notebook's next cell formats it as a number, and would crash
+            f"{what} returned E_total as a Value; return its number, error.data (a float)"
+        )
     if isinstance(grads, list | tuple) and grads and hasattr(grads[0], "grad"):
         raise CheckFailed(
             f"{what} returned Value objects as gradients; return each weight's .grad (a number)"

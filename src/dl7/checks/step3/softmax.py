@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from dl7.checks import CheckFailed, checker
-from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape, numerical_gradient
+from dl7.checks.helpers import (
+    as_array,
+    expect_callable,
+    expect_close,
+    expect_formula,
+    expect_shape,
+    numerical_gradient,
+)
 from dl7.checks.step3._common import expect_gradient, expect_scalar, logistic, seeded_rng
 
 SOFTMAX_123 = [0.09003057317038046, 0.24472847105479764, 0.6652409557748218]  # softmax([1, 2, 3])
@@ -242,6 +249,7 @@ def check_softmax_ce_grad(ce_grad: Callable[..., Any]) -> str:
             what,
             hint="compared with central differences of the mean cross-entropy; dL/dz = (P - Y) / N",
         )
+        expect_formula(got, (P - np.eye(Z.shape[1])[y]) / n, what)
     Z, y = np.array([[1000.0, 0.0, -1000.0]]), np.array([1])
     what = "ce_grad([[1000, 0, -1000]], [1])"
     expect_close(
@@ -292,6 +300,7 @@ def check_saturation(delta_squared_error: Callable[..., Any], delta_cross_entrop
             "reaches z through out = sigmoid(z), so the chain rule adds sigmoid'(z) = out (1 - out)"
         )
     expect_gradient(se, want_se, what, hint="dE/dz = dE/dout * dout/dz, as in Mazur's delta")
+    expect_formula(se, (sig - t) * slope, what)
 
     what = f"delta_cross_entropy({shown})"
     ce = expect_shape(delta_cross_entropy(z.copy(), t.copy()), z.shape, what)
@@ -308,6 +317,7 @@ def check_saturation(delta_squared_error: Callable[..., Any], delta_cross_entrop
             "the delta is sigmoid(z) - t, prediction minus target"
         )
     expect_gradient(ce, want_ce, what, hint="dC/dz for C = -[t ln s + (1 - t) ln(1 - s)], s = sigmoid(z)")
+    expect_formula(ce, sig - t, what)
     ratio = want_ce[0] / want_se[0]
     return (
         f"at z = -10, t = 1: squared error's delta {se[0]:.3g}, cross-entropy's {ce[0]:.5g}, "
