@@ -934,3 +934,25 @@ def test_overfit_tiny_batch_catches_a_broken_fit_mlp():
             lambda X, y, fit=broken: fit(X, y, [64, 128, 10], "tanh", lr=0.5, epochs=500, batch_size=20),
         )
         expect_failed(r, why)
+
+
+def _untrained_probabilities(X, sizes, seed):
+    rng = np.random.default_rng(seed)
+    params = [(rng.normal(0, 1 / math.sqrt(m), (m, n)), np.zeros(n)) for m, n in itertools.pairwise(sizes)]
+    return _forward_tanh(params, X)
+
+
+def test_initial_loss_that_ignores_the_labels_fails() -> None:
+    def every_class(X, y, sizes, activation="tanh", seed=0):
+        return float(-np.mean(np.log(_untrained_probabilities(X, sizes, seed))))
+
+    expect_failed(evaluate("step3.initial_loss", lambda k: np.log(k), every_class), "ignores y", "true class")
+
+
+def test_initial_loss_with_every_example_at_every_label_fails() -> None:
+    def fancy(X, y, sizes, activation="tanh", seed=0):  # P[:, y] is (N, N)
+        return float(-np.mean(np.log(_untrained_probabilities(X, sizes, seed)[:, y])))
+
+    expect_failed(
+        evaluate("step3.initial_loss", lambda k: np.log(k), fancy), "one at a time", "P[np.arange(N), y]"
+    )

@@ -341,3 +341,18 @@ def test_keras_adam_first_step_is_lr_times_sign(keras):
     step = np.asarray(w) / 0.01
     np.testing.assert_allclose(step[1:], [1.0, -1.0], rtol=1e-5)
     assert 0.96 < -step[0] < 0.98
+
+
+def test_adam_in_the_papers_section_2_form_passes() -> None:
+    """Kingma & Ba, section 2: the corrections folded into the step size, eps added to sqrt(v)."""
+
+    def folded(w, g, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        t = state["t"] + 1
+        m = beta1 * state["m"] + (1 - beta1) * g
+        v = beta2 * state["v"] + (1 - beta2) * g**2
+        alpha = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+        return w - alpha * m / (np.sqrt(v) + eps), {"m": m, "v": v, "t": t}
+
+    r = evaluate("step3.adam_step", folded)
+    assert r.status == "passed", r.message
+    assert "section-2 form" in r.message

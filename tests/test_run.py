@@ -374,3 +374,20 @@ def test_ctrl_c_during_validate_is_exit_130_one_line_and_no_kernel(course: Path,
     assert output.strip().splitlines()[-1].endswith("interrupted"), output
     assert not kernels_in(course), "no kernel outlives validation"
     assert seconds < 20, "it stops at once, without running the notebooks still queued"
+
+
+def test_one_notebook_of_a_longer_step_does_not_call_the_step_done(isolated: Path) -> None:
+    """The real course's step 2 has three notebooks; solving and running one of them says so."""
+    from dl7.authoring import solved_version
+    from dl7.curriculum import load
+
+    course = load(None)
+    runner.invoke(app, ["status"])
+    source = course.source_path(course.step("step2").notebooks[0])
+    solved = solved_version(json.loads(source.read_text(encoding="utf-8")))
+    (isolated / "notebooks" / "step2" / source.name).write_text(json.dumps(solved), encoding="utf-8")
+    result = runner.invoke(app, ["run", "step2", source.name])
+    assert result.exit_code == 0, result.output
+    assert f"exercises of {source.name} pass" in result.output
+    assert "what is left of step2" in result.output
+    assert "exercises of step2 pass" not in result.output

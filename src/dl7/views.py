@@ -371,7 +371,13 @@ def render_run(console: Console, run: StepRun, again: str = "") -> None:
         console.print(f"[dim]ran in {nbrun.seconds:.1f} s · executed copy: {escape(kept)}[/]", soft_wrap=True)
     results = run.results
     passed = sum(r.status == "passed" for r in results)
-    if run.passed:
+    if run.passed and len(run.notebooks) < len(run.step.notebooks):  # `dl7 run step3 04_micrograd.ipynb`
+        names = ", ".join(escape(nb.notebook.path.rsplit("/", 1)[-1]) for nb in run.notebooks)
+        console.print(
+            f"\n[bold green]All {len(results)} exercises of {names} pass.[/] "
+            f"`dl7 next` shows what is left of {run.step.id}."
+        )
+    elif run.passed:
         console.print(
             f"\n[bold green]All {len(results)} exercises of {run.step.id} pass.[/] "
             "`dl7 next` shows what comes next."

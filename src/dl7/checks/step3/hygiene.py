@@ -96,7 +96,36 @@ def check_initial_loss(expected_initial_loss: Callable[..., Any], initial_loss: 
                 "the network rather than returning the prediction"
             )
         measured.append(f"{values[0]:.3f} for {k} classes (ln {k} = {math.log(k):.3f})")
+    _uses_each_true_class(initial_loss)
     return "predicted ln K; measured " + " and ".join(measured)
+
+
+def _uses_each_true_class(initial_loss: Callable[..., Any]) -> None:
+    """Near ln K whatever it computes, an untrained network's loss cannot show a slip in the
+    labels; two exact properties can. The mean over a batch is the mean of its examples' losses
+    (one at a time, the same network), and other labels give another loss."""
+    X, y = _subset(10)
+    pick = [int(np.flatnonzero(y == k)[0]) for k in range(6)]  # six digits, six different labels
+    X, y = X[pick], y[pick]
+    sizes = [64, 128, 10]
+
+    def loss(Xs: np.ndarray, ys: np.ndarray) -> float:
+        return expect_scalar(initial_loss(Xs.copy(), ys.copy(), list(sizes), "tanh", 0), "initial_loss")
+
+    batch = loss(X, y)
+    singles = [loss(X[i : i + 1], y[i : i + 1]) for i in range(len(y))]
+    if not math.isclose(batch, float(np.mean(singles)), rel_tol=1e-9, abs_tol=1e-12):
+        raise CheckFailed(
+            f"initial_loss on 6 digits gave {batch:.6f}, but the mean of the same 6 digits' losses taken "
+            f"one at a time is {np.mean(singles):.6f}: each example must contribute -log of ITS OWN true "
+            "class's probability, P[np.arange(N), y] (P[:, y] takes every example at every label)"
+        )
+    shifted = loss(X, (y + 1) % 10)
+    if math.isclose(batch, shifted, rel_tol=1e-12, abs_tol=1e-15):
+        raise CheckFailed(
+            f"initial_loss gave {batch:.6f} for the true labels and the same for labels shifted by one: it "
+            "ignores y. Take -log of the probability of each example's true class, not of every class"
+        )
 
 
 def _tiny_batch() -> tuple[np.ndarray, np.ndarray]:
