@@ -272,3 +272,11 @@ def test_init_scale_ignoring_the_rng_fails():
         return np.random.normal(0.0, math.sqrt(1.0 / fan_in), (fan_in, fan_out))
 
     expect_failed(evaluate("step3.init_scale", global_rng), "draw from the rng passed in")
+
+
+def test_init_scale_uniform_on_plus_minus_the_std_is_named() -> None:
+    def uniform_std(fan_in, fan_out, activation, rng):
+        s = (2.0 if activation == "relu" else 1.0) ** 0.5 / fan_in**0.5
+        return rng.uniform(-s, s, size=(fan_in, fan_out))
+
+    expect_failed(evaluate("step3.init_scale", uniform_std), "uniform draw on [-s, s]", "sqrt(3)")

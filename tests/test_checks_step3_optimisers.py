@@ -356,3 +356,13 @@ def test_adam_in_the_papers_section_2_form_passes() -> None:
     r = evaluate("step3.adam_step", folded)
     assert r.status == "passed", r.message
     assert "section-2 form" in r.message
+
+
+def test_dropout_that_ignores_the_rng_it_is_given_fails() -> None:
+    def global_state(x, p, training, rng):
+        if not training:
+            return x.copy()
+        keep = np.random.random(x.shape) >= p  # numpy's global generator, not rng
+        return x * keep / (1 - p)
+
+    expect_failed(evaluate("step3.dropout", global_state), "default_rng(3)", "the rng you are given")

@@ -302,6 +302,8 @@ def check_init_scale(init_weights: Callable[..., Any]) -> str:
                 "the square root": gain**2 / fan_in,
                 "Glorot and Bengio's compromise sqrt(2/(fan_in + fan_out)); this exercise asks for the "
                 "forward-pass rule, which uses fan_in alone": math.sqrt(2.0 / (fan_in + fan_out)),
+                "a uniform draw on [-s, s], whose standard deviation is s/sqrt(3), not s: draw from "
+                "[-sqrt(3)·s, sqrt(3)·s] (or use rng.normal with scale s)": want / math.sqrt(3.0),
             }
             if activation == "relu":
                 slips[

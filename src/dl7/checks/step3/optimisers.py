@@ -279,6 +279,13 @@ def check_dropout(dropout: Callable[..., Any]) -> str:
             "two calls of dropout with the same rng dropped exactly the same units — draw a fresh mask "
             "from the rng you are given on every call (a seed fixed inside dropout repeats the mask)"
         )
+    again = expect_shape(dropout(x, 0.5, True, np.random.default_rng(3)), x.shape, "a call with rng seeded 3")
+    if not np.array_equal(first == 0, again == 0):
+        raise CheckFailed(
+            "two calls of dropout, each with np.random.default_rng(3), dropped different units: draw the "
+            "mask from the rng you are given (rng.random(x.shape)), not from np.random's global state, "
+            "so a seeded run can be repeated"
+        )
     what = "dropout(x, p=0.0, training=True, rng)"
     expect_close(dropout(x.copy(), 0.0, True, gen), x, what, atol=0, rtol=1e-12, hint="p = 0 drops nothing")
     return f"{dropped:.2%} dropped at p = 0.3, mean {mean:.4f}, kept values 1/0.7, inference unchanged"
