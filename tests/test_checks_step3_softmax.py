@@ -353,3 +353,20 @@ def test_saturation_deltas_by_central_differences_are_not_the_derivation() -> No
         return special.expit(z) - t
 
     expect_failed(evaluate("step3.saturation", se, ce_right), "error of a difference quotient")
+
+
+def test_softmax_over_axis_1_is_told_to_use_the_last_axis() -> None:
+    def axis1(Z):
+        E = np.exp(Z - Z.max(axis=1, keepdims=True))
+        return E / E.sum(axis=1, keepdims=True)
+
+    expect_failed(evaluate("step3.softmax", axis1), "AxisError", "axis=-1")
+
+
+def test_cross_entropy_clipped_at_an_epsilon_is_named() -> None:
+    def clipped(Z, y):
+        E = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P = E / E.sum(axis=1, keepdims=True)
+        return float(-np.log(np.clip(P[np.arange(len(y)), y], 1e-12, 1.0)).mean())
+
+    expect_failed(evaluate("step3.cross_entropy", clipped), "-ln(1e-12)", "log softmax from the scores")

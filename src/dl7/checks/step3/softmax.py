@@ -48,7 +48,14 @@ def _fmt(values: np.ndarray) -> str:
 
 def _call_softmax(softmax: Callable[..., Any], Z: np.ndarray, what: str) -> np.ndarray:
     given = Z.copy()
-    out = expect_shape(softmax(given), Z.shape, what)
+    try:
+        result = softmax(given)
+    except np.exceptions.AxisError as exc:  # axis=1 on one example of shape (K,)
+        raise CheckFailed(
+            f"{what} raised AxisError ({exc}): the scores here have shape {Z.shape}. Use axis=-1, the "
+            "last axis, which is the classes both for one example (K,) and for a batch (N, K)"
+        ) from None
+    out = expect_shape(result, Z.shape, what)
     if not np.array_equal(given, Z):
         raise CheckFailed(
             f"{what} changed the array you passed in (`Z -= ...` works in place); "
@@ -157,6 +164,13 @@ def _expect_ce(got: float, Z: np.ndarray, y: np.ndarray, what: str) -> None:
             f"{what} returned {got:.6g}; expected {want:.6g}. logp[:, y] is an (N, N) array — every "
             "row at every label; logp[np.arange(N), y] picks one entry per row, the right class's"
         )
+    for eps in (1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15, 1e-16):
+        if want > -math.log(eps) + 1 and math.isclose(got, -math.log(eps), rel_tol=1e-3):
+            raise CheckFailed(
+                f"{what} returned {got:.6g}; expected {want:.6g}. That is -ln({eps:g}): clipping the "
+                "probability at an epsilon caps the loss there. Compute log softmax from the scores "
+                "instead, z_y - max(z) - log(sum exp(z - max(z))), which stays finite and exact"
+            )
     if math.isclose(got, float(-logp.max(axis=-1).mean()), rel_tol=1e-6, abs_tol=1e-9):
         raise CheckFailed(
             f"{what} returned {got:.6g}; expected {want:.6g}: you scored the class the model PREDICTS "
