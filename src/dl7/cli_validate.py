@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -43,16 +42,16 @@ def validate(
     from dl7.curriculum import resolve_path
     from dl7.errors import ManifestError
     from dl7.manifest_cache import load
-    from dl7.validate import CACHE_ENV, junit_xml, report_json
+    from dl7.validate import junit_xml, report_json
     from dl7.validate import validate as run_validation
+    from dl7.validate.cache import cache_file_at
     from dl7.views import ValidateProgress, render_validate
 
     try:
         # Parsed once per change of its files, as for the learner's commands; the parse is kept
         # beside the run cache (`<course>/.dl7-cache/`), once that folder exists.
-        cache_env = os.environ.get(CACHE_ENV)
         manifest = resolve_path(state.curriculum_path)
-        curriculum = load(manifest, Path(cache_env).parent if cache_env else manifest.parent / ".dl7-cache")
+        curriculum = load(manifest, cache_file_at(manifest.parent).parent)
     except ManifestError as exc:
         err.print(f"[bold red]invalid manifest:[/] {escape(exc.message)}")
         if exc.hint:

@@ -50,8 +50,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def cache_file(curriculum: Curriculum) -> Path:
+    return cache_file_at(curriculum.root)
+
+
+def cache_file_at(course_root: Path) -> Path:
+    """The run cache of the course in ``course_root``: ``$DL7_VALIDATE_CACHE``, or
+    ``<course>/.dl7-cache/validate.json``. Its folder also keeps the manifest's parse."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else curriculum.root / ".dl7-cache" / "validate.json"
+    return Path(env) if env else course_root / ".dl7-cache" / "validate.json"
 
 
 def package_lock() -> dict[str, str]:
