@@ -223,7 +223,7 @@ def test_checker_source_finds_packages_and_modules(tmp_path: Path, monkeypatch: 
     assert checker_source("ns.pkg.mod") == site / "ns" / "pkg" / "mod.py"
     assert checker_source("ns.pkg") == site / "ns" / "pkg" / "__init__.py"
     assert checker_source("ns.nothing") is None
-    assert checker_source("dl7.checks.step1") is not None
+    assert checker_source("dl7.checks.helpers") is not None
     assert "ns.pkg" not in sys.modules
 
 

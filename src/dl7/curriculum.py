@@ -288,7 +288,7 @@ class _Parser:
         checkers: list[str] = []
         for cpath, spec in top.items("checkers", required=False):
             if not isinstance(spec, str) or not spec.strip():
-                raise doc.error(cpath, "expected a module name or a path to a .py file")
+                raise doc.error(cpath, "expected a module name, a path to a .py file or a package folder")
             checkers.append(_checker_spec(doc, cpath, spec, self.root))
         self.registered = _registered_ids(doc, checkers)
         steps = tuple(self.step(path, value) for path, value in top.items("steps"))
@@ -443,15 +443,23 @@ def _check_notebook_path(doc: LocatedYaml, path: tuple[Any, ...], rel: str, root
 
 
 def _checker_spec(doc: LocatedYaml, path: tuple[Any, ...], spec: str, root: Path) -> str:
-    if spec.endswith(".py"):
+    """A checker module as the kernel will load it: an absolute path of a ``.py`` file or of a
+    package's folder inside the course, or a dotted name of an installed module."""
+    if spec.endswith(".py") or "/" in spec or spec in (".", ".."):
         full = (root / spec).resolve()
-        if not full.is_relative_to(root):
+        if not full.is_relative_to(root.resolve()):
             raise doc.error(path, f"{spec!r} points outside the course folder {root}")
-        if not full.is_file():
-            raise doc.error(path, f"checker module not found: {full}")
+        if spec.endswith(".py"):
+            if not full.is_file():
+                raise doc.error(path, f"checker module not found: {full}")
+        elif not (full / "__init__.py").is_file():
+            what = "folder not found" if not full.is_dir() else "folder has no __init__.py"
+            raise doc.error(path, f"checker package {what}: {full} (a package is a folder with __init__.py)")
         return str(full)
     if not all(part.isidentifier() for part in spec.split(".")):
-        raise doc.error(path, f"{spec!r} is neither a dotted module name nor a .py path")
+        raise doc.error(
+            path, f"{spec!r} is neither a dotted module name, a .py file nor a package folder (a/b)"
+        )
     return spec
 
 
@@ -463,6 +471,8 @@ def checker_source(spec: str) -> Path | None:
     """
     if spec.endswith(".py"):
         return Path(spec)
+    if "/" in spec or os.sep in spec:  # a package's folder
+        return Path(spec) / "__init__.py"
     found = _find_spec_without_importing(spec)
     if found is None or not found.origin or not found.origin.endswith(".py"):
         return None

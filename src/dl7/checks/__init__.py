@@ -244,12 +244,6 @@ def _lookup(exercise_id: str) -> Checker:
             continue
         if exercise_id in _REGISTRY:
             return _REGISTRY[exercise_id]
-    # The default course keeps one module per step: dl7.checks.step2 for "step2.*".
-    prefix = exercise_id.split(".", 1)[0]
-    if prefix.isidentifier() and importlib.util.find_spec(f"dl7.checks.{prefix}") is not None:
-        _load_checkers(f"dl7.checks.{prefix}", broken)
-    if exercise_id in _REGISTRY:
-        return _REGISTRY[exercise_id]
     if broken:  # the exercise's checker may well be in the module that could not load
         raise CourseError(broken[0])
     raise LookupError(f"no checker is registered for {exercise_id!r}; check the id's spelling")
@@ -267,8 +261,8 @@ def _load_checkers(spec: str, broken: list[str]) -> bool:
             source = getattr(module, "__file__", None)
             if source:
                 path = Path(source).resolve()
-                if path.name == "__init__.py":
-                    _COURSE_DIRS.add(path.parent)
+                if path.name == "__init__.py":  # the whole package, up to its top, is the course's
+                    _COURSE_DIRS.add(_package_top(path.parent))
                 else:
                     _COURSE_FILES.add(path)
             return True
@@ -313,24 +307,55 @@ def _checker_modules() -> list[str]:
 
 
 def load_module(spec: str) -> Any:
-    """Import a checker module given as a dotted name or as a path to a ``.py`` file."""
+    """Import a checker module given as a dotted name, a path to a ``.py`` file, or a path to
+    a package's folder (``/course/checks/step3``).
+
+    A file or a package is imported under a name made from its path, so two courses' ``checks``
+    never collide with each other or with an installed module. A package inside a package
+    (``checks/step3`` in ``checks/``) is imported as a submodule of its top package, so its
+    relative imports (``from ..step2 import x``) work as they do in any Python package.
+    """
     if spec.endswith(".py"):
         path = Path(spec).resolve()
-        name = "dl7_course_checks_" + "".join(c if c.isalnum() else "_" for c in str(path))
-        if name in sys.modules:
-            return sys.modules[name]
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ImportError(f"cannot load checker module {spec}")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module
-        try:
-            module_spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]  # a half-loaded module must not pass for a loaded one
-            raise
-        return module
+        return _exec_module(_path_name(path), path, None)
+    if "/" in spec or os.sep in spec:
+        folder = Path(spec).resolve()
+        if not (folder / "__init__.py").is_file():
+            raise ImportError(f"{folder} is not a package: it has no __init__.py")
+        top = _package_top(folder)
+        name = _path_name(top)
+        if name not in sys.modules:
+            _exec_module(name, top / "__init__.py", [str(top)])
+        parts = folder.relative_to(top).parts
+        return importlib.import_module(".".join((name, *parts)))
     return importlib.import_module(spec)
+
+
+def _package_top(folder: Path) -> Path:
+    """The outermost package that ``folder`` (a package) belongs to."""
+    while (folder.parent / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def _path_name(path: Path) -> str:
+    return "dl7_course_" + "".join(c if c.isalnum() else "_" for c in str(path))
+
+
+def _exec_module(name: str, path: Path, search: list[str] | None) -> Any:
+    if name in sys.modules:
+        return sys.modules[name]
+    module_spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=search)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load checker module {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]  # a half-loaded module must not pass for a loaded one
+        raise
+    return module
 
 
 # Helpers for checker authors -------------------------------------------------------------
