@@ -15,12 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dl7 import __version__
+from dl7 import __version__, locations
 from dl7 import curriculum as _curriculum
 from dl7.curriculum import Curriculum
 
 FORMAT = 1
-FILE_NAME = "manifest-cache.json"
 MAX_ENTRIES = 8  # manifests remembered per workspace (a course author may switch between a few)
 _OWN_SOURCES = ("curriculum.py", "yamldoc.py", "manifest_cache.py")
 
@@ -31,7 +30,7 @@ def load(path: str | os.PathLike[str] | None, dot: Path | None) -> Curriculum:
     ``dot`` is the workspace's ``.dl7`` folder; nothing is written when it does not exist.
     """
     manifest = _curriculum.resolve_path(path)
-    cache = dot / FILE_NAME if dot is not None else None
+    cache = locations.manifest_cache_file(dot) if dot is not None else None
     entries = _read(cache) if cache is not None else {}
     entry = entries.get(str(manifest))
     if isinstance(entry, dict) and _fresh(entry.get("deps")):
@@ -50,7 +49,7 @@ def load(path: str | os.PathLike[str] | None, dot: Path | None) -> Curriculum:
 def remember(loaded: Curriculum, dot: Path) -> None:
     """Cache ``loaded`` in a workspace just created (its ``.dl7`` did not exist at load time),
     so the workspace's first command leaves it as every later one will find it."""
-    cache = dot / FILE_NAME
+    cache = locations.manifest_cache_file(dot)
     if dot.is_dir() and not cache.exists():
         _store(cache, _read(cache), loaded.path, loaded)
 

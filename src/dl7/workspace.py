@@ -1,7 +1,7 @@
 """The learner's workspace: where it is, what it holds, and how it is created and reset.
 
-Where: ``$DL7_HOME`` if set; else the nearest parent of the current directory holding a
-``.dl7/`` folder; else a per-user data folder (platformdirs).
+Where: :mod:`dl7.locations` decides (``$DL7_HOME``; else the nearest trusted enclosing
+``.dl7/``; else a per-user data folder).
 
 What: ``<workspace>/<notebook path in the course>`` for every learner copy,
 ``.dl7/progress.sqlite`` for progress, ``.dl7/runs/`` for executed copies,
@@ -16,32 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dl7 import locations
 from dl7.atomic import write_atomic as write_atomic  # re-exported: runner and validate use it
 from dl7.curriculum import Curriculum, Notebook, path_inside
 from dl7.errors import Dl7Error, os_error
 
-HOME_ENV = "DL7_HOME"
-DOT = ".dl7"
+HOME_ENV = locations.HOME_ENV
+DOT = locations.DOT
 
 
 def locate(cwd: Path | None = None) -> Path:
-    """The workspace folder for this invocation (it may not exist yet)."""
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    here = (cwd or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / DOT).is_dir():
-            return folder
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("dl7", appauthor=False)) / "workspace"
+    """The workspace folder for this invocation (it may not exist yet): see :mod:`dl7.locations`."""
+    return locations.workspace_root(cwd)
 
 
 @dataclass(frozen=True)
@@ -73,7 +64,11 @@ class Workspace:
 
     @property
     def info_path(self) -> Path:
-        return self.dot / "workspace.json"
+        return locations.info_file(self.dot)
+
+    @property
+    def logs_dir(self) -> Path:
+        return locations.logs_dir(self.dot)
 
     def learner_path(self, nb: Notebook) -> Path:
         """Where the learner's copy of ``nb`` lives: always inside the workspace.
@@ -122,12 +117,8 @@ def _add_side_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> None
 
 
 def _claim(ws: Workspace, curriculum: Curriculum) -> None:
-    info: dict[str, Any] = {}
-    if ws.info_path.is_file():
-        try:
-            info = json.loads(ws.info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            info = {}
+    info = locations.read_info(ws.dot)
+    if info:
         owner = info.get("course")
         if owner and owner != curriculum.id:
             raise Dl7Error(

@@ -1,0 +1,208 @@
+"""Where dl7 keeps things, and whether to trust what it finds on the way: the one owner.
+
+Every other module asks here, so the rules below are written once:
+
+- the workspace: ``$DL7_HOME`` if set; else the nearest enclosing folder holding a trusted
+  ``.dl7/``; else the per-user data folder (platformdirs) ``.../dl7/workspace``;
+- its files: ``.dl7/workspace.json`` (the course it belongs to, read by :func:`read_info`, the
+  only reader), ``.dl7/progress.sqlite``, ``.dl7/manifest-cache.json``, ``.dl7/runs/`` and the
+  logs ``.dl7/logs/``;
+- the course a kernel serves, when the runner did not say (a learner running a notebook in
+  JupyterLab): the enclosing workspace's ``workspace.json``, else the enclosing ``curriculum.yaml``
+  (an author previewing a source notebook);
+- a course's own caches: ``<course>/.dl7-cache/`` (validate's run cache: ``$DL7_VALIDATE_CACHE``
+  may name another file);
+- downloaded data sets: ``$DL7_DATA``, else the per-user cache folder ``.../dl7/datasets``.
+
+Trust: a folder walk takes a ``.dl7/`` or a ``curriculum.yaml`` only when it, and the folder
+holding it, belong to this user (or to root) and are not writable by everyone; the walk never
+goes above the home folder of a start inside it. So a ``.dl7`` or a course planted by another
+local user in a shared parent folder is passed by, not obeyed.
+
+This module runs in the learner's kernel too (:mod:`dl7.checks` asks it for the course's
+checkers): it imports only the standard library, and platformdirs only when asked for a
+per-user folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+HOME_ENV = "DL7_HOME"  # the workspace
+CURRICULUM_ENV = "DL7_CURRICULUM"  # the course, as --curriculum names it
+CHECKERS_ENV = "DL7_CHECKERS"  # the course's checker modules, set by the runner in a kernel
+DATA_ENV = "DL7_DATA"  # the data-set cache
+VALIDATE_CACHE_ENV = "DL7_VALIDATE_CACHE"  # validate's run cache file
+
+DOT = ".dl7"
+INFO_FILE = "workspace.json"
+MANIFEST = "curriculum.yaml"
+COURSE_CACHE = ".dl7-cache"
+
+
+# -- trust --------------------------------------------------------------------------------------
+
+
+def trusted(path: Path) -> bool:
+    """Whether ``path`` (file or folder) belongs to this user or to root and is not writable
+    by everyone: what another local user could have put or changed there is not trusted.
+    On a system without user ids (Windows) everything the user can read is trusted."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return path.exists()
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    if stat.S_ISLNK(st.st_mode):  # a link is judged by where it leads, and by who made it
+        if st.st_uid not in (getuid(), 0):
+            return False
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+    return st.st_uid in (getuid(), 0) and not st.st_mode & stat.S_IWOTH
+
+
+def walk_up(start: Path | None = None) -> Iterator[Path]:
+    """``start`` and the folders above it, stopping at the home folder when ``start`` is
+    inside it (nothing above a user's home is theirs)."""
+    here = (start or Path.cwd()).resolve()
+    home = _home()
+    for folder in (here, *here.parents):
+        yield folder
+        if home is not None and folder == home:
+            return
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):  # no home folder known (a bare service account)
+        return None
+
+
+def _trusted_in(folder: Path, name: str) -> Path | None:
+    candidate = folder / name
+    if candidate.exists() and trusted(candidate) and trusted(folder):
+        return candidate
+    return None
+
+
+# -- the workspace ------------------------------------------------------------------------------
+
+
+def enclosing_workspace(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` that holds a trusted ``.dl7/`` folder."""
+    for folder in walk_up(start):
+        found = _trusted_in(folder, DOT)
+        if found is not None and found.is_dir():
+            return folder
+    return None
+
+
+def default_workspace() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("dl7", appauthor=False)) / "workspace"
+
+
+def workspace_root(cwd: Path | None = None) -> Path:
+    """The workspace folder for this invocation (it may not exist yet)."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return enclosing_workspace(cwd) or default_workspace()
+
+
+def info_file(dot: Path) -> Path:
+    return dot / INFO_FILE
+
+
+def read_info(dot: Path) -> dict[str, Any]:
+    """``workspace.json`` of the workspace whose ``.dl7`` folder is ``dot``: ``{}`` when it is
+    missing, unreadable, not JSON or not an object (a hand-edited ``[]`` included)."""
+    try:
+        data = json.loads(info_file(dot).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def recorded_course(dot: Path) -> str | None:
+    """The manifest the workspace was made for (a teacher's course named once with
+    ``--curriculum``), while it still exists."""
+    recorded = read_info(dot).get("curriculum")
+    return recorded if isinstance(recorded, str) and Path(recorded).is_file() else None
+
+
+def manifest_cache_file(dot: Path) -> Path:
+    return dot / "manifest-cache.json"
+
+
+def logs_dir(dot: Path) -> Path:
+    return dot / "logs"
+
+
+# -- the course a kernel serves ----------------------------------------------------------------
+
+
+def enclosing_course(start: Path | None = None) -> Path | None:
+    """The nearest trusted ``curriculum.yaml`` at or above ``start``."""
+    for folder in walk_up(start):
+        found = _trusted_in(folder, MANIFEST)
+        if found is not None and found.is_file():
+            return found
+    return None
+
+
+def kernel_checkers(start: Path | None = None) -> list[str]:
+    """The checker modules for a kernel: named by the runner (``$DL7_CHECKERS``), by the
+    enclosing workspace, or by the enclosing course (an author previewing a source notebook
+    in JupyterLab in the course folder)."""
+    env = os.environ.get(CHECKERS_ENV)
+    if env:
+        return [s for s in env.split(os.pathsep) if s]
+    workspace = enclosing_workspace(start)
+    if workspace is not None:
+        info_path = info_file(workspace / DOT)
+        checkers = read_info(workspace / DOT).get("checkers") if trusted(info_path) else None
+        return [c for c in checkers if isinstance(c, str)] if isinstance(checkers, list) else []
+    manifest = enclosing_course(start)
+    if manifest is not None:
+        try:
+            from dl7.curriculum import load  # PyYAML loads only here, and only once
+
+            return list(load(manifest).checkers)
+        except Exception:  # a manifest being edited: no checkers from it
+            return []
+    return []
+
+
+# -- caches -------------------------------------------------------------------------------------
+
+
+def course_cache_dir(course_root: Path) -> Path:
+    """A course's own cache folder (validate's runs, the manifest's parse)."""
+    return course_root / COURSE_CACHE
+
+
+def validate_cache_file(course_root: Path) -> Path:
+    """validate's run cache: ``$DL7_VALIDATE_CACHE``, or ``<course>/.dl7-cache/validate.json``."""
+    env = os.environ.get(VALIDATE_CACHE_ENV)
+    return Path(env) if env else course_cache_dir(course_root) / "validate.json"
+
+
+def data_cache_dir() -> Path:
+    """Downloaded data sets: ``$DL7_DATA``, else the per-user cache ``.../dl7/datasets``."""
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("dl7")) / "datasets"
