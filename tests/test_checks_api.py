@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import dl7.checks
 from dl7.checks import MIME_TYPE, CheckFailed, checker, evaluate
 from dl7.checks.helpers import expect_close, numerical_gradient
 
@@ -76,8 +77,43 @@ def test_checker_module_found_through_the_workspace(tmp_path: Path, monkeypatch:
     assert evaluate("ws.ok", 1).status == "passed"
 
 
-def test_default_course_modules_load_by_step_prefix() -> None:
-    assert evaluate("step2.sigmoid", lambda x: 1 / (1 + np.exp(-np.asarray(x, float)))).status == "passed"
+def test_a_package_folder_loads_with_its_relative_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = tmp_path / "course" / "checks"
+    (top / "shared").mkdir(parents=True)
+    (top / "unit1").mkdir()
+    (top / "__init__.py").write_text("")
+    (top / "shared" / "__init__.py").write_text("ANSWER = 42\n")
+    (top / "unit1" / "__init__.py").write_text("from . import answers  # noqa: F401\n")
+    (top / "unit1" / "answers.py").write_text(
+        "from dl7.checks import checker, CheckFailed\n"
+        "from ..shared import ANSWER\n"
+        "@checker('unit1.answer')\n"
+        "def check(value):\n"
+        "    if value != ANSWER:\n"
+        "        raise CheckFailed(f'{value} is not {ANSWER}')\n"
+    )
+    monkeypatch.setattr(dl7.checks, "_REGISTRY", {})
+    monkeypatch.setenv("DL7_CHECKERS", str(top / "unit1"))
+    assert evaluate("unit1.answer", 42).status == "passed"
+    assert evaluate("unit1.answer", 41).message == "41 is not 42"
+    loaded = dl7.checks.load_module(str(top / "unit1"))
+    assert loaded.__name__.endswith("_checks.unit1") and loaded.__name__.startswith("dl7_course_")
+
+
+def test_a_teachers_broken_checker_is_never_replaced_by_the_seven_steps_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A teacher's ``step2.sigmoid`` whose module cannot load is the course's fault: the runner
+    knows no other course to fall back on (it once took dl7's own step-2 checker silently)."""
+    module = tmp_path / "teacher_checks.py"
+    module.write_text("from dl7.checks import checker\nimport not_a_module_anywhere\n")
+    monkeypatch.setattr(dl7.checks, "_REGISTRY", {})
+    monkeypatch.setenv("DL7_CHECKERS", str(module))
+    result = evaluate("step2.sigmoid", lambda x: 1 / (1 + np.exp(-np.asarray(x, float))))
+    assert result.status == "course_error", result
+    assert "not_a_module_anywhere" in result.message and str(module) in result.message
 
 
 def test_a_crashing_checker_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
