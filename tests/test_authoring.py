@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
+import dl7.authoring
 from dl7.authoring import (
     CODE_STUB,
     MarkerError,
     Region,
     has_outputs,
+    hidden_lines,
     learner_version,
     mistakes,
     solution_regions,
@@ -169,3 +174,30 @@ def test_bad_mistake_markers_are_located(source: str, line: int, words: str) -> 
     assert words in str(info.value) and str(info.value).startswith(f"cell 2, line {line}:")
     with pytest.raises(MarkerError):
         learner_version(nb)
+
+
+def test_hidden_lines_are_the_region_and_its_markers() -> None:
+    src = "assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS\nassert f(0) == 0"
+    assert hidden_lines(src) == {2, 3, 4}
+
+
+def test_every_marker_is_spelled_only_in_authoring() -> None:
+    # One definition of the markers: a module that writes one out as a string of its own
+    # (not in a docstring or a message) has drifted from authoring's spelling once already.
+    markers = {
+        dl7.authoring.BEGIN,
+        dl7.authoring.END,
+        dl7.authoring.BEGIN_MISTAKE,
+        dl7.authoring.END_MISTAKE,
+        dl7.authoring.BEGIN_HIDDEN,
+        dl7.authoring.END_HIDDEN,
+    }
+    src = Path(dl7.authoring.__file__).parent
+    spelled = [
+        f"{path.relative_to(src)}:{node.lineno}"
+        for path in sorted(src.rglob("*.py"))
+        if path.name != "authoring.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip() in markers
+    ]
+    assert spelled == []

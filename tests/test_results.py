@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from dl7.checks import MIME_TYPE
 from dl7.curriculum import Exercise, Notebook
 from dl7.execute import Execution
-from dl7.results import cell_errors, check_calls, collect, stray_errors
+from dl7.results import calls_in, cell_errors, check_calls, collect, stray_errors
 
 MANIFEST = Notebook(
     "nb.ipynb",
@@ -98,6 +100,35 @@ def test_check_calls_ignore_comments_and_markdown() -> None:
         ]
     }
     assert check_calls(nb) == {"s.new": [0]}
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ('# check("s.a", f)', []),  # commented out: it checks nothing
+        ('x = 1  # then check("s.a", f)', []),
+        ('print("#"); check("s.a", f)', [(1, "s.a")]),  # a `#` in a string starts no comment
+        ("msg = \"run check('s.a', f) next\"", []),  # in a string: only words
+        ('"""\ncheck("s.a", f)\n"""\ncheck("s.b", f)', [(4, "s.b")]),  # in a docstring
+        ("check( 's.a' , f)", [(1, "s.a")]),
+        ('check("s.a",\n      f)', [(1, "s.a")]),
+        ('check("s.a", f); check("s.b", g)', [(1, "s.a"), (1, "s.b")]),  # two on one line
+        ("check(name, f)", []),  # a non-literal id names no exercise the runner can know
+        ('check(f"s.{n}", f)', []),
+        ('check("s." + n, f)', []),
+        ('dl7.check("s.a", f)', [(1, "s.a")]),  # an attribute call is a check call too
+        ('recheck("s.a", f)\n_check("s.b")', []),
+    ],
+)
+def test_one_rule_finds_check_calls(source: str, found: list[tuple[int, str]]) -> None:
+    assert [(call.line, call.exercise) for call in calls_in(source)] == found
+
+
+def test_a_bundle_names_only_what_a_check_can_end_in() -> None:
+    got = run(
+        [code('check("s.a", f)', bundle("s.a", "not_run")), code('check("s.b", f)', bundle("s.b", "passed"))]
+    )
+    assert got["s.a"] == "failed: m"
 
 
 def test_error_line_is_read_from_the_traceback() -> None:

@@ -91,3 +91,17 @@ def test_a_real_run_unlocks_the_solution(course: Path, isolated: Path) -> None:
     assert dl7(course, "run", "step1")[0] == 0
     code, output = dl7(course, "solution", "step1", "greet")
     assert code == 0 and "hello {name}" in output
+
+
+def test_a_check_call_in_a_string_is_not_a_check(course: Path) -> None:
+    # The one rule of dl7.results.calls_in: a call written in a string checks nothing, so it
+    # does not end the cells that make double's solution.
+    path = course / "notebooks" / "basics.ipynb"
+    nb = json.loads(path.read_text())
+    note = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}
+    nb["cells"].insert(3, note | {"source": "later = \"check('step1.greet', greet)\""})
+    path.write_text(json.dumps(nb))
+    curriculum = load(course)
+    step = curriculum.step("step1")
+    found = reference_solution(curriculum, step, step.exercises[0])
+    assert found.cells == ((3, "def double(x):\n    return 2 * x"),)

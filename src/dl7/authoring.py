@@ -227,6 +227,24 @@ def strip_hidden_tests(source: str, index: int = 0) -> str:
     return _join(out, source)
 
 
+def hidden_lines(source: str) -> set[int]:
+    """Line numbers (1-based) inside one cell's hidden-test regions, markers included.
+
+    Unlike :func:`strip_hidden_tests` it never raises: it runs in the learner's kernel, where
+    it only decides which lines of a failing test must not be shown.
+    """
+    hidden: set[int] = set()
+    inside = False
+    for lineno, line in enumerate(source.splitlines(), start=1):
+        if line.strip() == BEGIN_HIDDEN:
+            inside = True
+        if inside:
+            hidden.add(lineno)
+        if line.strip() == END_HIDDEN:
+            inside = False
+    return hidden
+
+
 def learner_version(nb: Any) -> Any:
     """The notebook a learner starts from: solutions replaced by stubs, mistakes and hidden
     tests dropped, outputs stripped."""

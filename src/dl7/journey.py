@@ -11,13 +11,14 @@ from pathlib import Path
 
 from dl7.curriculum import Curriculum, Reading, Step
 from dl7.progress import Progress
+from dl7.statuses import NOT_RUN, passing
 
 
 @dataclass(frozen=True)
 class ExerciseState:
     id: str
     title: str
-    status: str  # passed | failed | not_attempted | error | not_reached | not_run
+    status: str  # one of dl7.statuses.STATUSES
     message: str
 
 
@@ -31,7 +32,7 @@ class StepState:
 
     @property
     def passed(self) -> int:
-        return sum(e.status == "passed" for e in self.exercises)
+        return sum(passing(e.status) for e in self.exercises)
 
     @property
     def complete(self) -> bool:
@@ -50,7 +51,7 @@ class StepState:
         worth = {e.id: e.points for e in self.step.exercises if e.points is not None}
         if not worth:
             return None
-        earned = sum(worth.get(e.id, 0.0) for e in self.exercises if e.status == "passed")
+        earned = sum(worth.get(e.id, 0.0) for e in self.exercises if passing(e.status))
         return earned, sum(worth.values())
 
     @property
@@ -119,7 +120,7 @@ def journey(curriculum: Curriculum, progress: Progress, workspace: Path) -> Jour
             record = latest.get(ex.id)
             exercises.append(
                 ExerciseState(
-                    ex.id, ex.title, record.status if record else "not_run", record.message if record else ""
+                    ex.id, ex.title, record.status if record else NOT_RUN, record.message if record else ""
                 )
             )
         last = attempts.get(step.id)

@@ -16,13 +16,34 @@ from typing import TYPE_CHECKING, Any
 from dl7.authoring import cell_source
 from dl7.checks import MIME_TYPE
 from dl7.curriculum import Notebook
+from dl7.statuses import (
+    CHECK_STATUSES,
+    ERROR,
+    FAILED,
+    NOT_ATTEMPTED,
+    NOT_REACHED,
+    PASSED,
+    passing,
+)
 
 if TYPE_CHECKING:  # execute imports nbclient; results must stay light for views
     from dl7.execute import Execution
 
-STATUSES = ("passed", "failed", "not_attempted", "error", "course_error", "not_reached", "not_run")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_CALL = re.compile(r"""\bcheck\(\s*(['"])([A-Za-z0-9_.-]+)\1""")
+# One pass over a cell's source, left to right: a comment or a string literal is consumed
+# whole, so a `check(` inside one is never seen; what is left is code. A call counts when
+# `check` (a name, or an attribute such as `dl7.check`) is called with a plain string literal,
+# and nothing else, as its first argument: `check(name, f)` or `check("a" + b, f)` names no
+# exercise the runner could know.
+_LEXED = re.compile(
+    r"""
+      (?P<comment>\#[^\n]*)
+    | (?<!\w)check\s*\(\s*(?P<q>['"])(?P<id>[A-Za-z0-9_.-]+)(?P=q)\s*[,)]
+    | (?P<string>[rRbBuUfF]{0,2}
+        (?: \"\"\"(?:\\.|[^\\])*?\"\"\" | '''(?:\\.|[^\\])*?''' | "(?:\\.|[^"\\\n])*" | '(?:\\.|[^'\\\n])*' ))
+    """,
+    re.VERBOSE | re.DOTALL,
+)
 _LINE = re.compile(r"(?:Cell In\[\d*\]|Input In \[\d*\]|<ipython-input-[^>]*>), line (\d+)")
 
 
@@ -48,19 +69,45 @@ class CellError:
         return f"{text} ({where})"
 
 
+@dataclass(frozen=True)
+class CheckCall:
+    """One ``check("<exercise>", ...)`` call written in a code cell."""
+
+    cell: int  # 0-based position among all cells
+    line: int  # 1-based line of the cell on which ``check`` is written
+    exercise: str
+
+
+def calls_in(source: str, cell: int = 0) -> list[CheckCall]:
+    """The check calls of one cell's source, in order.
+
+    The one rule for every reader of check calls (results, validate's rounds, ``dl7
+    solution``): a call inside a comment or a string literal does not count (a commented-out
+    call checks nothing), and the exercise id must be a plain string literal.
+    """
+    return [
+        CheckCall(cell, source.count("\n", 0, match.start()) + 1, match.group("id"))
+        for match in _LEXED.finditer(source)
+        if match.group("id")
+    ]
+
+
+def find_check_calls(nb: Any) -> list[CheckCall]:
+    """Every check call in the code cells of ``nb``, in order (Markdown cells hold none)."""
+    return [
+        call
+        for index, cell in enumerate(nb.get("cells", []))
+        if cell.get("cell_type") == "code"
+        for call in calls_in(cell_source(cell), index)
+    ]
+
+
 def check_calls(nb: Any) -> dict[str, list[int]]:
     """Exercise id → indices of the code cells that call ``check`` for it."""
     calls: dict[str, list[int]] = {}
-    for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") == "code":
-            for match in _CALL.finditer(_strip_comments(cell_source(cell))):
-                calls.setdefault(match.group(2), []).append(index)
+    for call in find_check_calls(nb):
+        calls.setdefault(call.exercise, []).append(call.cell)
     return calls
-
-
-def _strip_comments(source: str) -> str:
-    # A commented-out call (`# check("step1.x", f)`) does not count as checking the exercise.
-    return "\n".join(line.split("#", 1)[0] for line in source.splitlines())
 
 
 def bundles(nb: Any) -> dict[str, dict[str, Any]]:
@@ -114,9 +161,9 @@ def collect(manifest: Notebook, execution: Execution) -> list[ExerciseResult]:
     for exercise in manifest.exercises:
         bundle = found.get(exercise.id)
         if bundle is not None:
-            status = str(bundle.get("status", "failed"))
-            if status not in STATUSES:
-                status = "failed"
+            status = str(bundle.get("status", FAILED))
+            if status not in CHECK_STATUSES:  # a bundle names only what a check can end in
+                status = FAILED
             results.append(
                 ExerciseResult(
                     exercise.id,
@@ -133,7 +180,7 @@ def collect(manifest: Notebook, execution: Execution) -> list[ExerciseResult]:
                 ExerciseResult(
                     exercise.id,
                     exercise.title,
-                    "not_reached",
+                    NOT_REACHED,
                     f"the notebook never calls check({exercise.id!r}); "
                     "was that cell deleted? `dl7 reset` restores a fresh copy",
                 )
@@ -155,7 +202,7 @@ def stray_errors(manifest: Notebook, execution: Execution, results: list[Exercis
     stray = []
     for index, err in sorted(cell_errors(execution.nb).items()):
         owner = min((c for c in call_cells if c >= index), default=None)
-        reported = owner is not None and any(status.get(ex, "passed") != "passed" for ex in call_cells[owner])
+        reported = owner is not None and any(not passing(status.get(ex, PASSED)) for ex in call_cells[owner])
         if not reported:
             stray.append(err)
     return stray
@@ -168,23 +215,23 @@ def _explain(
     span_start = earlier[-1] + 1 if earlier else 0
     if execution.stopped_at is not None and call >= execution.stopped_at:
         if call == execution.stopped_at:
-            return "error" if execution.outcome in ("timeout", "budget") else "not_reached", (
+            return ERROR if execution.outcome in ("timeout", "budget") else NOT_REACHED, (
                 f"{execution.message} (cell {call + 1})"
             )
         return (
-            "not_reached",
+            NOT_REACHED,
             f"not reached: the run stopped at cell {execution.stopped_at + 1}: {execution.message}",
         )
     span = [errors[i] for i in sorted(errors) if span_start <= i <= call]
     for err in span:
         if err.ename == "NotImplementedError":
-            return "not_attempted", f"not done yet: cell {err.cell + 1} still raises NotImplementedError"
+            return NOT_ATTEMPTED, f"not done yet: cell {err.cell + 1} still raises NotImplementedError"
     before = [errors[i] for i in sorted(errors) if i < span_start]
     if span and not before:
-        return "error", span[0].describe()
+        return ERROR, span[0].describe()
     if before:
         first = before[0]
         if first.ename == "NotImplementedError":
-            return "not_reached", f"not reached: an earlier exercise is not done yet (cell {first.cell + 1})"
-        return "not_reached", f"not reached: an earlier cell failed: {first.describe()}"
-    return "not_reached", "the check produced no result (was its output cleared?)"
+            return NOT_REACHED, f"not reached: an earlier exercise is not done yet (cell {first.cell + 1})"
+        return NOT_REACHED, f"not reached: an earlier cell failed: {first.describe()}"
+    return NOT_REACHED, "the check produced no result (was its output cleared?)"

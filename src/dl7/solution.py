@@ -8,7 +8,6 @@ the code exactly as the course's author wrote it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +16,6 @@ from dl7.errors import Dl7Error, ExitCode
 if TYPE_CHECKING:
     from dl7.curriculum import Curriculum, Exercise, Notebook, Step
     from dl7.progress import Progress
-
-_CALL = re.compile(r"""(?m)^[^#\n]*\bcheck\(\s*(['"])([A-Za-z0-9_.-]+)\1""")
 
 
 @dataclass(frozen=True)
@@ -51,6 +48,7 @@ def has_passed(progress: Progress, exercise_id: str) -> bool:
 def reference_solution(curriculum: Curriculum, step: Step, exercise: Exercise) -> Solution:
     """The solution cells of ``exercise`` in the course's source notebook."""
     from dl7.authoring import BEGIN, END, MarkerError, cell_source, solved_version
+    from dl7.results import calls_in
     from dl7.workspace import read_notebook
 
     nb = next(n for n in step.notebooks if any(e.id == exercise.id for e in n.exercises))
@@ -70,7 +68,7 @@ def reference_solution(curriculum: Curriculum, step: Step, exercise: Exercise) -
         if BEGIN in source:
             kept = [line for line in source.splitlines() if line.strip() not in (BEGIN, END)]
             pending.append((number, "\n".join(kept).strip("\n")))
-        called = [m.group(2) for m in _CALL.finditer(source)]
+        called = [call.exercise for call in calls_in(source)]
         if exercise.id in called:
             if not pending:
                 break
@@ -79,6 +77,6 @@ def reference_solution(curriculum: Curriculum, step: Step, exercise: Exercise) -
             pending = []  # another exercise's check: the cells above were its solution
     raise Dl7Error(
         f"{path} has no solution for {exercise.id}",
-        hint="the course marks solutions with ### BEGIN SOLUTION / ### END SOLUTION before the check",
+        hint=f"the course marks solutions with {BEGIN} / {END} before the check",
         exit_code=ExitCode.NOT_PASSING,
     )

@@ -10,22 +10,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dl7.statuses import describe
+
 if TYPE_CHECKING:  # for type hints only: `dl7 next` must not pay for the runner's imports
     from dl7.curriculum import Curriculum, Reading, Step
     from dl7.journey import Journey, StepState
     from dl7.runner import StepRun
     from dl7.validate import CaseResult, Report
     from dl7.workspace import Prepared
-
-STYLE = {
-    "passed": ("✔", "passed", "green"),
-    "failed": ("✘", "failed", "red"),
-    "not_attempted": ("…", "not attempted", "yellow"),
-    "error": ("!", "error", "red"),
-    "course_error": ("‼", "course error", "magenta"),
-    "not_reached": ("-", "not reached", "magenta"),
-    "not_run": ("·", "not run", "dim"),
-}
 
 
 PANEL_WIDTH = 100  # columns: wide enough for a workspace path and a command, still readable
@@ -42,8 +34,8 @@ def _panel_width(console: Console) -> int:
 
 
 def badge(status: str) -> Text:
-    symbol, label, colour = STYLE.get(status, ("?", status, "white"))
-    return Text(f"{symbol} {label}", style=colour)
+    style = describe(status)
+    return Text(f"{style.symbol} {style.label}", style=style.colour)
 
 
 def workspace_notice(console: Console, prepared: Prepared) -> None:
@@ -284,7 +276,7 @@ def render_status(console: Console, journey: Journey) -> None:
         mark = "[green]✔ done[/]" if s.complete else ("[cyan]◀ now[/]" if s is current else "")
         if s.cell_errors and not s.complete:
             mark += " [red]![/]"
-        last = s.last_run.replace("T", " ")[5:16] if s.last_run else "[dim]never[/]"  # MM-DD HH:MM, UTC
+        last = local_time(s.last_run) if s.last_run else "[dim]never[/]"
         table.add_row(
             s.step.id,
             escape(s.step.title),
@@ -312,7 +304,26 @@ def render_status(console: Console, journey: Journey) -> None:
         for e in todo:
             grid.add_row(" ", badge(e.status), escape(e.id.split(".", 1)[-1]), f"[dim]{escape(e.title)}[/]")
         console.print(grid)
-    console.print(f"\n[dim]times in UTC · workspace: {escape(str(journey.workspace))}[/]", soft_wrap=True)
+    zone = escape(local_zone())
+    console.print(f"\n[dim]times in {zone} · workspace: {escape(str(journey.workspace))}[/]", soft_wrap=True)
+
+
+def local_time(stamp: str) -> str:
+    """``MM-DD HH:MM`` in the learner's own time zone, for a time stored in UTC (ISO 8601)."""
+    from datetime import datetime
+
+    try:
+        return f"{datetime.fromisoformat(stamp).astimezone():%m-%d %H:%M}"
+    except ValueError:  # not a time dl7 wrote: shown as it is
+        return escape(stamp)
+
+
+def local_zone() -> str:
+    """The learner's time zone as the clock shows it (``CET``, ``UTC``, or ``+0530``)."""
+    from datetime import datetime
+
+    now = datetime.now().astimezone()
+    return f"local time ({now.tzname() or now.strftime('%z')})"
 
 
 def status_json(journey: Journey) -> dict[str, Any]:

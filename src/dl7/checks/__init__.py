@@ -21,7 +21,6 @@ from __future__ import annotations
 import html
 import importlib
 import importlib.util
-import json
 import os
 import sys
 import time
@@ -31,9 +30,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dl7.locations import CHECKERS_ENV as CHECKERS_ENV  # upward: stdlib only; the runner sets it
+from dl7.locations import kernel_checkers  # upward: stdlib only; where the course is
+from dl7.statuses import CHECK_STATUSES, describe, passing  # upward: shared vocabulary, stdlib only
+
 MIME_TYPE = "application/vnd.dl7.check+json"
-CHECKERS_ENV = "DL7_CHECKERS"
-STATUSES = ("passed", "failed", "not_attempted", "error", "course_error")
+STATUSES = CHECK_STATUSES  # what a check can end in; dl7.statuses owns the vocabulary
 COURSE_FAULT = "this is a fault of the course, not your code: please report it to the course author"
 
 Checker = Callable[..., "str | None"]
@@ -63,7 +65,7 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.status == "passed"
+        return passing(self.status)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -71,30 +73,16 @@ class CheckResult:
         return data
 
     def _symbol(self) -> str:
-        return {"passed": "✔", "failed": "✘", "not_attempted": "…", "error": "!", "course_error": "‼"}[
-            self.status
-        ]
+        return describe(self.status).symbol
 
     def _label(self) -> str:
-        return {
-            "passed": "passed",
-            "failed": "failed",
-            "not_attempted": "not attempted yet",
-            "error": "error",
-            "course_error": "error in the course",
-        }[self.status]
+        return describe(self.status).label
 
     def __str__(self) -> str:
         return f"{self._symbol()} {self.id}: {self._label()} — {self.message}"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        colour = {
-            "passed": "#1a7f37",
-            "failed": "#cf222e",
-            "not_attempted": "#9a6700",
-            "error": "#cf222e",
-            "course_error": "#8250df",
-        }[self.status]
+        colour = describe(self.status).html
         body = html.escape(self.message).replace("\n", "<br>")
         markup = (
             f'<div style="border-left:4px solid {colour};padding:4px 10px;font-family:sans-serif">'
@@ -281,29 +269,9 @@ def _load_failure(spec: str, exc: BaseException) -> str:
 
 
 def _checker_modules() -> list[str]:
-    """Checker modules named by the runner (env), by the enclosing workspace, or by the
-    enclosing course: an author previewing a source notebook in Jupyter in the course folder."""
-    env = os.environ.get(CHECKERS_ENV)
-    if env:
-        return [s for s in env.split(os.pathsep) if s]
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        info = folder / ".dl7" / "workspace.json"
-        if info.is_file():
-            try:
-                return list(json.loads(info.read_text(encoding="utf-8")).get("checkers", []))
-            except (OSError, ValueError):
-                return []
-    for folder in (here, *here.parents):
-        manifest = folder / "curriculum.yaml"
-        if manifest.is_file():
-            try:
-                from dl7.curriculum import load  # PyYAML loads only here, and only once
-
-                return list(load(manifest).checkers)
-            except Exception:  # a manifest being edited: no checkers from it, as before
-                return []
-    return []
+    """Checker modules named by the runner, the enclosing workspace or the enclosing course:
+    :func:`dl7.locations.kernel_checkers` decides, and trusts only what this user owns."""
+    return kernel_checkers()
 
 
 def load_module(spec: str) -> Any:

@@ -29,10 +29,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from dl7.authoring import hidden_lines  # upward: the markers' one owner, it imports only the stdlib
 from dl7.checks import CheckResult, _show
 
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
-END_HIDDEN = "### END HIDDEN TESTS"
 _SOURCES: dict[str, dict[str, str]] = {}  # course notebook → grade_id → test cell source
 
 
@@ -109,20 +108,6 @@ def test_source(notebook: str, grade_id: str) -> str:
         return _SOURCES[notebook][grade_id]
     except KeyError:
         raise LookupError(f"the course notebook {notebook} has no test cell {grade_id!r}") from None
-
-
-def hidden_lines(source: str) -> set[int]:
-    """Line numbers (1-based) inside hidden-test regions, markers included."""
-    hidden: set[int] = set()
-    inside = False
-    for lineno, line in enumerate(source.splitlines(), start=1):
-        if line.strip() == BEGIN_HIDDEN:
-            inside = True
-        if inside:
-            hidden.add(lineno)
-        if line.strip() == END_HIDDEN:
-            inside = False
-    return hidden
 
 
 def _python(source: str) -> str:

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl7.authoring import MarkerError, cell_source, learner_version, solution_regions, strip_outputs
+from dl7.authoring import (
+    BEGIN_HIDDEN,
+    MarkerError,
+    cell_source,
+    learner_version,
+    solution_regions,
+    strip_outputs,
+)
 from dl7.curriculum import FORMAT_VERSION
 from dl7.errors import Dl7Error, os_error
 from dl7.testcells import grade_id, is_manual_cell, is_test_cell, nbgrader_meta
@@ -278,7 +285,7 @@ def _notebook(
                 if kept.get(key):
                     ex[key] = kept[key]
             exercises.append(ex)
-            report.exercises.append((eid, points, "### BEGIN HIDDEN TESTS" in cell_source(cell)))
+            report.exercises.append((eid, points, BEGIN_HIDDEN in cell_source(cell)))
         elif is_manual_cell(cell):
             m: dict[str, Any] = {"grade_id": gid, "title": title}
             if points is not None:

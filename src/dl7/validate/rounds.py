@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import ast
 import builtins
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from dl7.authoring import BEGIN_MISTAKE, END, END_MISTAKE, Mistake, cell_source, mistakes
+from dl7.results import find_check_calls
 from dl7.validate.model import KnownMistake
 
-_CALL = re.compile(r"""\bcheck\(\s*(['"])([A-Za-z0-9_.-]+)\1""")
 _BUILTINS = frozenset(dir(builtins))
 
 
@@ -58,14 +57,7 @@ def check_cell(nb: Any, exercise: str) -> int:
 
 def _calls(nb: Any) -> list[tuple[int, int, str]]:
     """(cell, line, exercise id) of every check call in code cells, in order."""
-    out: list[tuple[int, int, str]] = []
-    for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code":
-            continue
-        for lineno, line in enumerate(cell_source(cell).splitlines(), start=1):
-            for match in _CALL.finditer(line.split("#", 1)[0]):
-                out.append((index, lineno, match.group(2)))
-    return out
+    return [(call.cell, call.line, call.exercise) for call in find_check_calls(nb)]
 
 
 @dataclass(frozen=True)
