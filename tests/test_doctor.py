@@ -89,19 +89,82 @@ def test_a_python_without_jupyterlab_is_told_how_to_install_it(monkeypatch: pyte
 
 @pytest.mark.kernel
 def test_a_kernel_that_cannot_start_is_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dl7.execute.KERNEL_MODULE", "no_such_kernel_module")
+    monkeypatch.setattr("dl7.kernels.KERNEL_MODULE", "no_such_kernel_module")
     found = doctor.kernel()
     assert not found.ok and "no kernel starts" in found.detail and "pip install ipykernel" in found.fix
 
 
-def test_tensorflow_that_does_not_import_is_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent / "fixtures" / "broken_tf"))
-    found = doctor.tensorflow()
-    assert not found.ok and "does not import" in found.detail and "tensorflow" in found.fix
+def course_with_libraries(course: Path, libraries: str, env: str = "") -> Path:
+    manifest = course / "curriculum.yaml"
+    block = f"kernel:\n  libraries: {libraries}\n" + (f"  env:\n{env}" if env else "")
+    manifest.write_text(manifest.read_text().replace("steps:\n", block + "steps:\n", 1))
+    return course
 
 
-@pytest.mark.slow
-def test_tensorflow_imports_and_is_timed() -> None:
-    found = doctor.tensorflow()
-    assert found.ok, found
-    assert found.seconds is not None and found.seconds > 0 and "Keras 3" in found.detail
+def test_the_courses_libraries_are_imported_with_its_env_and_timed(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dl7.curriculum import load
+
+    site = tmp_path / "site"
+    site.mkdir()  # a library that imports only with the course's environment
+    (site / "needs_env.py").write_text(
+        "import os\nassert os.environ['COURSE_FLAG'] == 'on'\n__version__ = '1.2'\n"
+    )
+    (site / "broken_lib.py").write_text("raise ImportError('broken on purpose (dl7 test)')\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    course_with_libraries(course, "[needs_env, broken_lib, no_such_lib_dl7]", '    COURSE_FLAG: "on"\n')
+    found = {f.name: f for f in doctor.libraries(load(course).kernel)}
+    assert list(found) == ["needs_env", "broken_lib", "no_such_lib_dl7"]
+    assert found["needs_env"].ok and "1.2 imports in" in found["needs_env"].detail, found
+    assert found["needs_env"].seconds is not None and found["needs_env"].seconds > 0
+    assert not found["broken_lib"].ok and "broken on purpose" in found["broken_lib"].detail
+    assert (
+        "does not import" in found["no_such_lib_dl7"].detail
+        and "pip install no_such_lib_dl7" in found["no_such_lib_dl7"].fix
+    )
+
+
+@pytest.mark.kernel
+def test_quick_skips_the_libraries_and_a_full_doctor_tries_them(course: Path, isolated: Path) -> None:
+    course_with_libraries(course, "[json, no_such_lib_dl7]")
+    quick = json.loads(
+        runner.invoke(app, ["--curriculum", str(course), "doctor", "--quick", "--json"]).output
+    )
+    names = [c["name"] for c in quick["checks"]]
+    assert "course" in names and "json" not in names and quick["ok"]
+    result = runner.invoke(app, ["--curriculum", str(course), "doctor", "--json"])
+    full = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert full["json"]["ok"] and not full["no_such_lib_dl7"]["ok"] and result.exit_code == 1
+
+
+def test_a_broken_manifest_is_one_finding(course: Path) -> None:
+    (course / "curriculum.yaml").write_text("format: 1\nid: x\nkernel: [a]\n")
+    from dl7.curriculum import load
+
+    finding, loaded = doctor.course(lambda: load(course))
+    assert not finding.ok and loaded is None and "curriculum.yaml:3: kernel" in finding.detail
+
+
+@pytest.mark.kernel
+def test_the_doctors_kernel_has_the_courses_env_and_leaves_none_of_its_processes(tmp_path: Path) -> None:
+    from tests.processes import kill_if_alive, wait_for_file, wait_gone
+
+    site = tmp_path / "site"
+    site.mkdir()  # runs at the kernel's start, with the course's environment only
+    (site / "sitecustomize.py").write_text(
+        "import os, subprocess\n"
+        "if os.environ.get('CHILD_PID_FILE'):\n"
+        "    child = subprocess.Popen(['sleep', '300'])\n"
+        "    with open(os.environ['CHILD_PID_FILE'], 'w') as f:\n"
+        "        f.write(str(child.pid))\n"
+    )
+    pid_file = tmp_path / "child.pid"
+    child = None
+    try:
+        found = doctor.kernel({"PYTHONPATH": str(site), "CHILD_PID_FILE": str(pid_file)})
+        assert found.ok, found
+        child = int(wait_for_file(pid_file))
+        assert wait_gone(child), "a process the doctor's kernel started outlived it"
+    finally:
+        kill_if_alive(child)

@@ -159,9 +159,9 @@ def test_ctrl_c_stops_the_run_with_exit_130(course: Path, isolated: Path) -> Non
 def test_a_kernel_that_cannot_start_is_a_dl7_error(
     course: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dl7 import execute as execute_module
+    from dl7 import kernels
 
-    monkeypatch.setattr(execute_module, "KERNEL_MODULE", "no_such_kernel_module")
+    monkeypatch.setattr(kernels, "KERNEL_MODULE", "no_such_kernel_module")
     code, output = dl7(course, "run", "step1")
     assert code == 2
     assert "error: could not start a Jupyter kernel" in output and "no_such_kernel_module" in output
@@ -374,6 +374,56 @@ def test_ctrl_c_during_validate_is_exit_130_one_line_and_no_kernel(course: Path,
     assert output.strip().splitlines()[-1].endswith("interrupted"), output
     assert not kernels_in(course), "no kernel outlives validation"
     assert seconds < 20, "it stops at once, without running the notebooks still queued"
+
+
+def declare_kernel_env(course: Path) -> None:
+    manifest = course / "curriculum.yaml"
+    block = 'kernel:\n  env:\n    COURSE_GREETING: "bonjour"\n'
+    manifest.write_text(manifest.read_text().replace("steps:\n", block + "steps:\n", 1))
+
+
+@pytest.mark.parametrize("last", ["print('done')", "import time\ntime.sleep(120)", "os._exit(1)"])
+def test_run_gives_the_kernel_the_courses_env_and_leaves_none_of_its_processes(
+    course: Path, isolated: Path, last: str
+) -> None:
+    from tests.processes import CHILD_CELL, kill_if_alive, wait_for_file, wait_gone
+
+    declare_kernel_env(course)
+    manifest = course / "curriculum.yaml"  # basics' 30 s cell limit: 3 s for the sleeping cell
+    manifest.write_text(manifest.read_text().replace("cell_timeout: 30\n", "cell_timeout: 3\n", 1))
+    dl7(course, "status")
+    add_cell(isolated, CHILD_CELL + "print(os.environ.get('COURSE_GREETING'))\n" + last)
+    child = None
+    try:
+        code, output = dl7(course, "run", "step1", "--json")
+        assert code == 1, output
+        child = int(wait_for_file(isolated / "notebooks" / "child.pid"))
+        assert wait_gone(child), "a process the kernel started outlived `dl7 run`"
+        outcome = json.loads(output)["notebooks"][0]["outcome"]
+        assert outcome == {"print('done')": "completed", "os._exit(1)": "dead"}.get(last, "timeout")
+        if outcome != "dead":  # a kernel that dies at once may take its last outputs with it
+            executed = sorted((isolated / ".dl7" / "runs" / "step1").glob("*.ipynb"))[-1]
+            outputs = json.loads(executed.read_text())["cells"][-1]["outputs"]
+            assert outputs[0]["text"].startswith("bonjour"), "the course's env reached the kernel"
+    finally:
+        kill_if_alive(child)
+
+
+def test_ctrl_c_during_run_leaves_none_of_the_kernels_processes(course: Path, isolated: Path) -> None:
+    from tests.processes import CHILD_CELL, kill_if_alive, wait_gone
+
+    dl7(course, "status")
+    add_cell(isolated, CHILD_CELL + "import time\ntime.sleep(120)")
+    pid_file = isolated / "notebooks" / "child.pid"
+    child = None
+    try:
+        code, output, _ = interrupt(["run", "step1"], course, lambda pid: pid_file.exists(), 0.2)
+        assert code == 130, output
+        child = int(pid_file.read_text())
+        assert wait_gone(child), "a process the kernel started outlived Ctrl-C"
+        assert not kernels_in(isolated), "no kernel outlives the run"
+    finally:
+        kill_if_alive(child)
 
 
 def test_one_notebook_of_a_longer_step_does_not_call_the_step_done(isolated: Path) -> None:

@@ -46,38 +46,67 @@ def test_only_code_changes_count_not_outputs_or_markdown() -> None:
 
 @pytest.mark.kernel
 def test_a_warm_kernel_has_the_imports_loaded_and_a_clean_namespace(tmp_path: Path) -> None:
-    from dl7.execute import KERNEL_ENV, execute
+    from dl7 import kernels
+    from dl7.execute import execute
 
     (tmp_path / "mine.py").write_text("VALUE = 1\n")
-    warm = WarmKernel(tmp_path, dict(KERNEL_ENV), ("json", "mine", "no_such_module_dl7"))
-    km = warm.take(120)
+    env = kernels.environment({"COURSE_GREETING": "bonjour"})
+    warm = WarmKernel(tmp_path, env, ("json", "mine", "no_such_module_dl7"), timeout=120)
+    km = warm.take()
     assert km is not None, warm.error
     nb = nb_with(
         "import sys\nprint(sorted(k for k in ('json', 'mine') if k in sys.modules))",
         "print([k for k in globals() if 'warm' in k])",
+        "import os\nprint(os.environ['COURSE_GREETING'])",
     )
     process = km.provisioner.process
     execution = execute(nb, tmp_path, cell_timeout=30, budget=60, km=km)
     assert execution.completed
     outputs = [c["outputs"][0]["text"].strip() for c in execution.nb.cells]
-    assert outputs == ["['json']", "[]"], "libraries warm; the learner's own module and namespace are not"
+    assert outputs[:2] == ["['json']", "[]"], "libraries warm; the learner's own module and namespace are not"
+    assert outputs[2] == "bonjour", "the warm kernel has the course's environment"
     assert execution.nb.cells[0]["execution_count"] == 1, "the warm-up is no cell of the run"
     assert process.poll() is not None, "the kernel is shut down after the run, as every kernel"
 
 
 @pytest.mark.kernel
 def test_discard_kills_the_waiting_kernel(tmp_path: Path) -> None:
-    from dl7.execute import KERNEL_ENV
+    from dl7 import kernels
+    from tests.processes import CHILD_CELL, kill_if_alive, wait_for_file, wait_gone
 
-    warm = WarmKernel(tmp_path, dict(KERNEL_ENV), ())
-    for _ in range(300):
-        if warm.ready:
-            break
-        time.sleep(0.1)
+    warm = WarmKernel(tmp_path, kernels.environment(), (), timeout=120)
+    warm._ready.wait(120)
+    assert warm.ready, warm.error
     process = warm.km.provisioner.process
     assert process.poll() is None
+    kc = warm.km.blocking_client()  # as if the kernel had started a process of its own
+    kc.start_channels()
+    kc.execute_interactive(CHILD_CELL, timeout=60)
+    kc.stop_channels()
+    child = int(wait_for_file(tmp_path / "child.pid"))
+    try:
+        warm.discard()
+        assert process.poll() is not None
+        assert wait_gone(child), "a process the waiting kernel started outlived it"
+    finally:
+        kill_if_alive(child)
+
+
+@pytest.mark.kernel
+def test_a_kernel_discarded_while_it_starts_is_stopped_once_started(tmp_path: Path) -> None:
+    from dl7 import kernels
+
+    warm = WarmKernel(tmp_path, kernels.environment(), (), timeout=120)
+    deadline = time.monotonic() + 60
+    while warm.km is None or warm.km.provisioner is None:  # launched, not yet ready
+        assert time.monotonic() < deadline and not warm._ready.is_set()
+        time.sleep(0.001)
+    km = warm.km
     warm.discard()
-    assert process.poll() is not None
+    assert warm._ready.wait(120)
+    assert (
+        km.provisioner is None or km.provisioner.process is None or km.provisioner.process.poll() is not None
+    )
 
 
 class Lines:

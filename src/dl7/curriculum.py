@@ -6,7 +6,7 @@ has a registered checker. Every problem is a :class:`ManifestError` naming the f
 and the field (``curriculum.yaml:41: steps[1].notebooks[0].exercises[2].id: ...``).
 
 Checker registration is found statically (``@checker("id")`` decorators found in the source),
-so loading a manifest never imports numpy, TensorFlow or the course's checker code.
+so loading a manifest never imports the course's libraries or its checker code.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from dl7 import locations
 from dl7.errors import Dl7Error, ManifestError
 
 if TYPE_CHECKING:
@@ -28,12 +29,14 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 2  # what dl7 writes; it reads every version in FORMATS
 FORMATS = (1, 2)  # 2 adds test-cell exercises, points, manually graded cells and side files
-CURRICULUM_ENV = "DL7_CURRICULUM"
+CURRICULUM_ENV = locations.CURRICULUM_ENV
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _EXERCISE_ID = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z_][a-z0-9_]*$")
 
 DEFAULT_CELL_TIMEOUT = 120
 DEFAULT_BUDGET = 600
+DEFAULT_WARM_TIMEOUT = 60  # seconds `dl7 watch` waits for a warm kernel; a course may need more
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,15 @@ class Step:
 
 
 @dataclass(frozen=True)
+class KernelNeeds:
+    """What the course needs from its kernel (the manifest's ``kernel:`` block)."""
+
+    env: dict[str, str] = field(default_factory=dict)  # set in every kernel (run, watch, validate, lab)
+    warm_timeout: int = DEFAULT_WARM_TIMEOUT  # seconds `dl7 watch` waits for a kernel started ahead
+    libraries: tuple[str, ...] = ()  # modules `dl7 doctor` imports in a fresh interpreter, timed
+
+
+@dataclass(frozen=True)
 class Curriculum:
     path: Path  # the manifest file
     id: str
@@ -116,6 +128,8 @@ class Curriculum:
     checkers: tuple[str, ...]  # dotted module names, or absolute paths of .py files
     steps: tuple[Step, ...]
     source: dict[str, str] = field(default_factory=dict)
+    kernel: KernelNeeds = field(default_factory=KernelNeeds)
+    datasets: str | None = None  # the module declaring the course's data sets (absolute .py path or dotted)
 
     @property
     def root(self) -> Path:
@@ -264,7 +278,18 @@ class _Parser:
 
     def course(self, manifest: Path) -> Curriculum:
         doc = self.doc
-        root_keys = {"format", "id", "title", "description", "source", "checkers", "defaults", "steps"}
+        root_keys = {
+            "format",
+            "id",
+            "title",
+            "description",
+            "source",
+            "checkers",
+            "defaults",
+            "kernel",
+            "datasets",
+            "steps",
+        }
         top = _mapping(doc, (), doc.data, root_keys)
         version = top.get("format", int)
         if version not in FORMATS:
@@ -285,12 +310,15 @@ class _Parser:
         )
         self.cell_timeout = defaults.positive("cell_timeout", DEFAULT_CELL_TIMEOUT)
         self.budget = defaults.positive("budget", DEFAULT_BUDGET)
+        kernel = self.kernel(top.get("kernel", dict, required=False, default={}))
         checkers: list[str] = []
         for cpath, spec in top.items("checkers", required=False):
             if not isinstance(spec, str) or not spec.strip():
                 raise doc.error(cpath, "expected a module name, a path to a .py file or a package folder")
             checkers.append(_checker_spec(doc, cpath, spec, self.root))
         self.registered = _registered_ids(doc, checkers)
+        datasets = top.get("datasets", str, required=False)
+        datasets = _datasets_spec(doc, ("datasets",), datasets, self.root) if datasets is not None else None
         steps = tuple(self.step(path, value) for path, value in top.items("steps"))
         if not steps:
             raise doc.error(("steps",), "a course needs at least one step")
@@ -305,7 +333,31 @@ class _Parser:
             tuple(checkers),
             steps,
             {str(k): str(v) for k, v in source.items()},
+            kernel=kernel,
+            datasets=datasets,
         )
+
+    def kernel(self, value: Any) -> KernelNeeds:
+        """The ``kernel:`` block: environment variables, the warm-up time, the libraries to try."""
+        k = _mapping(self.doc, ("kernel",), value, {"env", "warm_timeout", "libraries"})
+        env: dict[str, str] = {}
+        for name, text in k.get("env", dict, required=False, default={}).items():
+            where = ("kernel", "env", name)
+            if not isinstance(name, str) or not _ENV_NAME.match(name):
+                raise self.doc.error(where, f"{name!r} is not an environment variable name")
+            if name.startswith("DL7_"):
+                raise self.doc.error(where, "DL7_ variables are set by dl7 itself, not by a course")
+            if not isinstance(text, str):  # YAML reads 2 as a number and yes as a boolean
+                raise self.doc.error(where, "expected a string", hint=f'quote the value: {name}: "{text}"')
+            if "\x00" in text:
+                raise self.doc.error(where, "a NUL character cannot be in an environment variable")
+            env[name] = text
+        libraries = []
+        for lpath, name in k.items("libraries", required=False):
+            if not isinstance(name, str) or not all(part.isidentifier() for part in name.split(".")):
+                raise self.doc.error(lpath, f"{name!r} is not a module name (e.g. numpy or scipy.signal)")
+            libraries.append(name)
+        return KernelNeeds(env, k.positive("warm_timeout", DEFAULT_WARM_TIMEOUT), tuple(libraries))
 
     def step(self, spath: tuple[Any, ...], value: Any) -> Step:
         s = _mapping(self.doc, spath, value, {"id", "title", "summary", "readings", "notebooks"})
@@ -460,6 +512,21 @@ def _checker_spec(doc: LocatedYaml, path: tuple[Any, ...], spec: str, root: Path
         raise doc.error(
             path, f"{spec!r} is neither a dotted module name, a .py file nor a package folder (a/b)"
         )
+    return spec
+
+
+def _datasets_spec(doc: LocatedYaml, path: tuple[Any, ...], spec: str, root: Path) -> str:
+    """The module declaring the course's data sets (``dl7.datasets``), as the kernel loads it:
+    the absolute path of a ``.py`` file inside the course, or a dotted name of an installed module."""
+    if spec.endswith(".py"):
+        full = (root / spec).resolve()
+        if not full.is_relative_to(root.resolve()):
+            raise doc.error(path, f"{spec!r} points outside the course folder {root}")
+        if not full.is_file():
+            raise doc.error(path, f"data-set declarations not found: {full}")
+        return str(full)
+    if not spec.strip() or not all(part.isidentifier() for part in spec.split(".")):
+        raise doc.error(path, f"{spec!r} is neither a .py file in the course nor a dotted module name")
     return spec
 
 

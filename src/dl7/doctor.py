@@ -2,7 +2,9 @@
 
 Every check is a plain function returning a :class:`Finding`; none raises, none writes anything
 but a probe file it removes again, and none moves a corrupt progress file aside (only reading
-it): the doctor looks, the learner decides.
+it): the doctor looks, the learner decides. What it tries of the course (a kernel with the
+course's environment, the libraries the course declares under ``kernel.libraries``) it reads
+from the course's manifest.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-MIN_FREE_BYTES = 2 * 1024**3  # the executed copies, a fetched MNIST and TensorFlow's caches
+if TYPE_CHECKING:
+    from dl7.curriculum import Curriculum, KernelNeeds
+
+MIN_FREE_BYTES = 2 * 1024**3  # the executed copies, fetched data sets and libraries' caches
 KERNEL_SLOW_S = 20.0
-TF_TIMEOUT_S = 180
+IMPORT_TIMEOUT_S = 180  # per library: a large one on a busy laptop, with room to spare
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,19 @@ def dl7_version() -> Finding:
     return Finding("dl7", True, f"{__version__} ({Path(__file__).resolve().parent})")
 
 
-def kernel() -> Finding:
-    """Start a real kernel the way `dl7 run` does, run one cell, and time it."""
+def course(load: Callable[[], Curriculum]) -> tuple[Finding, Curriculum | None]:
+    """The course's manifest loads (its kernel needs are read from it)."""
+    from dl7.errors import Dl7Error
+
+    try:
+        loaded = load()
+    except Dl7Error as exc:
+        return Finding("course", False, exc.message, exc.hint or "`dl7 validate` explains more"), None
+    return Finding("course", True, f"{loaded.title} ({loaded.path})"), loaded
+
+
+def kernel(env: Mapping[str, str] | None = None) -> Finding:
+    """Start a real kernel the way `dl7 run` does (``env``: the course's), run one cell, time it."""
     from dl7.execute import execute
 
     nb = {
@@ -73,7 +90,9 @@ def kernel() -> Finding:
     start = time.monotonic()
     try:
         with open(os.devnull, "w", encoding="utf-8") as log:
-            execution = execute(nb, Path.cwd(), cell_timeout=60, budget=90, kernel_log=log)
+            execution = execute(
+                nb, Path.cwd(), cell_timeout=60, budget=90, kernel_log=log, course_env=dict(env or {})
+            )
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the doctor reports; it never raises
@@ -95,32 +114,45 @@ def kernel() -> Finding:
     return Finding("kernel", True, f"starts from this environment in {seconds:.1f} s", seconds=seconds)
 
 
-def tensorflow() -> Finding:
-    """Import TensorFlow in a fresh interpreter, as a notebook does, and time it."""
-    from dl7.execute import KERNEL_ENV
+# Runs in a fresh interpreter: imports one library, prints its version (or "?") last.
+_IMPORT_CODE = """
+import importlib, sys
+module = importlib.import_module(sys.argv[1])
+print(getattr(module, "__version__", None) or "?")
+"""
 
-    code = "import keras, tensorflow as tf; print(tf.__version__, keras.__version__)"
-    fix = f"{sys.executable} -m pip install 'tensorflow-cpu>=2.16' (or reinstall dl7)"
+
+def libraries(needs: KernelNeeds) -> list[Finding]:
+    """Import each library the course declares (``kernel.libraries``) in a fresh interpreter
+    with the course's kernel environment, as a notebook would, and time it: one finding each."""
+    from dl7 import kernels
+
+    env = {**os.environ, **kernels.environment(needs.env)}
+    return [_library(name, env) for name in needs.libraries]
+
+
+def _library(name: str, env: dict[str, str]) -> Finding:
+    fix = f"{sys.executable} -m pip install {name} (or reinstall the course's requirements)"
     start = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-c", code],
+            [sys.executable, "-c", _IMPORT_CODE, name],
             capture_output=True,
             text=True,
-            timeout=TF_TIMEOUT_S,
-            env={**os.environ, **KERNEL_ENV},
+            timeout=IMPORT_TIMEOUT_S,
+            env=env,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return Finding("tensorflow", False, f"the import took longer than {TF_TIMEOUT_S} s", fix)
+        return Finding(name, False, f"the import took longer than {IMPORT_TIMEOUT_S} s", fix)
     except OSError as exc:
-        return Finding("tensorflow", False, f"cannot start Python: {exc}", fix)
+        return Finding(name, False, f"cannot start Python: {exc}", fix)
     seconds = time.monotonic() - start
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return Finding("tensorflow", False, f"does not import: {last}", fix, seconds)
-    tf, keras = (done.stdout.split() + ["?", "?"])[:2]
-    return Finding("tensorflow", True, f"{tf} (Keras {keras}) imports in {seconds:.1f} s", seconds=seconds)
+        return Finding(name, False, f"does not import: {last}", fix, seconds)
+    version = (done.stdout.strip().splitlines() or ["?"])[-1]
+    return Finding(name, True, f"{version} imports in {seconds:.1f} s", seconds=seconds)
 
 
 def jupyterlab() -> Finding:
@@ -200,10 +232,14 @@ def disk(root: Path) -> Finding:
     return Finding("disk", True, shown)
 
 
-def datasets() -> Finding:
+def datasets(loaded: Curriculum | None = None) -> Finding:
+    """The course's data sets (``loaded``'s; without it, the course this folder serves)."""
     from dl7 import datasets as registry
 
-    rows = registry.registry()
+    try:
+        rows = registry.registry(loaded)
+    except registry.DatasetError as exc:  # the course's declarations cannot be read
+        return Finding("data sets", False, exc.message, exc.hint or "`dl7 validate` explains more")
     present = [r.name for r in rows if r.cached]
     missing = [r.name for r in rows if not r.cached]
     detail = f"present: {', '.join(present) or 'none'}"
@@ -212,19 +248,27 @@ def datasets() -> Finding:
     return Finding("data sets", True, detail)
 
 
-def diagnose(root: Path, *, skip_tensorflow: bool = False) -> list[Finding]:
+def diagnose(
+    root: Path, load: Callable[[], Curriculum] | None = None, *, skip_libraries: bool = False
+) -> list[Finding]:
+    """Every check, in order. ``load`` gives the course (a broken manifest is one finding);
+    ``skip_libraries`` leaves out importing the course's libraries, the slowest check."""
+    from dl7.curriculum import KernelNeeds
+
+    found: list[Finding] = [python_version(), dl7_version()]
+    loaded = None
+    if load is not None:
+        finding, loaded = course(load)
+        found.append(finding)
+    needs = loaded.kernel if loaded is not None else KernelNeeds()
     checks: list[Callable[[], Finding | list[Finding]]] = [
-        python_version,
-        dl7_version,
-        kernel,
+        lambda: kernel(needs.env),
+        lambda: [] if skip_libraries else libraries(needs),
         jupyterlab,
         lambda: workspace(root),
         lambda: disk(root),
-        datasets,
+        lambda: datasets(loaded),
     ]
-    if not skip_tensorflow:
-        checks.insert(3, tensorflow)
-    found: list[Finding] = []
     for check in checks:
         result = check()
         found.extend(result if isinstance(result, list) else [result])

@@ -1,14 +1,13 @@
 """Execute one notebook in a fresh kernel with nbclient.
 
-The kernel runs *this* interpreter (``sys.executable -m ipykernel_launcher``), not whatever
-``python3`` kernelspec the machine has, with the notebook's folder as cwd, TensorFlow's
-start-up noise silenced, and the course's checker modules named in ``DL7_CHECKERS``.
+The kernel is started by :mod:`dl7.kernels` (this Python, the course's environment, the
+checker modules) with the notebook's folder as cwd.
 
 Every cell runs even after an error (a learner's later exercises are still checked); a
-per-cell timeout and a whole-notebook budget stop runaway cells; the kernel is always shut
-down (immediately: nbclient's graceful shutdown stalls intermittently) on success, timeout,
-a dead kernel or Ctrl-C. A learner's exception, a timeout or a dead kernel is an *outcome*
-(:class:`Execution`), not an error of dl7.
+per-cell timeout and a whole-notebook budget stop runaway cells; the kernel is always stopped
+with every process it started (:func:`dl7.kernels.stop`) on success, timeout, a dead kernel or
+Ctrl-C. A learner's exception, a timeout or a dead kernel is an *outcome* (:class:`Execution`),
+not an error of dl7.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import atexit
 import contextlib
 import json
 import logging
-import os
 import re
 import signal
 import sys
@@ -33,25 +31,11 @@ from typing import IO, Any
 from dl7.notebook_format import nbformat
 
 # isort: split
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from dl7.checks import CHECKERS_ENV
+from dl7 import kernels
 from dl7.errors import Dl7Error
-
-# Kernel environment: TF_CPP_MIN_LOG_LEVEL=2 and oneDNN off silence TensorFlow's import
-# completely (measured; see DESIGN.md), and oneDNN off was also ~8 % faster on these CPUs.
-KERNEL_ENV = {
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "TF_ENABLE_ONEDNN_OPTS": "0",
-    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-}
-
-
-KERNEL_MODULE = "ipykernel_launcher"
 
 
 @dataclass(frozen=True)
@@ -80,23 +64,6 @@ class Execution:
         return self.outcome == "completed"
 
 
-class _ThisPython(KernelSpecManager):  # type: ignore[misc]
-    """A kernelspec manager that always answers with this interpreter's ipykernel."""
-
-    def __init__(self, extra_env: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.extra_env = extra_env
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return KernelSpec(
-            argv=[sys.executable, "-m", KERNEL_MODULE, "-f", "{connection_file}"],
-            display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (dl7)",
-            language="python",
-            env=self.extra_env,
-            metadata={"debugger": False},
-        )
-
-
 # Every client with a kernel, so Ctrl-C can stop them all at once (validate runs several in
 # threads, where no signal handler can be installed); once set, no new kernel starts.
 _active: set[_Client] = set()
@@ -120,24 +87,27 @@ def _ask_to_stop(signum: int, frame: Any) -> None:
 
 
 def _kill(client: _Client) -> None:
-    process = getattr(getattr(client.km, "provisioner", None), "process", None)
-    if process is not None and process.poll() is None:
-        try:
-            process.kill()
-        except OSError:
-            pass
+    kernels.kill(client.kernel)
 
 
 class _Client(NotebookClient):  # type: ignore[misc]
-    def __init__(self, *args: Any, spec_manager: KernelSpecManager, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, env: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._spec_manager = spec_manager
+        self._env = env
+        # Ours to stop, kept here: nbclient forgets its manager (km = None) when it cleans up.
+        self.kernel: kernels.Manager | None = kwargs.get("km")
         self.interrupted = False
         self.started_cells = False
 
-    def create_kernel_manager(self) -> AsyncKernelManager:
-        self.km = AsyncKernelManager(kernel_name="dl7-python", kernel_spec_manager=self._spec_manager)
+    def create_kernel_manager(self) -> kernels.Manager:
+        self.km = self.kernel = kernels.manager(self._env)
         return self.km
+
+    async def _async_cleanup_kernel(self) -> None:
+        # The whole process group first, at once: nbclient's shutdown would interrupt the
+        # kernel and poll it every 0.1 s, and never reach the processes the kernel started.
+        kernels.kill_and_reap(self.kernel)
+        await super()._async_cleanup_kernel()
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
         # nbclient has just installed its own SIGINT handler, which shuts the kernel down
@@ -169,23 +139,23 @@ def execute(
     cell_timeout: int,
     budget: int,
     checkers: tuple[str, ...] = (),
+    datasets: str | None = None,
     progress: Callable[[CellEvent], None] | None = None,
     kernel_log: IO[str] | None = None,
     extra_env: dict[str, str] | None = None,
-    km: AsyncKernelManager | None = None,
+    course_env: dict[str, str] | None = None,
+    km: kernels.Manager | None = None,
 ) -> Execution:
     """Run ``nb`` (a dict or NotebookNode, not modified) top to bottom in a fresh kernel.
 
+    ``course_env`` is the course's declared kernel environment (``Curriculum.kernel.env``).
     ``km`` is a kernel started ahead for this run (see :mod:`dl7.watch`); it must be fresh
-    (nothing of a learner's ever ran in it), and like every kernel here it is shut down after.
+    (nothing of a learner's ever ran in it), and like every kernel here it is stopped after.
     """
     # Read as Jupyter does (multi-line sources joined, older minor versions upgraded), without
     # nbformat.reads' schema validation at the end: it only logs, and costs ~60 ms a run.
     nb = nbformat.convert(nbformat.reader.reads(json.dumps(normalised(nb))), 4)  # type: ignore[no-untyped-call]
-    env = {**KERNEL_ENV, **(extra_env or {})}
-    if checkers:
-        env[CHECKERS_ENV] = os.pathsep.join(checkers)
-    spec_manager = _ThisPython(env)
+    env = kernels.environment(course_env, checkers, extra_env, datasets=datasets)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     position = {cell_index: n for n, cell_index in enumerate(code_cells)}
     start = time.monotonic()
@@ -198,7 +168,7 @@ def execute(
     client = _Client(
         nb,
         km=km,
-        spec_manager=spec_manager,
+        env=env,
         timeout_func=timeout_for,
         allow_errors=True,
         shutdown_kernel="immediate",
@@ -221,10 +191,7 @@ def execute(
     client.on_cell_executed = on_done
     outcome, message = "completed", ""
     quiet = _quiet_jupyter_logs()
-    launch: dict[str, Any] = {"cwd": str(cwd)}
-    if kernel_log is not None:
-        launch["stdout"] = kernel_log
-        launch["stderr"] = kernel_log
+    launch = kernels.launch_options(cwd, kernel_log)
     if _stop.is_set():  # Ctrl-C came while this run waited its turn
         quiet()
         raise KeyboardInterrupt
@@ -315,33 +282,14 @@ _CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 def _no_kernel(exc: BaseException) -> Dl7Error:
     """A kernel that never started is dl7's problem to report, not an outcome of the notebook."""
     return Dl7Error(
-        f"could not start a Jupyter kernel ({sys.executable} -m {KERNEL_MODULE}): {exc}",
+        f"could not start a Jupyter kernel ({sys.executable} -m {kernels.KERNEL_MODULE}): {exc}",
         hint="install ipykernel into the environment that runs dl7: pip install ipykernel",
     )
 
 
 def _shutdown(client: _Client) -> None:
-    """Make sure no kernel outlives the run, whatever happened (a second Ctrl-C included)."""
-    km: Any = client.km  # an AsyncKernelManager: its methods are coroutines
-    if km is None:
-        return
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    if previous is None:
-        previous = signal.default_int_handler
-    try:
-        loop = asyncio.new_event_loop()
-        try:
-            if loop.run_until_complete(km.is_alive()):
-                loop.run_until_complete(km.shutdown_kernel(now=True))
-        finally:
-            loop.close()
-    except Exception:  # best effort: the kernel may be gone already
-        pass
-    finally:
-        _kill(client)
-        if main:
-            signal.signal(signal.SIGINT, previous)
+    """Make sure no kernel, nor anything it started, outlives the run, whatever happened."""
+    kernels.stop(client.kernel)
 
 
 _QUIET_NAMES = ("traitlets", "jupyter_client", "nbclient", "NotebookClient", "asyncio")

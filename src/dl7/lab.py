@@ -3,7 +3,9 @@
 The server listens on 127.0.0.1 only, on a free port, with a fresh random token; its log goes
 to ``.dl7/jupyter.log`` so the terminal shows only the URL. It runs in its own session, so the
 terminal's Ctrl-C reaches dl7 alone, which then stops the server (and with it every kernel)
-without JupyterLab's "Shutdown this Jupyter server (y/[n])?" question.
+without JupyterLab's "Shutdown this Jupyter server (y/[n])?" question. Its kernels get the
+environment `dl7 run` gives the course's kernels (:func:`dl7.kernels.environment`), so a
+notebook behaves the same in JupyterLab and under `dl7 run`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -93,12 +96,19 @@ class Lab:
 
 
 def start(
-    root: Path, notebook: str, log: IO[bytes], *, port: int | None = None, extra: tuple[str, ...] = ()
+    root: Path,
+    notebook: str,
+    log: IO[bytes],
+    *,
+    port: int | None = None,
+    extra: tuple[str, ...] = (),
+    course_env: Mapping[str, str] | None = None,
 ) -> Lab:
-    """Start JupyterLab serving ``root`` with ``notebook`` (relative to it) as its first page."""
+    """Start JupyterLab serving ``root`` with ``notebook`` (relative to it) as its first page;
+    ``course_env``: the course's kernel environment (``Curriculum.kernel.env``)."""
     from importlib.util import find_spec
 
-    from dl7.execute import KERNEL_ENV
+    from dl7.kernels import environment
 
     if find_spec("jupyterlab") is None:
         raise Dl7Error(
@@ -123,7 +133,11 @@ def start(
         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
         *extra,
     ]
-    env = {**os.environ, **{k: v for k, v in KERNEL_ENV.items() if k != "MPLBACKEND"}}
+    # The server passes its environment on to every kernel it starts. Not MPLBACKEND: in
+    # JupyterLab a learner may choose an interactive backend (%matplotlib widget).
+    kernel_env = environment(course_env)
+    kernel_env.pop("MPLBACKEND", None)
+    env = {**os.environ, **kernel_env}
     process = subprocess.Popen(
         command,
         cwd=root,

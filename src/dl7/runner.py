@@ -122,6 +122,8 @@ def run_notebook(
             cell_timeout=nb.cell_timeout,
             budget=nb.budget,
             checkers=curriculum.checkers,
+            datasets=curriculum.datasets,
+            course_env=curriculum.kernel.env,
             progress=listener,
             kernel_log=log,
             km=kernel,  # type: ignore[arg-type]

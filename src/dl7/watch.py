@@ -2,9 +2,11 @@
 
 Every run is still a fresh kernel: nothing a learner wrote ever ran in it before. What is
 done ahead, while the learner types, is what every run would otherwise wait for: starting
-the kernel and importing the libraries the notebook imports (numpy, TensorFlow, ...), found
-installed outside the workspace. The learner's own modules and every line of the notebook run
-only in the real run, so the verdict is the one `dl7 run` gives.
+the kernel (:mod:`dl7.kernels`, with the course's environment) and importing the libraries
+the notebook imports, found installed outside the workspace. How long to wait for that kernel
+is the course's to say (``kernel.warm_timeout``): its libraries may take minutes to import on
+a busy laptop. The learner's own modules and every line of the notebook run only in the real
+run, so the verdict is the one `dl7 run` gives.
 
 A save that changes no code (Jupyter's autosave, or running cells, which saves outputs) does
 not re-run anything: only a change to a cell's source does.
@@ -13,11 +15,9 @@ not re-run anything: only a change to a cell's source does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 _IMPORT = re.compile(
     r"^\s*(?:import\s+([\w.]+(?:\s*(?:as\s+\w+)?\s*,\s*[\w.]+)*)|from\s+([\w.]+)\s+import\b)", re.M
 )
-WARM_TIMEOUT = 180  # seconds: a kernel and TensorFlow on a busy laptop, with room to spare
 
 # Runs in the waiting kernel with silent=True (no execution count, no output, no history) and
 # leaves nothing in the learner's namespace: only sys.modules is warm.
@@ -87,55 +86,63 @@ def code_digest(nb: dict[str, Any]) -> str:
 
 
 class WarmKernel:
-    """A kernel being started in a thread now, in ``cwd``, with ``imports`` imported ahead."""
+    """A kernel being started in a thread now, in ``cwd``, with ``imports`` imported ahead;
+    ``timeout``: seconds to wait for it to be ready (the course's ``kernel.warm_timeout``)."""
 
     def __init__(
-        self, cwd: Path, env: dict[str, str], imports: tuple[str, ...], log: IO[str] | None = None
+        self,
+        cwd: Path,
+        env: dict[str, str],
+        imports: tuple[str, ...],
+        log: IO[str] | None = None,
+        *,
+        timeout: float,
     ) -> None:
         self.cwd = cwd
+        self.timeout = timeout
         self.km: Any = None
         self.error: BaseException | None = None
         self.seconds = 0.0
         self._ready = threading.Event()
+        self._discarded = threading.Event()
         self._thread = threading.Thread(
             target=self._start, args=(env, imports, log), name="dl7-warm-kernel", daemon=True
         )
         self._thread.start()
 
     def _start(self, env: dict[str, str], imports: tuple[str, ...], log: IO[str] | None) -> None:
-        from jupyter_client.manager import AsyncKernelManager
-
-        from dl7.execute import _ThisPython
+        from dl7 import kernels
 
         started = time.monotonic()
         loop = asyncio.new_event_loop()
+        km = None
         try:
-            km = AsyncKernelManager(kernel_name="dl7-python", kernel_spec_manager=_ThisPython(env))
+            km = kernels.manager(env)
             self.km = km
-            launch: dict[str, Any] = {"cwd": str(self.cwd)}
-            launch["stdout"] = launch["stderr"] = log if log is not None else subprocess.DEVNULL
-            loop.run_until_complete(km.start_kernel(**launch))
+            loop.run_until_complete(km.start_kernel(**kernels.launch_options(self.cwd, log)))
             kc = km.client()
             kc.start_channels()
             try:
-                loop.run_until_complete(kc.wait_for_ready(timeout=WARM_TIMEOUT))
+                loop.run_until_complete(kc.wait_for_ready(timeout=self.timeout))
                 if imports:
                     msg_id = kc.execute(
                         _WARM_CODE.format(names=list(imports)), silent=True, store_history=False
                     )
-                    loop.run_until_complete(_reply(kc, msg_id))
+                    loop.run_until_complete(_reply(kc, msg_id, self.timeout))
             finally:
                 kc.stop_channels()
         except BaseException as exc:  # reported by take(); the run then starts its own kernel
             self.error = exc
         finally:
             loop.close()
+            if self._discarded.is_set():  # discarded while it started: stop what did start
+                kernels.stop(km)
             self.seconds = time.monotonic() - started
             self._ready.set()
 
-    def take(self, timeout: float = WARM_TIMEOUT) -> Any:
-        """The started kernel manager (now the caller's to shut down), or None if it failed."""
-        if not self._ready.wait(timeout) or self.error is not None:
+    def take(self, timeout: float | None = None) -> Any:
+        """The started kernel manager (now the caller's to stop), or None if it failed."""
+        if not self._ready.wait(self.timeout if timeout is None else timeout) or self.error is not None:
             self.discard()
             return None
         km, self.km = self.km, None
@@ -146,20 +153,17 @@ class WarmKernel:
         return self._ready.is_set() and self.error is None
 
     def discard(self) -> None:
-        """Kill the waiting kernel (Ctrl-C, or the learner left): no kernel outlives dl7."""
+        """Stop the waiting kernel and all it started (Ctrl-C, or the learner left): no
+        kernel outlives dl7. A kernel still starting is killed too; its thread then ends."""
+        from dl7 import kernels
+
+        self._discarded.set()
         km, self.km = self.km, None
-        process = getattr(getattr(km, "provisioner", None), "process", None)
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(OSError):
-                process.kill()
-                process.wait(5)
-        if km is not None:  # the connection file; cleanup_resources is a coroutine here
-            with contextlib.suppress(Exception):
-                km.cleanup_connection_file()
+        kernels.stop(km)
 
 
-async def _reply(kc: Any, msg_id: str) -> None:
-    deadline = time.monotonic() + WARM_TIMEOUT
+async def _reply(kc: Any, msg_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         msg = await kc.get_shell_msg(timeout=deadline - time.monotonic())
         if msg.get("parent_header", {}).get("msg_id") == msg_id:
@@ -185,20 +189,20 @@ class Watcher:
         self.notebooks = self.notebooks or self.step.notebooks
 
     def env(self) -> dict[str, str]:
-        from dl7.checks import CHECKERS_ENV
-        from dl7.execute import KERNEL_ENV
+        """The environment `dl7 run` gives this course's kernels."""
+        from dl7 import kernels
 
-        env = dict(KERNEL_ENV)
-        if self.curriculum.checkers:
-            env[CHECKERS_ENV] = os.pathsep.join(self.curriculum.checkers)
-        return env
+        return kernels.environment(
+            self.curriculum.kernel.env, self.curriculum.checkers, datasets=self.curriculum.datasets
+        )
 
     def prepare(self, nb: Notebook, source: dict[str, Any]) -> None:
         """Start the next kernel for ``nb`` now, so it waits ready for the next save."""
         if self.warm is not None:
             self.warm.discard()
         cwd = self.ws.learner_path(nb).parent
-        self.warm = WarmKernel(cwd, self.env(), imports_of(source), self.log)
+        timeout = self.curriculum.kernel.warm_timeout
+        self.warm = WarmKernel(cwd, self.env(), imports_of(source), self.log, timeout=timeout)
 
     def run(self, nb: Notebook, source: dict[str, Any]) -> NotebookRun:
         from dl7.runner import run_notebook
