@@ -18,6 +18,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DL7_DATA", str(tmp_path / "data-cache"))
     monkeypatch.delenv("DL7_CURRICULUM", raising=False)
     monkeypatch.delenv("DL7_CHECKERS", raising=False)
+    monkeypatch.delenv("DL7_DATASETS", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return home
 

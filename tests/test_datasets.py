@@ -1,19 +1,25 @@
-"""The dataset registry: offline loading, and fetch() against a local HTTP server.
+"""The data-set API: a course's own declarations, offline loading, the one split, and fetch()
+against a local HTTP server.
 
-Every download is served by a ``http.server`` on 127.0.0.1 from bytes the test made; nothing
-here touches the internet.
+The sets here are a teacher's, declared by a tiny course each test writes; the seven-step
+course's own sets are tested with the course (``tests/course/test_datasets.py``). Every
+download is served by a ``http.server`` on 127.0.0.1 from bytes the test made; nothing here
+touches the internet.
 """
 
 from __future__ import annotations
 
-import gzip
+import ast
 import hashlib
 import io
 import json
 import os
 import socket
 import stat
+import subprocess
+import sys
 import tarfile
+import textwrap
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -24,9 +30,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from dl7 import datasets
+from dl7 import datasets, splits
 from dl7.cli_data import app
 from dl7.datasets import DatasetError, Source
+from dl7.errors import ManifestError
 
 # A tiny local file server -------------------------------------------------------------------
 
@@ -68,6 +75,73 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv(datasets.DATA_ENV, str(folder))
     return folder
+
+
+# A teacher's course that declares its own data sets ------------------------------------------
+
+TEACHER_SETS = """
+# A teacher's data sets: one made in memory, one bundled file, one download, one text.
+from pathlib import Path
+
+import numpy as np
+
+from dl7.datasets import Dataset, Source, Text, TextDataset, load_npz_images
+
+HERE = Path(__file__).resolve().parent
+
+
+def _squares(_):
+    labels = np.array([0, 1, 2, 3] * 5, dtype=np.int64)
+    return Dataset("anything", np.arange(20, dtype=np.float32).reshape(20, 1, 1, 1), labels, tuple("abcd"))
+
+
+def _notes(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    labels = np.array([int(line[0]) for line in lines], dtype=np.int64)
+    return TextDataset("notes", tuple(line[2:] for line in lines), labels, ("low", "high"))
+
+
+SOURCES = [
+    Source("squares", "twenty grey squares", _squares, origin="made by the test", test_fraction=0.4),
+    Source("notes", "labelled notes", _notes, bundled_file=HERE / "notes.txt",
+           origin="ships with the course"),
+    Source("big", "a download", load_npz_images, "https://example.invalid/big.npz", "a" * 64, 2_000_000,
+           "b.npz"),
+]
+TEXTS = [Text("poem", "a short poem", lambda: "roses are red\\n")]
+"""
+
+MANIFEST = """format: 1
+id: {id}
+title: A teacher's course
+{datasets}steps:
+- id: one
+  title: One
+  summary: The only step.
+"""
+
+
+def _course(folder: Path, sets: str | None = TEACHER_SETS, name: str = "sets.py") -> Path:
+    """A course folder: a manifest naming ``name`` (when ``sets`` is given) and that module."""
+    (folder / "notebooks").mkdir(parents=True)
+    if sets is not None:
+        (folder / name).write_text(textwrap.dedent(sets), encoding="utf-8")
+    (folder / "notes.txt").write_text("".join(f"{i % 2} note {i}\n" for i in range(10)), encoding="utf-8")
+    declared = f"datasets: {name}\n" if sets is not None else ""
+    manifest = folder / "curriculum.yaml"
+    manifest.write_text(MANIFEST.format(id=folder.name, datasets=declared), encoding="utf-8")
+    return manifest
+
+
+@pytest.fixture(autouse=True)
+def teacher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The course dl7 uses in these tests is a teacher's (as `--curriculum` would name it), and
+    the test runs outside any course or workspace folder."""
+    course = tmp_path / "teacher"
+    monkeypatch.setenv("DL7_CURRICULUM", str(_course(course)))
+    monkeypatch.delenv(datasets.DATASETS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return course
 
 
 @pytest.fixture
@@ -137,59 +211,166 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-# Offline: the bundled digits ----------------------------------------------------------------
+def test_a_teachers_course_declares_its_own_sets(teacher: Path, data_dir: Path) -> None:
+    rows = {r.name: r for r in datasets.registry()}
+    assert list(rows) == ["squares", "notes", "big"]
+    notes = rows["notes"]
+    assert notes.bundled and notes.cached and notes.path == str(teacher / "notes.txt")
+    assert (
+        notes.size_bytes == (teacher / "notes.txt").stat().st_size and notes.origin == "ships with the course"
+    )
+    assert not rows["big"].cached and rows["big"].url == "https://example.invalid/big.npz"
+    assert not data_dir.exists()  # listing creates nothing
+    squares = datasets.load("squares")
+    assert isinstance(squares, datasets.Dataset) and squares.name == "squares"  # named as declared
+    # the course declares 40 % held out: 2 of each class's 5 for test, as many for validation
+    assert squares.test_fraction == 0.4 and len(squares.split().x_test) == 8
+    assert [len(part) for part in list(squares.split3())[::2]] == [4, 8, 8]
+    assert len(squares.split(test_fraction=0.2).x_test) == 4  # an explicit share still wins
+    texts = datasets.load("notes")
+    assert isinstance(texts, datasets.TextDataset) and texts.texts[1] == "note 1"
+    x_test, y_test = texts.split().x_test, texts.split().y_test  # no share declared: the runner's 20 %
+    assert len(x_test) == 2 and sorted(y_test.tolist()) == [0, 1] and x_test.dtype == object
+    assert datasets.text("poem") == "roses are red\n"
 
 
-def test_digits_load_offline_and_split_is_fixed_and_stratified() -> None:
-    data = datasets.load("digits")
-    images, labels = data
-    assert images.shape == (1797, 8, 8, 1) and images.dtype == np.float32
-    assert images.min() >= 0.0 and images.max() <= 1.0
-    assert labels.shape == (1797,) and set(labels.tolist()) == set(range(10))
-    assert data.num_classes == 10 and len(data) == 1797
-    x_train, y_train, x_test, y_test = data.split()
-    assert len(x_test) == 359 and len(x_train) == 1438  # 20 % of each class held out
-    assert np.bincount(y_test).tolist() == [36, 36, 35, 37, 36, 36, 36, 36, 35, 36]
-    again = datasets.load("digits").split()
-    np.testing.assert_array_equal(again.y_test, y_test)
-    np.testing.assert_array_equal(again.x_train, x_train)
-    assert not np.array_equal(data.split(seed=1).y_train, y_train)
-    assert len(data.split(test_fraction=0.25).x_test) == sum(round(0.25 * n) for n in np.bincount(labels))
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        data.split(test_fraction=0.0)
+def test_an_undeclared_name_is_bad_input_naming_the_known_ones() -> None:
+    with pytest.raises(
+        DatasetError, match="unknown data set 'digits'; known data sets: squares, notes, big"
+    ) as info:
+        datasets.load("digits")
+    assert info.value.exit_code == 2
+    with pytest.raises(DatasetError, match="unknown data set 'mnist'"):
+        datasets.fetch("mnist")
+    with pytest.raises(DatasetError, match="unknown text 'movie-reviews'; known texts: poem") as info:
+        datasets.text("movie-reviews")
+    assert info.value.exit_code == 2
 
 
-def _positions(data: datasets.Dataset, images: np.ndarray) -> list[int]:
-    where = {image.tobytes(): i for i, image in enumerate(data.images)}  # the 1,797 images are distinct
-    return [where[image.tobytes()] for image in images]
+def test_a_course_that_declares_no_sets_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DL7_CURRICULUM", str(_course(tmp_path / "bare", sets=None)))
+    with pytest.raises(DatasetError, match="unknown data set 'digits': this course declares no data sets"):
+        datasets.load("digits")
+    assert datasets.registry() == []
 
 
-def test_digits_shared_split3_is_60_20_20_and_its_test_part_is_splits() -> None:
-    # Steps 3 to 5 train on x_train, choose on x_val and measure once on x_test; split() callers
-    # (step 5 and 7 notebooks) get the same test images, so all their accuracies compare.
-    data = datasets.load("digits")
-    x_train, y_train, x_val, y_val, x_test, y_test = data.split3()
-    assert (len(x_train), len(x_val), len(x_test)) == (1079, 359, 359)
-    assert x_train.shape[1:] == (8, 8, 1) and y_train.dtype == np.int64
-    assert np.bincount(y_val).tolist() == np.bincount(y_test).tolist()  # as large a share as test
-    assert np.all(np.bincount(y_train) >= 104)
-    train, val, test = (_positions(data, x) for x in (x_train, x_val, x_test))
-    assert sorted(train + val + test) == list(range(1797))  # every image exactly once
-    assert all(data.labels[i] == y for i, y in zip(train, y_train, strict=True))
-    assert val == sorted(val) and test == sorted(test) and train != sorted(train)
-    two = data.split()
-    assert test == _positions(data, two.x_test)
-    assert sorted(train + val) == sorted(_positions(data, two.x_train))
-    # pinned: sha256 ordering, so every machine and NumPy version holds out these very images
-    assert test[:5] == [7, 15, 18, 20, 25] and val[:5] == [4, 9, 21, 23, 33] and train[:3] == [1254, 198, 497]
-    again = datasets.load("digits").split3(validation_fraction=0.2, test_fraction=0.2, seed=0)
-    np.testing.assert_array_equal(again.x_val, x_val)
-    tenth = sum(round(0.1 * n) for n in np.bincount(data.labels))
-    assert len(data.split3(validation_fraction=0.1).x_val) == tenth
-    with pytest.raises(ValueError, match="leave nothing to train on"):
-        data.split3(validation_fraction=0.5, test_fraction=0.5)
-    with pytest.raises(ValueError, match="validation_fraction must be between 0 and 1"):
-        data.split3(validation_fraction=1.5)
+def test_the_runner_names_the_declarations_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other.py"
+    other.write_text("from dl7.datasets import Text\nTEXTS = [Text('other', 'x', lambda: 'other')]\n")
+    monkeypatch.setenv(datasets.DATASETS_ENV, str(other))  # wins over the course DL7_CURRICULUM names
+    assert datasets.text("other") == "other"
+    with pytest.raises(DatasetError, match="unknown data set 'squares'"):
+        datasets.load("squares")
+    monkeypatch.setenv(datasets.DATASETS_ENV, "")  # the runner's word for "this course declares none"
+    with pytest.raises(DatasetError, match="declares no data sets"):
+        datasets.load("squares")
+
+
+def test_in_jupyter_the_workspace_names_the_courses_sets(
+    teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dl7.curriculum import load
+    from dl7.workspace import open_workspace
+
+    workspace = tmp_path / "ws"
+    open_workspace(load(teacher / "curriculum.yaml"), workspace)
+    info = json.loads((workspace / ".dl7" / "workspace.json").read_text(encoding="utf-8"))
+    assert info["datasets"] == str(teacher / "sets.py")
+    # A kernel JupyterLab started in the workspace: no variable from the runner, and the course
+    # dl7 would use by default is the seven steps, which have no "squares".
+    monkeypatch.delenv("DL7_CURRICULUM")
+    (workspace / "notebooks").mkdir(exist_ok=True)
+    monkeypatch.chdir(workspace / "notebooks")
+    assert datasets.load("squares").name == "squares"
+    # A workspace made before dl7 recorded the data sets: its recorded course names them.
+    del info["datasets"]
+    (workspace / ".dl7" / "workspace.json").write_text(json.dumps(info), encoding="utf-8")
+    assert datasets.text("poem") == "roses are red\n"
+
+
+def test_an_author_in_the_course_folder_gets_its_sets(teacher: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DL7_CURRICULUM")
+    monkeypatch.chdir(teacher / "notebooks")  # previewing a source notebook in JupyterLab
+    assert datasets.load("squares").name == "squares"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("SOURCES = [\n", r"sets\.py cannot be loaded \(SyntaxError"),
+        ("raise RuntimeError('boom')\n", r"cannot be loaded \(RuntimeError: boom\)"),
+        ("SOURCES = ['digits']\n", r"SOURCES\[0\] is a str, not a dl7\.datasets\.Source"),
+        ("TEXTS = 'poem'\n", "TEXTS must be a list of Text"),
+        (
+            "from dl7.datasets import Text\nTEXTS = [Text('a', '', str), Text('a', '', str)]\n",
+            "TEXTS names 'a' twice",
+        ),
+        (
+            "from dl7.datasets import Source\nSOURCES = [Source('x', '', print, 'https://e.invalid/x')]\n",
+            "x: a downloadable data set needs sha256 and filename",
+        ),
+        (
+            "from dl7.datasets import Source\nSOURCES = [Source('x', '', print, test_fraction=1.5)]\n",
+            "test_fraction must be between 0 and 1",
+        ),
+    ],
+)
+def test_broken_declarations_are_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, problem: str
+) -> None:
+    monkeypatch.setenv("DL7_CURRICULUM", str(_course(tmp_path / "broken", sets=body)))
+    with pytest.raises(DatasetError, match=problem) as info:
+        datasets.load("x")
+    assert info.value.exit_code == 2 and "\n" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("nowhere.py", "datasets: data-set declarations not found"),
+        ("../outside.py", "points outside the course folder"),
+        ("not a module", "is neither a .py file in the course nor a dotted module name"),
+        ("[1]", "datasets: expected a str, got a list"),
+    ],
+)
+def test_the_manifest_checks_its_datasets_key(tmp_path: Path, value: str, problem: str) -> None:
+    from dl7.curriculum import load
+
+    manifest = _course(tmp_path / "course")
+    text = manifest.read_text(encoding="utf-8").replace("datasets: sets.py", f"datasets: {value}")
+    manifest.write_text(text, encoding="utf-8")
+    with pytest.raises(ManifestError, match=problem):
+        load(manifest)
+
+
+def test_a_broken_manifest_is_a_dataset_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = _course(tmp_path / "course")
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "colour: blue\n", encoding="utf-8")
+    monkeypatch.setenv("DL7_CURRICULUM", str(manifest))
+    with pytest.raises(
+        DatasetError, match=r"cannot tell which data sets the course declares: .*curriculum\.yaml"
+    ):
+        datasets.load("squares")
+
+
+# One split, no circle -------------------------------------------------------------------------
+
+
+def test_images_and_sentences_split_by_the_one_definition() -> None:
+    labels = np.array([0, 1, 1, 2, 0, 2, 1, 0, 2, 1] * 3, dtype=np.int64)
+    images = datasets.Dataset("i", np.arange(30, dtype=np.float32).reshape(30, 1, 1, 1), labels, tuple("abc"))
+    sentences = datasets.TextDataset("t", tuple(str(i) for i in range(30)), labels, tuple("abc"))
+    assert datasets.TextDataset.split is datasets.Dataset.split is splits.Labelled.split
+    for a, b in zip(images.split3(seed=3), sentences.split3(seed=3), strict=True):
+        if a.dtype == np.int64:
+            assert a.tolist() == b.tolist()
+        else:
+            assert [str(int(v)) for v in a.ravel()] == b.tolist()
+    assert images.split().x_test.size == 6  # the runner's one default, 20 % of each class
 
 
 def test_split3_of_a_set_with_an_official_test_split_keeps_it() -> None:
@@ -201,22 +382,34 @@ def test_split3_of_a_set_with_an_official_test_split_keeps_it() -> None:
     assert len(x_val) == 4 and len(x_train) == 16  # validation as large a share as the test part
     assert not set(x_val.ravel().tolist()) & {20.0, 21.0, 22.0, 23.0}
     assert data.split().x_test.ravel().tolist() == [20, 21, 22, 23] and len(data.split().x_train) == 20
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.split(test_fraction=0.0)
+    with pytest.raises(ValueError, match="leave nothing to train on"):
+        data.split3(validation_fraction=0.5, test_fraction=0.5)
 
 
-def test_registry_lists_builtin_sets_with_checksums(data_dir: Path) -> None:
-    rows = {r.name: r for r in datasets.registry()}
-    assert {"digits", "movie-reviews", "mnist", "cifar10"} <= set(rows)
-    assert rows["digits"].bundled and rows["digits"].cached
-    reviews = rows["movie-reviews"]
-    assert reviews.bundled and reviews.cached and reviews.url is None
-    for name in ("mnist", "cifar10"):
-        row = rows[name]
-        assert not row.cached and row.path is None
-        assert row.url and row.url.startswith("https://")
-        assert row.sha256 and len(row.sha256) == 64 and int(row.sha256, 16) >= 0
-        assert row.size_bytes and row.size_bytes > 1_000_000
-    assert rows["cifar10"].url == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-    assert not data_dir.exists()  # listing creates nothing
+def test_the_split_module_stands_alone_and_the_circle_is_gone() -> None:
+    # Before: dl7.datasets imported dl7.textsets, whose split imported dl7.datasets back.
+    source = Path(splits.__file__).read_text(encoding="utf-8")
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not {m for m in imported if m == "dl7" or m.startswith("dl7.")}
+    probe = (
+        "import sys, importlib.util\n"
+        "import dl7.splits\n"
+        "assert 'dl7.datasets' not in sys.modules\n"
+        "assert importlib.util.find_spec('dl7.textsets') is None\n"
+        "import dl7.datasets\n"
+        "heavy = {'numpy', 'sklearn', 'yaml', 'urllib.request', 'dl7.download', 'dl7.checks'}\n"
+        "heavy |= {'dl7.curriculum'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_cache_dir_defaults_to_platformdirs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,117 +424,13 @@ def test_load_uncached_names_the_fetch_command_and_stays_offline(monkeypatch: py
         raise AssertionError("load() must not touch the network")
 
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    with pytest.raises(DatasetError, match="`dl7 data fetch mnist`"):
-        datasets.load("mnist")
-    with pytest.raises(DatasetError, match="`dl7 data fetch cifar10`"):
-        datasets.load("cifar10")
+    with pytest.raises(DatasetError, match=r"not downloaded yet \(2 MB\); run `dl7 data fetch big`"):
+        datasets.load("big")
 
 
-def test_unknown_name_is_bad_input() -> None:
-    with pytest.raises(DatasetError, match="unknown data set 'mnsit'; known data sets: digits") as info:
-        datasets.load("mnsit")
-    assert info.value.exit_code == 2
-    with pytest.raises(DatasetError):
-        datasets.fetch("mnsit")
-
-
-def test_fetch_of_a_bundled_set_downloads_nothing(data_dir: Path) -> None:
-    assert datasets.fetch("digits") is None
+def test_fetch_of_an_offline_set_downloads_nothing(data_dir: Path) -> None:
+    assert datasets.fetch("squares") is None and datasets.fetch("notes") is None
     assert not data_dir.exists()
-
-
-# Offline: the movie-review sentences that ship with dl7 ---------------------------------------
-
-MOVIE_README = datasets.data_root() / "movie-reviews" / "README.md"
-
-
-def test_movie_reviews_counts_labels_and_text() -> None:
-    data = datasets.load("movie-reviews")
-    assert isinstance(data, datasets.TextDataset) and data.name == "movie-reviews"
-    assert len(data) == 10_568 and len(data.texts) == 10_568 and isinstance(data.texts, tuple)
-    assert data.labels.dtype == np.int64 and data.labels.shape == (10_568,)
-    assert data.class_names == ("negative", "positive") and data.num_classes == 2
-    assert np.bincount(data.labels).tolist() == [5326, 5242]
-    # file order: sentence 1 is rated +2.27, sentence 3 ("Effective but too tepid biopic") -0.6
-    assert data.texts[0].startswith("The Rock is destined to be the 21st Century's new ''Conan''")
-    assert data.texts[2] == "Effective but too tepid biopic" and data.labels[:3].tolist() == [1, 1, 0]
-    # sentence 77 (rated exactly 0.0) is one of the 37 neutral ones left out
-    assert not any(t.startswith("Absorbing and disturbing") for t in data.texts)
-
-
-def test_movie_reviews_split_is_stratified_repeatable_and_disjoint() -> None:
-    data = datasets.load("movie-reviews")
-    split = data.split()
-    x_train, y_train, x_test, y_test = split
-    assert len(x_test) == 1057 and len(x_train) == 9511  # 10 % of each class held out
-    assert np.bincount(y_test).tolist() == [533, 524] and np.bincount(y_train).tolist() == [4793, 4718]
-    assert x_train.dtype == object and isinstance(x_train[0], str) and y_train.dtype == np.int64
-    index = {t: i for i, t in enumerate(data.texts)}
-    train_ids = [index[t] for t in x_train]
-    test_ids = [index[t] for t in x_test]
-    assert sorted(x_train.tolist() + x_test.tolist()) == sorted(data.texts)  # every sentence once
-    assert not set(x_train) & set(x_test)  # disjoint (two sentences occur twice; both copies in train)
-    assert all(data.labels[i] == y for i, y in zip(test_ids, y_test, strict=True))
-    assert test_ids == sorted(test_ids)  # the test sentences in file order
-    assert train_ids != sorted(train_ids)  # the training sentences shuffled
-    again = datasets.load("movie-reviews").split(test_fraction=0.1, seed=0)
-    assert again.x_test.tolist() == x_test.tolist() and again.x_train.tolist() == x_train.tolist()
-    # pinned, so a change to the split (which the checkers share) cannot pass unnoticed
-    assert test_ids[:5] == [15, 36, 44, 46, 76] and train_ids[:3] == [5610, 7762, 8723]
-    other = data.split(seed=1)
-    assert other.x_test.tolist() != x_test.tolist() and len(other.x_test) == 1057
-    assert len(data.split(test_fraction=0.25).x_test) == round(0.25 * 5326) + round(0.25 * 5242)
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        data.split(test_fraction=1.0)
-
-
-def test_movie_reviews_text_for_character_models() -> None:
-    text = datasets.text("movie-reviews")
-    lines = text.split("\n")
-    assert text.endswith("\n") and "\r" not in text
-    assert len(lines) == 10_606 and lines[-1] == ""  # 10,605 sentences, neutral ones included
-    assert lines[0].startswith("The Rock is destined") and lines[76].startswith("Absorbing and disturbing")
-    assert lines[2] == "Effective but too tepid biopic"
-    assert lines[-2].endswith("In this case zero.")
-
-
-def test_python_stdlib_text_is_this_pythons_source() -> None:
-    text = datasets.text("python-stdlib")
-    assert "def dedent(text):" in text and "class JSONDecoder" in text and "\r" not in text
-    assert text == datasets.text("python-stdlib") and len(text) > 200_000
-
-
-def test_unknown_text_is_bad_input() -> None:
-    with pytest.raises(DatasetError, match="unknown text 'shakespeare'; known texts: movie-reviews") as info:
-        datasets.text("shakespeare")
-    assert info.value.exit_code == 2
-
-
-def test_shipped_file_matches_the_readme_checksums() -> None:
-    readme = MOVIE_README.read_text(encoding="utf-8")
-    shipped = datasets.data_root() / "movie-reviews" / "movieReviewSnippets_GroundTruth.txt.gz"
-    packed = shipped.read_bytes()
-    original = gzip.decompress(packed)
-    assert f"| `movieReviewSnippets_GroundTruth.txt.gz` (shipped here) | `{_sha(packed)}` |" in readme
-    assert f"(the original text) | `{_sha(original)}` |" in readme
-    assert _sha(original) == "c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350"  # DESIGN.md
-    row = {r.name: r for r in datasets.registry()}["movie-reviews"]
-    assert row.sha256 == _sha(original) and row.size_bytes == len(packed) and row.path == str(shipped)
-
-
-def test_a_damaged_bundled_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dl7 import textsets
-
-    (tmp_path / "movie-reviews").mkdir()
-    damaged = tmp_path / "movie-reviews" / "movieReviewSnippets_GroundTruth.txt.gz"
-    damaged.write_bytes(gzip.compress(b"1\t1\thi"))
-    monkeypatch.setattr(textsets, "data_root", lambda: tmp_path)
-    with pytest.raises(DatasetError, match=r"is damaged .*reinstall dl7"):
-        datasets.load("movie-reviews")
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # fetch() against the local server -----------------------------------------------------------
@@ -425,14 +514,14 @@ def test_interrupted_download_leaves_no_half_file(server: str, entries: list[str
 
 
 def test_ctrl_c_during_download_leaves_no_half_file(server: str, entries: list[str], data_dir: Path) -> None:
-    _serve(server, entries, "big", b"x" * 300_000)
+    _serve(server, entries, "huge", b"x" * 300_000)
 
     def interrupt(done: int, total: int | None) -> None:
         if done > 0:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        datasets.fetch("big", progress=interrupt)
+        datasets.fetch("huge", progress=interrupt)
     assert _leftovers(data_dir) == []
 
 
@@ -494,7 +583,7 @@ def test_register_rejects_downloads_without_checksum() -> None:
     with pytest.raises(ValueError, match="sha256"):
         datasets.register(Source("nosum", "no checksum", datasets.load_npz_images, "http://x/y"))
     with pytest.raises(ValueError, match="already registered"):
-        datasets.register(Source("digits", "again", datasets.load_npz_images))
+        datasets.register(Source("squares", "again", datasets.load_npz_images))  # the course's
 
 
 # The CLI ------------------------------------------------------------------------------------
@@ -502,20 +591,18 @@ def test_register_rejects_downloads_without_checksum() -> None:
 runner = CliRunner()
 
 
-def test_cli_list_table_and_json() -> None:
+def test_cli_list_table_and_json_show_the_courses_sets(teacher: Path) -> None:
     result = runner.invoke(app, ["list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    for word in ("digits", "movie-reviews", "mnist", "cifar10", "bundled", "storage.googleapis.com"):
+    for word in ("squares", "notes", "big", "bundled", "example.invalid", "ships with the course"):
         assert word in result.output
-    assert "bundled, 558.8 kB" in result.output and "vaderSentiment 3.3.2" in result.output
+    assert "digits" not in result.output  # the seven steps' sets are not this course's
     result = runner.invoke(app, ["list", "--json"])
     assert result.exit_code == 0
     rows = {r["name"]: r for r in json.loads(result.stdout)}
-    assert rows["mnist"]["cached"] is False and rows["digits"]["bundled"] is True
-    reviews = rows["movie-reviews"]
-    assert reviews["bundled"] is True and reviews["cached"] is True and reviews["size_bytes"] == 558_822
-    assert reviews["origin"].startswith("ships with dl7") and reviews["path"].endswith(".txt.gz")
-    assert rows["mnist"]["sha256"] == "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+    assert list(rows) == ["squares", "notes", "big"]
+    assert rows["big"]["cached"] is False and rows["notes"]["bundled"] is True
+    assert rows["notes"]["path"] == str(teacher / "notes.txt")
 
 
 def test_cli_fetch_success(server: str, entries: list[str], data_dir: Path) -> None:
@@ -529,8 +616,8 @@ def test_cli_fetch_success(server: str, entries: list[str], data_dir: Path) -> N
 def test_cli_fetch_unknown_name_exits_2_with_one_line() -> None:
     result = runner.invoke(app, ["fetch", "mnsit"])
     assert result.exit_code == 2
-    assert result.stderr.strip().count("\n") == 0
-    assert "unknown data set 'mnsit'" in result.stderr and "Traceback" not in result.output
+    assert "unknown data set 'mnsit'; known data sets: squares, notes, big" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_cli_fetch_failure_exits_1(server: str, entries: list[str], data_dir: Path) -> None:
@@ -542,6 +629,51 @@ def test_cli_fetch_failure_exits_1(server: str, entries: list[str], data_dir: Pa
     assert _leftovers(data_dir) == []
 
 
-def test_cli_fetch_bundled_says_nothing_to_do() -> None:
-    result = runner.invoke(app, ["fetch", "digits"])
+def test_cli_fetch_offline_set_says_nothing_to_do() -> None:
+    result = runner.invoke(app, ["fetch", "squares"])
     assert result.exit_code == 0 and "nothing to download" in result.stdout
+
+
+def test_cli_lists_the_course_named_with_curriculum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dl7.cli import app as dl7
+    from dl7.cli_common import state
+
+    for name in ("curriculum_path", "curriculum_named"):  # the option sets them for the process
+        monkeypatch.setattr(state, name, getattr(state, name))
+    other = _course(
+        tmp_path / "other", sets="from dl7.datasets import Source\nSOURCES = [Source('own', 'x', print)]\n"
+    )
+    result = runner.invoke(dl7, ["--curriculum", str(other), "data", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["name"] for r in json.loads(result.stdout)] == ["own"]
+
+
+@pytest.mark.kernel
+def test_a_kernel_the_runner_starts_finds_the_courses_sets(
+    teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dl7.curriculum import load
+    from dl7.execute import execute
+
+    curriculum = load(teacher / "curriculum.yaml")
+    # Outside the course and any workspace, with no course named: only the runner's word
+    # (DL7_DATASETS) leads the kernel to this course's sets, not to the seven steps'.
+    monkeypatch.delenv("DL7_CURRICULUM")
+    source = "from dl7 import datasets\nprint(datasets.text('poem'), datasets.load('squares').name)"
+    cell = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None}
+    nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    execution = execute(nb, tmp_path, cell_timeout=60, budget=120, datasets=curriculum.datasets)
+    assert execution.outcome == "completed", execution.message
+    outputs = execution.nb.cells[0].outputs
+    assert [o.get("text") for o in outputs] == ["roses are red\n squares\n"], outputs
+
+
+def test_doctor_reports_the_courses_sets_and_a_broken_declaration(teacher: Path, tmp_path: Path) -> None:
+    from dl7 import doctor
+    from dl7.curriculum import load
+
+    found = doctor.datasets(load(teacher / "curriculum.yaml"))
+    assert found.ok and found.detail.startswith("present: squares, notes; optional, not fetched: big")
+    broken = load(_course(tmp_path / "broken", sets="SOURCES = [1]\n"))
+    found = doctor.datasets(broken)
+    assert not found.ok and "SOURCES[0] is a int, not a dl7.datasets.Source" in found.detail

@@ -1,196 +1,54 @@
-"""The dataset registry: offline sources first, optional downloads with sha256 and a cache.
+"""The data-set API notebooks and checkers use; the data sets themselves are the course's.
 
-``load("digits")`` works anywhere: scikit-learn ships those images, and
-``load("movie-reviews")`` reads sentences that ship with dl7 itself (:mod:`dl7.textsets`,
-which also gives :func:`text` for character models). Larger sets (MNIST,
-CIFAR-10) are downloaded only on request: :func:`fetch` (``dl7 data fetch NAME``) streams the
-file into a temporary file in the cache, verifies its sha256, extracts archives safely and
+A course declares its sets in one Python module that its manifest names (``datasets:
+data/datasets.py``): ``SOURCES``, a sequence of :class:`Source` (labelled sets, bundled or
+downloadable), and ``TEXTS``, a sequence of :class:`Text` (plain text for character models).
+``load(name)`` and ``text(name)`` find that module the way the kernel finds the course's
+checkers: the runner names it in ``$DL7_DATASETS``; without it (a notebook opened in
+JupyterLab) the enclosing workspace's ``workspace.json`` does, else the enclosing
+``curriculum.yaml``, else the course dl7 uses by default (``$DL7_CURRICULUM`` or the one it
+ships). A name the course does not declare is a :class:`DatasetError` naming those it does.
+
+A downloadable set is fetched only on request: :func:`fetch` (``dl7 data fetch NAME``) streams
+the file into a temporary file in the cache, verifies its sha256, extracts archives safely and
 moves the finished folder into place with one rename, so the cache never holds half a data
 set, whatever goes wrong (Ctrl-C included). Nothing here touches the network unless
-:func:`fetch` is called, and this module imports neither typer nor rich.
+:func:`fetch` is called; importing this module imports neither numpy nor typer nor rich.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
-from dl7.atomic import new_file, new_folder
-from dl7.download import Progress, download, extract_tar, install
+from dl7 import locations
 from dl7.errors import DatasetError as DatasetError  # re-exported: notebooks catch it here
-from dl7.errors import ExitCode, os_error
-from dl7.textsets import MOVIE_REVIEWS_FILE, MOVIE_REVIEWS_SHA256, data_root, load_movie_reviews
-from dl7.textsets import TextDataset as TextDataset  # re-exported: the public API is dl7.datasets
-from dl7.textsets import text as text
+from dl7.errors import Dl7Error, ExitCode, os_error
+from dl7.splits import DEFAULT_TEST_FRACTION as DEFAULT_TEST_FRACTION
+from dl7.splits import Dataset as Dataset  # re-exported: the public API is dl7.datasets
+from dl7.splits import Split as Split
+from dl7.splits import Split3 as Split3
+from dl7.splits import TextDataset as TextDataset
 
 if TYPE_CHECKING:
-    import numpy as np
+    from dl7.curriculum import Curriculum
+    from dl7.download import Progress
 
-DATA_ENV = "DL7_DATA"
-DEFAULT_TEST_FRACTION = 0.2  # of each class, for a set without an official test split
-# The digits' shared split (steps 3 to 5, and whatever else calls split() or split3()):
-# 60 % train, 20 % validation, 20 % test of each class, fixed by hashing, not by a generator.
-
-
-@dataclass(frozen=True, eq=False)
-class Split:
-    """A train/test split; unpacks as ``x_train, y_train, x_test, y_test``."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return iter((self.x_train, self.y_train, self.x_test, self.y_test))
-
-
-@dataclass(frozen=True, eq=False)
-class Split3:
-    """A train/validation/test split; unpacks as ``x_train, y_train, x_val, y_val, x_test, y_test``.
-
-    Train on the first pair, make every choice (epochs, sizes, learning rates) by the second,
-    and measure the chosen model once on the third.
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return iter((self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test))
-
-
-def _fraction(value: float | None, default: float, name: str) -> float:
-    fraction = default if value is None else float(value)
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"{name} must be between 0 and 1; got {fraction}")
-    return fraction
-
-
-def _hash_key(seed: int) -> Callable[[int], bytes]:
-    """Order indices by ``sha256(f"{seed}:{index}")``: a shuffle that is the same on every
-    machine and every NumPy and Python version (a random generator's stream may change)."""
-    import hashlib
-
-    def key(i: int) -> bytes:
-        return hashlib.sha256(f"{seed}:{i}".encode()).digest()
-
-    return key
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Images in NHWC layout, float32 in [0, 1], with integer labels; unpacks as ``images, labels``."""
-
-    name: str
-    images: np.ndarray  # (N, H, W, C) float32 in [0, 1]
-    labels: np.ndarray  # (N,) int64 class indices
-    class_names: tuple[str, ...]
-    test_start: int | None = None  # images[test_start:] is the set's official test split, if any
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return iter((self.images, self.labels))
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def split(self, test_fraction: float | None = None, seed: int = 0) -> Split:
-        """A fixed, stratified train/test split: :meth:`split3` with validation folded into train.
-
-        With no ``test_fraction``, a set with an official test split (MNIST, CIFAR-10) uses it;
-        any other set holds out 20 % of each class (the digits: 359 of 1,797). The test part is
-        exactly :meth:`split3`'s, so a model trained on ``split()`` and one trained on
-        ``split3()`` are measured on the same images. Same arguments, same split, everywhere.
-        """
-        train_idx, val_idx, test_idx = self._indices(test_fraction, None, seed, validation=False)
-        del val_idx  # empty
-        return Split(
-            self.images[train_idx], self.labels[train_idx], self.images[test_idx], self.labels[test_idx]
-        )
-
-    def split3(
-        self, validation_fraction: float | None = None, test_fraction: float | None = None, seed: int = 0
-    ) -> Split3:
-        """A fixed, stratified train/validation/test split.
-
-        The test part is :meth:`split`'s. The validation part is ``validation_fraction`` of each
-        class (default: as large a share as the test part), taken from what is left; the rest is
-        for training. The digits by default: 1,079 train, 359 validation, 359 test (60/20/20),
-        the split steps 3 to 5 share; MNIST: 50,000 / 10,000 / its official 10,000.
-
-        Within each class the images are ordered by ``sha256(f"{seed}:{index}")``: the first ones
-        go to test, the next to validation. Training images come in that hashed (shuffled) order,
-        validation and test images in the set's own order.
-        """
-        train_idx, val_idx, test_idx = self._indices(
-            test_fraction, validation_fraction, seed, validation=True
-        )
-        im, lab = self.images, self.labels
-        return Split3(im[train_idx], lab[train_idx], im[val_idx], lab[val_idx], im[test_idx], lab[test_idx])
-
-    def _indices(
-        self, test_fraction: float | None, validation_fraction: float | None, seed: int, *, validation: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        import numpy as np
-
-        key = _hash_key(seed)
-        n = len(self)
-        official = test_fraction is None and self.test_start is not None
-        if official:
-            assert self.test_start is not None
-            test_share = (n - self.test_start) / n
-        else:
-            test_share = _fraction(test_fraction, DEFAULT_TEST_FRACTION, "test_fraction")
-        val_share = _fraction(validation_fraction, test_share, "validation_fraction") if validation else 0.0
-        if test_share + val_share >= 1.0:
-            raise ValueError(
-                f"test_fraction {test_share:.3g} and validation_fraction {val_share:.3g} "
-                "leave nothing to train on"
-            )
-        train: list[int] = []
-        val: list[int] = []
-        test: list[int] = []
-        for label in np.unique(self.labels):
-            members = np.flatnonzero(self.labels == label).tolist()
-            if official:
-                assert self.test_start is not None
-                test += [i for i in members if i >= self.test_start]
-                rest = sorted((i for i in members if i < self.test_start), key=key)
-            else:
-                members.sort(key=key)
-                k = round(test_share * len(members))
-                test += members[:k]
-                rest = members[k:]
-            v = round(val_share * len(members))
-            val += rest[:v]
-            train += rest[v:]
-        return (
-            np.array(sorted(train, key=key), dtype=np.int64),
-            np.array(sorted(val), dtype=np.int64),
-            np.array(sorted(test), dtype=np.int64),
-        )
+DATA_ENV = locations.DATA_ENV
+DATASETS_ENV = locations.DATASETS_ENV
 
 
 @dataclass(frozen=True)
 class Source:
-    """A registry entry. ``url is None`` means the data ships with an installed package."""
+    """A labelled data set a course declares. ``url is None``: it is available offline, from
+    ``bundled_file`` (shipped with the course) or from an installed package."""
 
     name: str
     description: str
-    loader: Callable[[Path | None], Dataset | TextDataset]  # gets the cached file (or folder)
+    loader: Callable[[Path | None], Dataset | TextDataset]  # gets the bundled or cached file (or folder)
     url: str | None = None
     sha256: str | None = None
     size_bytes: int | None = None  # of the download
@@ -198,8 +56,27 @@ class Source:
     extract: bool = False  # the download is a tar archive to unpack
     homepage: str = ""
     notes: str = ""
-    bundled_file: str | None = None  # a bundled set's file, relative to dl7's data folder
-    origin: str = ""  # where a bundled set comes from, for `dl7 data list`
+    bundled_file: Path | None = None  # a bundled set's file, as an absolute path
+    origin: str = ""  # where an offline set comes from, for `dl7 data list`
+    test_fraction: float | None = None  # the share of each class split() holds out by default
+
+
+@dataclass(frozen=True)
+class Text:
+    """Plain text a course declares for character-level models; ``read()`` returns it."""
+
+    name: str
+    description: str
+    read: Callable[[], str]
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What one course declares, and the module that declares it (``None``: nothing)."""
+
+    spec: str | None
+    sources: tuple[Source, ...] = ()
+    texts: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,68 +97,191 @@ class DatasetInfo:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-# Registry -------------------------------------------------------------------------------
+# The course's declarations ------------------------------------------------------------------
 
-_SOURCES: dict[str, Source] = {}
+_LOADED: dict[str, Declarations] = {}
+_MANIFESTS: dict[tuple[str, int], str | None] = {}  # (manifest, mtime) → its `datasets`
+
+
+def declarations(course: Curriculum | None = None) -> Declarations:
+    """The data sets of ``course``, or of the course this process serves (see the module's doc)."""
+    spec = course.datasets if course is not None else _discover()
+    if spec is None:
+        return Declarations(None)
+    if spec not in _LOADED:
+        _LOADED[spec] = _load_declarations(spec)
+    return _LOADED[spec]
+
+
+def _discover() -> str | None:
+    env = os.environ.get(DATASETS_ENV)
+    if env is not None:  # set by the runner; empty: the course declares none
+        return env.strip() or None
+    workspace = locations.enclosing_workspace()
+    if workspace is not None:
+        dot = workspace / locations.DOT
+        info = locations.read_info(dot) if locations.trusted(locations.info_file(dot)) else {}
+        if "datasets" in info:
+            value = info["datasets"]
+            return value if isinstance(value, str) and value else None
+        recorded = locations.recorded_course(dot)  # a workspace made before dl7 recorded data sets
+        if recorded is not None:
+            return _declared_by(Path(recorded))
+    from dl7.curriculum import resolve_path
+
+    return _declared_by(locations.enclosing_course() or resolve_path(None))
+
+
+def _declared_by(manifest: Path) -> str | None:
+    """The ``datasets`` a manifest names; parsed once per version of the file (PyYAML loads
+    only here: a kernel the runner started has ``$DL7_DATASETS`` and never comes here)."""
+    try:
+        key = (str(manifest), manifest.stat().st_mtime_ns)
+    except OSError:
+        key = (str(manifest), -1)
+    if key not in _MANIFESTS:
+        from dl7.curriculum import load
+
+        try:
+            _MANIFESTS[key] = load(manifest).datasets
+        except Dl7Error as exc:
+            raise DatasetError(
+                f"cannot tell which data sets the course declares: {exc.message}",
+                hint=exc.hint,
+                exit_code=ExitCode.BAD_INPUT,
+            ) from None
+    return _MANIFESTS[key]
+
+
+def _load_declarations(spec: str) -> Declarations:
+    # The checker loader imports a course's module by path or dotted name, under a name of its
+    # own; the declarations are course code like the checkers and load the same way.
+    from dl7.checks import load_module
+
+    try:
+        module = load_module(spec)
+    except Exception as exc:  # a SyntaxError, an ImportError, anything its import raises
+        raise DatasetError(
+            f"the course's data-set declarations {spec} cannot be loaded ({type(exc).__name__}: {exc})",
+            hint="this is a fault of the course, not your code: please report it to the course author",
+            exit_code=ExitCode.BAD_INPUT,
+        ) from None
+    sources = tuple(_entries(spec, module, "SOURCES", Source))
+    texts = tuple(_entries(spec, module, "TEXTS", Text))
+    for source in sources:
+        try:
+            _check(source)
+        except ValueError as exc:
+            raise DatasetError(f"{spec}: {exc}", exit_code=ExitCode.BAD_INPUT) from None
+    return Declarations(spec, sources, texts)
+
+
+def _entries(spec: str, module: Any, attribute: str, kind: type[Any]) -> list[Any]:
+    value = getattr(module, attribute, ())
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise DatasetError(
+            f"{spec}: {attribute} must be a list of {kind.__name__}", exit_code=ExitCode.BAD_INPUT
+        )
+    seen: set[str] = set()
+    for i, entry in enumerate(value):
+        if not isinstance(entry, kind):
+            raise DatasetError(
+                f"{spec}: {attribute}[{i}] is a {type(entry).__name__}, not a dl7.datasets.{kind.__name__}",
+                exit_code=ExitCode.BAD_INPUT,
+            )
+        if entry.name in seen:
+            raise DatasetError(
+                f"{spec}: {attribute} names {entry.name!r} twice", exit_code=ExitCode.BAD_INPUT
+            )
+        seen.add(entry.name)
+    return list(value)
+
+
+def _check(source: Source) -> None:
+    if source.url is not None and not (source.sha256 and source.filename):
+        raise ValueError(f"{source.name}: a downloadable data set needs sha256 and filename")
+    if source.test_fraction is not None and not 0.0 < source.test_fraction < 1.0:
+        raise ValueError(f"{source.name}: test_fraction must be between 0 and 1; got {source.test_fraction}")
+
+
+# The registry: the course's sets, and any a notebook or a test adds ---------------------------
+
+_EXTRA: dict[str, Source] = {}
 
 
 def register(source: Source, *, replace_existing: bool = False) -> Source:
-    """Add a data set (a course may bring its own); a name is registered once."""
-    if source.name in _SOURCES and not replace_existing:
+    """Add a data set beside the course's; a name is taken once."""
+    _check(source)
+    if not replace_existing and (source.name in _EXTRA or source.name in _course_names()):
         raise ValueError(f"a data set named {source.name!r} is already registered")
-    if source.url is not None and not (source.sha256 and source.filename):
-        raise ValueError(f"{source.name}: a downloadable data set needs sha256 and filename")
-    _SOURCES[source.name] = source
+    _EXTRA[source.name] = source
     return source
 
 
 def unregister(name: str) -> None:
-    _SOURCES.pop(name, None)
+    _EXTRA.pop(name, None)
 
 
-def names() -> list[str]:
-    return list(_SOURCES)
+def _course_names() -> set[str]:
+    try:
+        return {s.name for s in declarations().sources}
+    except DatasetError:  # no course to ask: only the added sets count
+        return set()
+
+
+def _sources(course: Curriculum | None = None) -> dict[str, Source]:
+    return {**{s.name: s for s in declarations(course).sources}, **_EXTRA}
+
+
+def names(course: Curriculum | None = None) -> list[str]:
+    return list(_sources(course))
 
 
 def cache_dir() -> Path:
     """``$DL7_DATA`` if set, else the per-user cache (platformdirs) ``.../dl7/datasets``."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("dl7")) / "datasets"
+    return locations.data_cache_dir()
 
 
 def dataset_dir(name: str) -> Path:
     return cache_dir() / name
 
 
-def registry() -> list[DatasetInfo]:
-    """Every registered data set and whether it is available offline now."""
+def registry(course: Curriculum | None = None) -> list[DatasetInfo]:
+    """Every data set of the course (and any added), and whether it is available offline now."""
     rows = []
-    for s in _SOURCES.values():
+    for s in _sources(course).values():
         bundled = s.url is None
         folder = dataset_dir(s.name)
         cached = bundled or folder.is_dir()
         path = str(folder) if (cached and not bundled) else None
         size = s.size_bytes
         if s.bundled_file is not None:
-            file = data_root() / s.bundled_file
-            path, size = str(file), (file.stat().st_size if file.is_file() else None)
+            path, size = (
+                str(s.bundled_file),
+                (s.bundled_file.stat().st_size if s.bundled_file.is_file() else None),
+            )
         info = DatasetInfo(s.name, s.description, size, s.url, s.sha256, bundled, cached, path, s.origin)
         rows.append(info)
     return rows
 
 
-def _source(name: str) -> Source:
-    try:
-        return _SOURCES[name]
-    except KeyError:
-        known = ", ".join(_SOURCES)
-        raise DatasetError(
-            f"unknown data set {name!r}; known data sets: {known}", exit_code=ExitCode.BAD_INPUT
-        ) from None
+def _source(name: str, course: Curriculum | None = None) -> Source:
+    sources = _sources(course)
+    if name in sources:
+        return sources[name]
+    raise DatasetError(
+        _unknown("data set", name, list(sources), declarations(course).spec), exit_code=ExitCode.BAD_INPUT
+    )
+
+
+def _unknown(kind: str, name: str, known: list[str], spec: str | None) -> str:
+    if known:
+        return f"unknown {kind} {name!r}; known {kind}s: {', '.join(known)}"
+    if spec is None:
+        return (
+            f"unknown {kind} {name!r}: this course declares no data sets (a `datasets:` file in its manifest)"
+        )
+    return f"unknown {kind} {name!r}: the course's {spec} declares no {kind}s"
 
 
 def _megabytes(n: int | None) -> str:
@@ -291,15 +291,11 @@ def _megabytes(n: int | None) -> str:
 # Loading ------------------------------------------------------------------------------------
 
 
-@overload
-def load(name: Literal["movie-reviews"]) -> TextDataset: ...  # type: ignore[overload-overlap]
-@overload
-def load(name: str) -> Dataset: ...
 def load(name: str) -> Dataset | TextDataset:
-    """Load a data set: bundled ones always, downloaded ones once ``dl7 data fetch NAME`` ran."""
+    """Load a data set: offline ones always, downloaded ones once ``dl7 data fetch NAME`` ran."""
     source = _source(name)
     if source.url is None:
-        return replace(source.loader(None), name=name)
+        return _as_declared(source.loader(source.bundled_file), source)
     folder = dataset_dir(name)
     if not folder.is_dir():
         raise DatasetError(
@@ -307,6 +303,8 @@ def load(name: str) -> Dataset | TextDataset:
             f"run `dl7 data fetch {name}` once while online, then try again"
         )
     target = folder if source.extract else folder / str(source.filename)
+    import pickle  # only for the error it may raise: a corrupt pickled cache
+
     try:
         data = source.loader(target)
     except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
@@ -314,20 +312,27 @@ def load(name: str) -> Dataset | TextDataset:
             f"the cached {name} data set in {folder} could not be read ({exc}); "
             f"run `dl7 data fetch {name} --force` to download it again"
         ) from exc
-    return replace(data, name=name)
+    return _as_declared(data, source)
 
 
-def _digits(_: Path | None) -> Dataset:
-    import numpy as np
-    from sklearn.datasets import load_digits  # 0.8 s to import, so only when asked
+def _as_declared(data: Dataset | TextDataset, source: Source) -> Dataset | TextDataset:
+    if source.test_fraction is None:
+        return replace(data, name=source.name)
+    return replace(data, name=source.name, test_fraction=source.test_fraction)
 
-    bunch = load_digits()
-    images = (bunch.images / 16.0).astype(np.float32)[..., None]  # (1797, 8, 8, 1) in [0, 1]
-    return Dataset("digits", images, bunch.target.astype(np.int64), tuple(str(d) for d in range(10)))
+
+def text(name: str) -> str:
+    """Plain text for character-level models, available offline; lines end in ``"\\n"``."""
+    declared = declarations()
+    texts = {t.name: t for t in declared.texts}
+    if name not in texts:
+        raise DatasetError(_unknown("text", name, list(texts), declared.spec), exit_code=ExitCode.BAD_INPUT)
+    return texts[name].read()
 
 
 def load_npz_images(path: Path | None) -> Dataset:
-    """An ``.npz`` with ``x_train, y_train, x_test, y_test`` (the layout of Keras's mnist.npz)."""
+    """An ``.npz`` with ``x_train, y_train, x_test, y_test`` (uint8 or float images, N×H×W or
+    N×H×W×C, as ``numpy.savez`` writes them under those names); its test part is the official split."""
     import numpy as np
 
     assert path is not None
@@ -342,94 +347,29 @@ def load_npz_images(path: Path | None) -> Dataset:
     return Dataset(path.stem, images, labels, classes, test_start=len(x_train))
 
 
-def _cifar10(folder: Path | None) -> Dataset:
-    import numpy as np
-
-    assert folder is not None
-    base = folder / "cifar-10-batches-py"
-
-    def batch(name: str) -> dict[bytes, Any]:
-        # pickle is safe enough here: the archive's sha256 was verified before extraction.
-        with open(base / name, "rb") as f:
-            return dict(pickle.load(f, encoding="bytes"))
-
-    parts = [batch(f"data_batch_{i}") for i in range(1, 6)] + [batch("test_batch")]
-    x = np.concatenate([p[b"data"] for p in parts]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    labels = np.concatenate([np.asarray(p[b"labels"]) for p in parts]).astype(np.int64)
-    meta = batch("batches.meta")
-    classes = tuple(n.decode() for n in meta[b"label_names"])
-    return Dataset("cifar10", x.astype(np.float32) / 255.0, labels, classes, test_start=50_000)
-
-
-register(
-    Source(
-        name="digits",
-        description="Handwritten digits, 1,797 images of 8×8 pixels (UCI), bundled with scikit-learn",
-        loader=_digits,
-        origin="scikit-learn (no download)",
-        homepage="https://archive.ics.uci.edu/dataset/80/optical+recognition+of+handwritten+digits",
-    )
-)
-register(
-    Source(
-        name="movie-reviews",
-        description="Movie-review sentences, 10,568 rated positive or negative by people (Pang & Lee; "
-        "Hutto & Gilbert 2014)",
-        loader=load_movie_reviews,
-        homepage="https://github.com/cjhutto/vaderSentiment",
-        sha256=MOVIE_REVIEWS_SHA256,
-        notes="From the vaderSentiment 3.3.2 sdist (MIT); sha256 is the original text file's; "
-        "provenance in data/movie-reviews/README.md.",
-        bundled_file=MOVIE_REVIEWS_FILE,
-        origin="ships with dl7 (vaderSentiment 3.3.2 sdist, MIT)",
-    )
-)
-register(
-    Source(
-        name="mnist",
-        description="MNIST handwritten digits, 70,000 images of 28×28 (60,000 train + 10,000 test)",
-        loader=load_npz_images,
-        url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
-        sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
-        size_bytes=11_490_434,
-        filename="mnist.npz",
-        homepage="http://yann.lecun.com/exdb/mnist/",
-        notes="The file Keras's mnist.load_data() downloads; sha256 as pinned in keras.datasets.mnist.",
-    )
-)
-register(
-    Source(
-        name="cifar10",
-        description="CIFAR-10, 60,000 colour images of 32×32 in 10 classes (50,000 train + 10,000 test)",
-        loader=_cifar10,
-        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-        sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-        size_bytes=170_498_071,
-        filename="cifar-10-python.tar.gz",
-        extract=True,
-        homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
-        notes="Published md5 c58f30108f718f92721af3b95e74349a; sha256 as pinned in keras.datasets.cifar10. "
-        "Loaded as float32, about 740 MB in memory.",
-    )
-)
-
-
 # Fetching -----------------------------------------------------------------------------------
 
 
-def fetch(name: str, *, progress: Progress | None = None, force: bool = False) -> Path | None:
+def fetch(
+    name: str, *, progress: Progress | None = None, force: bool = False, course: Curriculum | None = None
+) -> Path | None:
     """Download, verify and install a data set into the cache; return its folder.
 
-    Returns ``None`` for a bundled set (nothing to download) and the existing folder when the
+    Returns ``None`` for an offline set (nothing to download) and the existing folder when the
     set is cached already (unless ``force``). On any failure, Ctrl-C included, the temporary
     files are removed and the cache is left as it was.
     """
-    source = _source(name)
+    source = _source(name, course)
     if source.url is None:
         return None
     final = dataset_dir(name)
     if final.is_dir() and not force:
         return final
+    import shutil  # the download machinery loads only when something is downloaded
+
+    from dl7.atomic import new_file, new_folder
+    from dl7.download import download, extract_tar, install
+
     root = cache_dir()
     part: Path | None = None
     staging: Path | None = None

@@ -36,6 +36,7 @@ from typing import Any
 HOME_ENV = "DL7_HOME"  # the workspace
 CURRICULUM_ENV = "DL7_CURRICULUM"  # the course, as --curriculum names it
 CHECKERS_ENV = "DL7_CHECKERS"  # the course's checker modules, set by the runner in a kernel
+DATASETS_ENV = "DL7_DATASETS"  # the course's data-set declarations, set by the runner in a kernel
 DATA_ENV = "DL7_DATA"  # the data-set cache
 VALIDATE_CACHE_ENV = "DL7_VALIDATE_CACHE"  # validate's run cache file
 
@@ -176,7 +177,7 @@ def kernel_checkers(start: Path | None = None) -> list[str]:
     manifest = enclosing_course(start)
     if manifest is not None:
         try:
-            from dl7.curriculum import load  # PyYAML loads only here, and only once
+            from dl7.curriculum import load  # upward: an author previewing a source notebook
 
             return list(load(manifest).checkers)
         except Exception:  # a manifest being edited: no checkers from it

@@ -5,8 +5,9 @@ Where: :mod:`dl7.locations` decides (``$DL7_HOME``; else the nearest trusted enc
 
 What: ``<workspace>/<notebook path in the course>`` for every learner copy,
 ``.dl7/progress.sqlite`` for progress, ``.dl7/runs/`` for executed copies,
-``.dl7/workspace.json`` naming the course and its checker modules (the kernel reads it to
-find checkers when a learner runs a notebook in Jupyter), ``backups/`` for reset copies.
+``.dl7/workspace.json`` naming the course, its checker modules and its data-set declarations
+(the kernel reads it to find them when a learner runs a notebook in Jupyter), ``backups/`` for
+reset copies.
 
 dl7 never overwrites a learner's notebook: copies are created only where none exists, and a
 reset moves the current copy to a timestamped backup first. Files are written atomically.
@@ -129,6 +130,7 @@ def _claim(ws: Workspace, curriculum: Curriculum) -> None:
         "course": curriculum.id,
         "curriculum": str(curriculum.path),
         "checkers": list(curriculum.checkers),
+        "datasets": curriculum.datasets,  # the kernel reads it, as the checkers (dl7.datasets)
         "created": info.get("created") or datetime.now().isoformat(timespec="seconds"),
     }
     if wanted != info:
