@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from dl7 import __version__
 from dl7.cli import app
 from tests.conftest import snapshot
 from tests.test_yamldoc import billion_laughs
@@ -241,12 +243,13 @@ def test_the_parsed_manifest_is_cached_and_never_stale(
     assert code == 2 and "step1.greet" in output
 
     checks.write_text(checks.read_text().replace('@checker("step1.other")', '@checker("step1.greet")'))
-    cache.write_text('{"format": 1, "dl7": "0.1.0", "entries": {"' + str(manifest) + '": {"deps": [[')
+    head = json.dumps({"format": 1, "dl7": __version__})[:-1]  # this version's header, then a cut-off entry
+    cache.write_text(head + ', "entries": {"' + str(manifest) + '": {"deps": [[')
     code, output = dl7(course, "status")
     assert code == 0 and "Renamed course" in output, "a corrupt cache is only a miss"
     entries = json.loads(cache.read_text())["entries"]
     entries[str(manifest)]["curriculum"] = {"__dc__": "Popen", "fields": {"args": ["touch", "pwned"]}}
-    cache.write_text(json.dumps({"format": 1, "dl7": "0.1.0", "entries": entries}))
+    cache.write_text(json.dumps({"format": 1, "dl7": __version__, "entries": entries}))
     code, output = dl7(course, "status")
     assert code == 0 and "Renamed course" in output, "a foreign entry builds nothing but the manifest"
 
@@ -386,3 +389,140 @@ def test_curriculum_is_accepted_after_the_subcommand(course: Path, isolated: Pat
         assert json.loads(result.output)["steps"][0]["exercises"][0]["id"] == "step1.double"
     result = runner.invoke(app, ["list", "--curriculum", str(course / "nope.yaml")])
     assert result.exit_code == 2 and "curriculum not found" in result.output
+
+
+# -- one console, one guard, one course option for every command ---------------------------------
+
+NBGRADER = Path(__file__).parent / "fixtures" / "nbgrader" / "source"
+
+
+def _reader_gone(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    """``dl7 ARGS | head -1`` where the reader is gone before dl7 writes a byte: the pipe's read
+    end is closed as soon as the child starts, so every write dl7 makes meets a closed pipe."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dl7", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    stderr = child.stderr.read()
+    return child.wait(timeout=120), stderr
+
+
+def _record_a_pass(home: Path, exercise: str) -> None:
+    from dl7.progress import Progress
+
+    with Progress(home / ".dl7" / "progress.sqlite", "fixture") as progress:
+        progress.record_attempt(
+            "step1",
+            "notebooks/basics.ipynb",
+            "2026-01-01T00:00:00",
+            1.0,
+            "completed",
+            None,
+            [(exercise, "passed", "", 0.1)],
+        )
+
+
+def test_every_sub_app_ends_quietly_with_141_when_its_reader_stops(
+    course: Path, isolated: Path, tmp_path: Path
+) -> None:
+    # Before: `dl7 data list | head -1` exited 1 (Rich's own console), which in dl7 means "not passing".
+    c = ["--curriculum", str(course)]
+    assert subprocess.run([sys.executable, "-m", "dl7", *c, "status"], capture_output=True).returncode == 0
+    _record_a_pass(isolated, "step1.double")
+    nb = course / "notebooks" / "basics.ipynb"  # an output left in: validate fails it statically, no kernel
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    code_cell = next(cell for cell in data["cells"] if cell["cell_type"] == "code")
+    code_cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["left over\n"]}]
+    nb.write_text(json.dumps(data), encoding="utf-8")
+    commands = {
+        "data": ["data", "list"],
+        "data --json": ["data", "list", "--json"],
+        "import": ["import", "nbgrader", str(NBGRADER), str(tmp_path / "imported")],
+        "learn": [*c, "solution", "step1", "double"],
+        "validate": [*c, "validate", "step1"],
+        "main": [*c, "list"],
+        "main, course after the command": ["show", "step1", *c],
+    }
+    for name, args in commands.items():
+        assert _reader_gone(args) == (141, ""), name
+    # The same commands with a reader, so the 141 above is the pipe's doing and nothing else's.
+    assert subprocess.run([sys.executable, "-m", "dl7", "data", "list"], capture_output=True).returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "dl7", *c, "solution", "step1", "double"], capture_output=True
+    )
+    assert done.returncode == 0 and b"return 2 * x" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "dl7", *c, "validate", "step1"], capture_output=True)
+    assert done.returncode == 1 and b"output" in done.stdout
+
+
+def test_a_data_error_is_one_line_from_the_shared_guard() -> None:
+    code, output = dl7(None, "data", "fetch", "no-such-set")
+    assert code == 2 and "Traceback" not in output
+    assert (
+        output.startswith("error: unknown data set 'no-such-set'") and len(output.strip().splitlines()) <= 2
+    )
+
+
+def _every_command() -> dict[str, Any]:
+    """Each command's callback as Typer registered it, sub-apps and lazy commands included."""
+    import typer
+
+    found: dict[str, Any] = {}
+
+    def walk(group: Any, prefix: str) -> None:
+        ctx = typer.Context(group)  # Typer vendors Click: reach it through Typer's own names
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, name
+            if hasattr(command, "list_commands"):
+                walk(command, f"{prefix}{name} ")
+            else:
+                found[prefix + name] = command.callback
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+def test_every_command_runs_inside_the_one_guard() -> None:
+    from dl7.cli_common import guard
+
+    guarded = guard(lambda: None).__code__  # every guarded function runs this same wrapper
+    commands = _every_command()
+    assert {"next", "status", "validate", "data list", "data fetch", "import nbgrader", "doctor"} <= set(
+        commands
+    )
+    unguarded = [
+        name
+        for name, callback in commands.items()
+        if getattr(getattr(callback, "__wrapped__", None), "__code__", None) is not guarded
+    ]
+    assert unguarded == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named", "moved"),
+    [
+        (
+            ["validate", "--curriculum", "c.yaml", "step1"],
+            ("c.yaml",),
+            ["--curriculum", "c.yaml", "validate", "step1"],
+        ),
+        (["-c", "a", "next", "-c", "b"], ("a", "b"), ["-c", "a", "-c", "b", "next"]),
+        (["run", "step1", "--curriculum=c.yaml"], ("c.yaml",), ["--curriculum=c.yaml", "run", "step1"]),
+        (["open", "--", "--curriculum", "x"], (), ["open", "--", "--curriculum", "x"]),  # JupyterLab's own
+        (["next", "--curriculum"], (), ["next", "--curriculum"]),  # no value: Click says so
+        (["-cpath.yaml", "next"], (), ["-cpath.yaml", "next"]),
+    ],
+)
+def test_the_course_option_is_read_in_one_place(
+    args: list[str], named: tuple[str, ...], moved: list[str]
+) -> None:
+    from dl7.cli_common import hoist_course
+
+    course = hoist_course(args)
+    assert course.named == named and [*course.options, *course.rest] == moved

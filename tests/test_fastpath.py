@@ -116,7 +116,7 @@ def test_the_fast_path_does_not_import_typer(isolated: Path) -> None:
         "sys.argv = ['dl7', 'status']\n"
         "import dl7\n"
         "dl7.main()\n"
-        "print('LOADED', [m for m in ('typer', 'click', 'dl7.cli') if m in sys.modules])\n"
+        "print('LOADED', [m for m in ('typer', 'click', 'dl7.cli', 'dl7.cli_types') if m in sys.modules])\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "LOADED []" in done.stdout

@@ -3,15 +3,17 @@
 Heavy modules (nbclient, nbconvert, TensorFlow) are imported only inside the commands that
 need them, so ``dl7 next`` and ``dl7 status`` start as fast as Typer and Rich allow.
 Every :class:`~dl7.errors.Dl7Error` is turned into one line on stderr and an exit code by
-:func:`_guard`, the only place that catches it; an ``OSError`` that reaches it (a full disk, a
-read-only folder) is one line and exit 2 too, never a traceback.
+:func:`dl7.cli_common.guard`, the only place that catches it, around every command (the sub-apps'
+too); an ``OSError`` that reaches it (a full disk, a read-only folder) is one line and exit 2
+too, never a traceback. The sub-apps take what they share from :mod:`dl7.cli_common` and
+:mod:`dl7.cli_types`, never from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,14 +21,13 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from dl7 import __version__
-from dl7.cli_common import err, guard, next_command, out, state, status_command
+from dl7.cli_common import choose_course, err, guard, hoist_course, next_command, out, status_command
 from dl7.cli_common import load_course as _load
 from dl7.cli_common import open_course as _open
 from dl7.cli_common import open_journey as _journey
 from dl7.cli_common import print_json as _print_json
+from dl7.cli_types import CourseOpt, JsonOpt, NotebookArg, StepArg
 from dl7.errors import Dl7Error, ExitCode
-
-_guard = guard  # the sub-apps take it from here
 
 
 class _LazyGroup(TyperGroup):
@@ -39,36 +40,14 @@ class _LazyGroup(TyperGroup):
         return [*super().list_commands(ctx), *(n for n in self.LAZY if n not in self.commands)]
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return list(super().parse_args(ctx, _hoist_curriculum(args)))
+        course = hoist_course(args)  # the course option, wherever typed, goes before the command
+        return list(super().parse_args(ctx, [*course.options, *course.rest]))
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in self.LAZY and cmd_name not in self.commands:
             for name, command in _lazy_commands().items():
                 self.add_command(command, name)
         return super().get_command(ctx, cmd_name)
-
-
-def _hoist_curriculum(args: list[str]) -> list[str]:
-    """``dl7 validate --curriculum PATH`` means ``dl7 --curriculum PATH validate``: the option
-    is the whole program's, so it is moved before the subcommand wherever it was typed."""
-    front: list[str] = []
-    rest: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            rest += args[i:]
-            break
-        if arg in ("--curriculum", "-c") and i + 1 < len(args):
-            front += args[i : i + 2]
-            i += 2
-            continue
-        if arg.startswith("--curriculum="):
-            front.append(arg)
-        else:
-            rest.append(arg)
-        i += 1
-    return front + rest
 
 
 app = typer.Typer(
@@ -83,13 +62,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-StepArg = Annotated[
-    str, typer.Argument(metavar="STEP", help="A step id such as `step5` (or just `5`).", show_default=False)
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
-
 
 def _version(value: bool) -> None:
     if value:
@@ -100,53 +72,39 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def main_options(
     ctx: typer.Context,
-    curriculum: Annotated[
-        str | None,
-        typer.Option(
-            "--curriculum",
-            "-c",
-            envvar="DL7_CURRICULUM",
-            metavar="PATH",
-            help="Run another course: a curriculum.yaml or the folder holding it.",
-        ),
-    ] = None,
+    curriculum: CourseOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
     """Learn deep learning in seven steps, in real notebooks with checked exercises."""
-    state.curriculum_path = curriculum
-    source = ctx.get_parameter_source("curriculum")  # Typer vendors Click: compare by name
-    state.curriculum_named = getattr(source, "name", "") == "COMMANDLINE"
+    choose_course(curriculum)
     if ctx.invoked_subcommand is None:
         out.print(ctx.get_help())
-
-
-# -- shared plumbing --------------------------------------------------------------------------
 
 
 # -- learner commands -------------------------------------------------------------------------
 
 
 @app.command("next")
+@guard
 def next_(as_json: JsonOpt = False) -> None:
     """What to do now: the current step, its readings, its notebook and the commands to run."""
     next_command(as_json)
 
 
 @app.command()
+@guard
 def status(as_json: JsonOpt = False) -> None:
     """The whole journey: every step's exercises, readings and last run."""
     status_command(as_json)
 
 
 @app.command()
-@_guard
+@guard
 def run(
     step: StepArg,
-    notebook: Annotated[
-        str | None, typer.Argument(metavar="NOTEBOOK", help="Only this notebook of the step (its file name).")
-    ] = None,
+    notebook: NotebookArg = None,
     html: Annotated[bool, typer.Option("--html", help="Also export the executed notebook as HTML.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -236,7 +194,7 @@ class _CellProgress:
 
 
 @app.command()
-@_guard
+@guard
 def hint(
     step: StepArg,
     exercise: Annotated[
@@ -278,7 +236,7 @@ def hint(
 
 
 @app.command()
-@_guard
+@guard
 def read(
     step: StepArg,
     reading: Annotated[
@@ -329,12 +287,10 @@ def read(
 
 
 @app.command()
-@_guard
+@guard
 def reset(
     step: StepArg,
-    notebook: Annotated[
-        str | None, typer.Argument(metavar="NOTEBOOK", help="Only this notebook of the step (its file name).")
-    ] = None,
+    notebook: NotebookArg = None,
 ) -> None:
     """Restore a fresh notebook; your current one is kept as a timestamped backup."""
     from dl7.workspace import reset as reset_notebook
@@ -350,7 +306,7 @@ def reset(
 
 
 @app.command("list")
-@_guard
+@guard
 def list_(as_json: JsonOpt = False) -> None:
     """List the steps of the course."""
     from dl7.views import list_json, render_list
@@ -362,7 +318,7 @@ def list_(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-@_guard
+@guard
 def show(step: StepArg, as_json: JsonOpt = False) -> None:
     """Show one step in detail: summary, readings, notebooks and exercises."""
     from dl7.views import render_show, step_json
@@ -381,7 +337,7 @@ def _lazy_commands() -> dict[str, Any]:
     from dl7.cli_validate import validate
 
     lazy = typer.Typer(rich_markup_mode="markdown")
-    lazy.command()(_guard(validate))
+    lazy.command()(guard(validate))
     lazy.add_typer(data_app, name="data", help="List data sets and fetch the optional full-size ones.")
     lazy.add_typer(import_app, name="import", help="Import a course written for another tool (nbgrader).")
     register_learner_commands(lazy)

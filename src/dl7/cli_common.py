@@ -1,22 +1,25 @@
-"""What every command shares, without Typer: the consoles, the course named on the command
-line, opening the workspace, the one place a :class:`~dl7.errors.Dl7Error` becomes a line on
-stderr and an exit code, and the two instant commands themselves (``next``, ``status``).
+"""What every command shares, without Typer: the consoles, the course option (read and chosen
+here, for Typer and the fast path alike), opening the workspace, the one place a
+:class:`~dl7.errors.Dl7Error` becomes a line on stderr and an exit code (:func:`guard`), and the
+two instant commands themselves (``next``, ``status``).
 
 It imports neither Typer nor anything heavy, so :mod:`dl7.fastpath` can run ``dl7 next`` and
 ``dl7 status`` without building the Typer app; :mod:`dl7.cli` registers the same functions as
-its commands, so both ways print the same thing.
+its commands, so both ways print the same thing. The Typer parameter types that go with these
+are in :mod:`dl7.cli_types`; every sub-app takes its consoles and guard from here.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -44,6 +47,53 @@ class _State:
 
 
 state = _State()
+
+COURSE_OPTION = ("--curriculum", "-c")  # the whole program's option, typed before or after a command
+
+
+class CourseArgs(NamedTuple):
+    """A command line with the course option taken out of it. Immutable as a frozen dataclass
+    is, but built in a seventh of the time: this module is on every start-up's path."""
+
+    named: tuple[str, ...]  # each course given with the option, in order (Click keeps the last)
+    options: tuple[str, ...]  # those options as typed, ready to go before the subcommand
+    rest: tuple[str, ...]  # everything else, in its order
+
+
+def hoist_course(args: list[str]) -> CourseArgs:
+    """``dl7 validate --curriculum PATH`` means ``dl7 --curriculum PATH validate``: the option is
+    the whole program's, so it is taken out wherever it was typed (up to a ``--``). An option
+    with no value after it, or glued as ``-cPATH``, stays in ``rest`` for Click to judge."""
+    named: list[str] = []
+    options: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in COURSE_OPTION and i + 1 < len(args):
+            named.append(args[i + 1])
+            options += args[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith(COURSE_OPTION[0] + "="):
+            named.append(arg.split("=", 1)[1])
+            options.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return CourseArgs(tuple(named), tuple(options), tuple(rest))
+
+
+def choose_course(named: str | None) -> None:
+    """Which course the command works on: the one named with the option, else the environment's
+    (unset or empty means none, as Click reads it), else the workspace's or the default."""
+    from dl7.locations import CURRICULUM_ENV
+
+    state.curriculum_path = named if named is not None else (os.environ.get(CURRICULUM_ENV) or None)
+    state.curriculum_named = named is not None  # printed commands repeat only what was typed
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
@@ -90,8 +140,6 @@ def guard(fn: F) -> F:
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so Python's own flush at exit cannot fail on the closed pipe
     (the advice of the ``signal`` module's documentation on SIGPIPE)."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -114,11 +162,9 @@ def load_course() -> Any:
 def _recorded_course(dot: Path) -> str | None:
     """The course this workspace was made for (a teacher's course named once with
     --curriculum), so that later commands typed without it use that course, not the default."""
-    try:
-        recorded = json.loads((dot / "workspace.json").read_text(encoding="utf-8")).get("curriculum")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return recorded if isinstance(recorded, str) and Path(recorded).is_file() else None
+    from dl7.locations import recorded_course
+
+    return recorded_course(dot)
 
 
 def dl7_call() -> str:
@@ -171,10 +217,9 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-# -- the instant commands -----------------------------------------------------------------------
+# -- the instant commands (each entrance, Typer's and the fast path's, wraps them in guard) ------
 
 
-@guard
 def next_command(as_json: bool = False) -> None:
     """What to do now: the current step, its readings, its notebook and the commands to run."""
     from dl7.views import finished_json, render_next, status_json
@@ -198,7 +243,6 @@ def next_command(as_json: bool = False) -> None:
     render_next(out, curriculum, j, dl7_call())
 
 
-@guard
 def status_command(as_json: bool = False) -> None:
     """The whole journey: every step's exercises, readings and last run."""
     from dl7.views import render_status, status_json

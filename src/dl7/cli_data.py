@@ -1,29 +1,26 @@
 """``dl7 data``: list the registered data sets and fetch the downloadable ones.
 
 A thin layer over :mod:`dl7.datasets`: parse arguments, call one function, render the result.
+It prints through the consoles every command shares and runs inside the one error guard, so
+its errors, Ctrl-C and a reader that stops early (`dl7 data list | head -1`, exit 141) end as
+every other command's do.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.filesize import decimal
+from rich.markup import escape
+
+from dl7.cli_common import err, guard, load_course, out, print_json
+from dl7.cli_types import JsonOpt
 
 if TYPE_CHECKING:  # dl7.datasets and Rich's tables and bars load only when a data command runs
     from dl7 import datasets
 
 app = typer.Typer(help="List and fetch data sets.", no_args_is_help=True)
-
-
-def _out() -> Console:
-    return Console()
-
-
-def _err() -> Console:
-    return Console(stderr=True)
 
 
 def _size(info: datasets.DatasetInfo) -> str:
@@ -34,21 +31,20 @@ def _size(info: datasets.DatasetInfo) -> str:
 
 
 @app.command("list")
-def list_(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
+@guard
+def list_(as_json: JsonOpt = False) -> None:
     """List the data sets: name, size, whether it is available offline, source."""
     from rich.table import Table
 
     from dl7 import datasets
 
-    rows = datasets.registry()
+    rows = datasets.registry(load_course())  # the course's sets: --curriculum, the workspace's, the default
     if as_json:
-        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        print_json([r.to_json() for r in rows])
         return
     table = Table(
         title="Data sets",
-        caption=f"Cache: {datasets.cache_dir()}\nDownload one with: dl7 data fetch NAME",
+        caption=f"Cache: {escape(str(datasets.cache_dir()))}\nDownload one with: dl7 data fetch NAME",
         title_justify="left",
         caption_justify="left",
     )
@@ -58,13 +54,14 @@ def list_(
     table.add_column("source", overflow="fold")
     for r in rows:
         cached = "[green]yes[/]" if r.cached else "[dim]no[/]"
-        table.add_row(r.name, _size(r), cached, r.url or r.origin)
-    _out().print(table)
+        table.add_row(escape(r.name), _size(r), cached, escape(r.url or r.origin))
+    out.print(table)
 
 
 @app.command()
+@guard
 def fetch(
-    name: Annotated[str, typer.Argument(help="Data set to download, e.g. mnist.")],
+    name: Annotated[str, typer.Argument(help="Data set to download, as `dl7 data list` names it.")],
     force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
 ) -> None:
     """Download a data set into the cache, verify its sha256, and unpack it."""
@@ -79,9 +76,8 @@ def fetch(
 
     from dl7 import datasets
 
-    err = _err()
     progress = Progress(
-        TextColumn(f"[bold]{name}[/]"),
+        TextColumn(f"[bold]{escape(name)}[/]"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -101,19 +97,10 @@ def fetch(
             progress.stop()
 
     try:
-        folder = datasets.fetch(name, progress=advance, force=force)
-    except datasets.DatasetError as exc:
+        folder = datasets.fetch(name, progress=advance, force=force, course=load_course())
+    finally:  # the bar goes before the guard prints an error or "interrupted" (nothing is kept)
         stop_bar()
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        if exc.hint:
-            err.print(f"[dim]hint: {exc.hint}[/]", highlight=False, soft_wrap=True)
-        raise typer.Exit(int(exc.exit_code)) from None
-    except KeyboardInterrupt:
-        stop_bar()
-        err.print("interrupted; nothing was kept")
-        raise typer.Exit(130) from None
-    stop_bar()
     if folder is None:
-        _out().print(f"{name} ships with an installed package; there is nothing to download.")
+        out.print(f"{escape(name)} ships with an installed package; there is nothing to download.")
     else:
-        _out().print(f"{name} is ready in {folder}", highlight=False, soft_wrap=True)
+        out.print(f"{escape(name)} is ready in {escape(str(folder))}", soft_wrap=True)

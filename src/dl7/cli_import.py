@@ -11,10 +11,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from dl7.cli import JsonOpt
-from dl7.cli_common import guard as _guard
-from dl7.cli_common import out
+from dl7.cli_common import guard, out
 from dl7.cli_common import print_json as _print_json
+from dl7.cli_types import JsonOpt
 
 app = typer.Typer(help="Import a course written for another tool.", no_args_is_help=True)
 
@@ -75,4 +74,4 @@ def nbgrader(
     out.print(f"Learners start with [bold]dl7 --curriculum {where} next[/].")
 
 
-app.command("nbgrader")(_guard(nbgrader))
+app.command("nbgrader")(guard(nbgrader))

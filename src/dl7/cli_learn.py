@@ -12,11 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from dl7.cli import JsonOpt, StepArg
 from dl7.cli_common import dl7_call as _dl7
-from dl7.cli_common import err, out
-from dl7.cli_common import guard as _guard
+from dl7.cli_common import err, guard, out
 from dl7.cli_common import open_course as _open
+from dl7.cli_types import CurrentStepArg, JsonOpt, NotebookArg, StepArg
 from dl7.errors import Dl7Error, ExitCode
 
 ExerciseArg = Annotated[
@@ -60,20 +59,21 @@ def solution(step: StepArg, exercise: ExerciseArg) -> None:
 
 def doctor(
     quick: Annotated[
-        bool, typer.Option("--quick", help="Skip the TensorFlow import (the slowest check).")
+        bool, typer.Option("--quick", help="Skip importing the course's libraries (the slowest check).")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check your setup: Python, dl7, a kernel, TensorFlow, JupyterLab, workspace, disk, data.
+    """Check your setup: Python, dl7, the course, a kernel, its libraries, JupyterLab, disk, data.
 
     One line each, with a fix for each problem. Exit 0 when all is well, 1 otherwise.
     """
+    from dl7.cli_common import load_course
     from dl7.doctor import diagnose, report_json
     from dl7.workspace import locate
 
     if not as_json:
-        err.print("[dim]checking (starting a kernel and importing TensorFlow takes a few seconds)…[/]")
-    findings = diagnose(locate(), skip_tensorflow=quick)
+        err.print("[dim]checking (starting a kernel and importing the course's libraries takes a while)…[/]")
+    findings = diagnose(locate(), load_course, skip_libraries=quick)
     ok = all(f.ok for f in findings)
     if as_json:
         print(report_json(findings))
@@ -99,13 +99,8 @@ def doctor(
 
 
 def watch(
-    step: Annotated[
-        str | None,
-        typer.Argument(metavar="STEP", help="A step id such as `step5` (default: the step you are on)."),
-    ] = None,
-    notebook: Annotated[
-        str | None, typer.Argument(metavar="NOTEBOOK", help="Only this notebook of the step (its file name).")
-    ] = None,
+    step: CurrentStepArg = None,
+    notebook: NotebookArg = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON line per run instead of tables.")
     ] = False,
@@ -133,7 +128,8 @@ def watch(
             current = journey(curriculum, progress, ws.root).current
             if current is None:
                 raise Dl7Error(
-                    "every step of this course is complete", hint="name one to watch: dl7 watch step1"
+                    "every step of this course is complete",
+                    hint=f"name one to watch: {_dl7()} watch {curriculum.steps[0].id}",
                 )
             the_step = current.step
         else:
@@ -179,10 +175,7 @@ def watch(
 
 def open_(
     ctx: typer.Context,
-    step: Annotated[
-        str | None,
-        typer.Argument(metavar="STEP", help="A step id such as `step5` (default: the step you are on)."),
-    ] = None,
+    step: CurrentStepArg = None,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the URL (on 127.0.0.1) instead of opening a browser.")
     ] = False,
@@ -217,7 +210,7 @@ def open_(
     except OSError:
         log = open(os.devnull, "wb")  # noqa: SIM115
     with log:
-        lab = start(ws.root, nb.path, log, port=port, extra=extra)
+        lab = start(ws.root, nb.path, log, port=port, extra=extra, course_env=curriculum.kernel.env)
         try:
             err.print("[dim]starting JupyterLab…[/]")
             lab.wait_until_up()
@@ -238,9 +231,9 @@ def open_(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("solution")(_guard(solution))
-    app.command("doctor")(_guard(doctor))
-    app.command("watch")(_guard(watch))
+    app.command("solution")(guard(solution))
+    app.command("doctor")(guard(doctor))
+    app.command("watch")(guard(watch))
     app.command("open", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-        _guard(open_)
+        guard(open_)
     )

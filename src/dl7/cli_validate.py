@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from dl7.cli import JsonOpt
 from dl7.cli_common import err, out, state
 from dl7.cli_common import print_json as _print_json
+from dl7.cli_types import JsonOpt
 from dl7.errors import ExitCode, os_error
 
 
 def validate(
     steps: Annotated[
         list[str] | None,
-        typer.Argument(metavar="STEP...", help="Only these steps (default: all).", show_default=False),
+        typer.Argument(
+            metavar="STEP...",
+            help="Only these steps (default: all). With --merge: the shards' JSON reports.",
+            show_default=False,
+        ),
     ] = None,
     jobs: Annotated[
         int | None,
@@ -30,6 +35,26 @@ def validate(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Run every notebook, even unchanged ones.")
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="K/N",
+            help="Run only shard K of N: a fixed share of the cases, balanced by their recorded times.",
+        ),
+    ] = None,
+    durations: Annotated[
+        Path | None,
+        typer.Option(
+            "--durations",
+            metavar="REPORT",
+            help="With --shard: balance by the case times of this JSON report (an earlier merged one).",
+        ),
+    ] = None,
+    merge: Annotated[
+        bool,
+        typer.Option("--merge", help="Merge the shards' JSON reports (given as arguments) into one report."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove the course sound: every solution passes, no check passes unsolved, and every known
@@ -38,34 +63,62 @@ def validate(
     Also checks the manifest and each notebook (no outputs, balanced solution and mistake
     markers, every check listed and every listed exercise checked). Exit 0 when all holds, 1 when
     anything fails, 2 when the manifest itself is broken.
+
+    For a CI matrix: `--shard K/N --json` in each of N jobs, then `--merge` of their reports gives
+    the report (JSON, JUnit, or the table) of one unsharded run.
     """
     from dl7.curriculum import resolve_path
-    from dl7.errors import ManifestError
+    from dl7.errors import Dl7Error, ManifestError
     from dl7.manifest_cache import load
     from dl7.validate import junit_xml, report_json
     from dl7.validate import validate as run_validation
     from dl7.validate.cache import cache_file_at
+    from dl7.validate.shards import durations_from_report, parse_shard
+    from dl7.validate.shards import merge as merge_reports
     from dl7.views import ValidateProgress, render_validate
 
-    try:
-        # Parsed once per change of its files, as for the learner's commands; the parse is kept
-        # beside the run cache (`<course>/.dl7-cache/`), once that folder exists.
-        manifest = resolve_path(state.curriculum_path)
-        curriculum = load(manifest, cache_file_at(manifest.parent).parent)
-    except ManifestError as exc:
-        err.print(f"[bold red]invalid manifest:[/] {escape(exc.message)}")
-        if exc.hint:
-            err.print(f"[dim]hint: {escape(exc.hint)}[/]")
-        raise typer.Exit(int(ExitCode.BAD_INPUT)) from None  # bad input, as for every command
-    for ref in steps or []:
-        curriculum.step(ref)
-    if as_json:
-        report = run_validation(curriculum, tuple(steps or ()), jobs=jobs, use_cache=not no_cache)
-    else:
-        with ValidateProgress(out) as bars:
-            report = run_validation(
-                curriculum, tuple(steps or ()), jobs=jobs, use_cache=not no_cache, listener=bars.event
+    if merge:
+        given = [
+            name
+            for name, value in (("--shard", shard), ("--durations", durations), ("--jobs", jobs))
+            if value
+        ]
+        if given or no_cache:
+            raise Dl7Error(
+                f"--merge reads reports and runs nothing: drop {', '.join(given or ['--no-cache'])}"
             )
+        report = merge_reports([Path(name) for name in steps or []])
+    else:
+        chosen = parse_shard(shard) if shard is not None else None  # bad usage before any work
+        if durations is not None and chosen is None:
+            raise Dl7Error("--durations only balances shards: use it with --shard K/N")
+        times = durations_from_report(durations) if durations is not None else None
+        try:
+            # Parsed once per change of its files, as for the learner's commands; the parse is kept
+            # beside the run cache (`<course>/.dl7-cache/`), once that folder exists.
+            manifest = resolve_path(state.curriculum_path)
+            curriculum = load(manifest, cache_file_at(manifest.parent).parent)
+        except ManifestError as exc:
+            err.print(f"[bold red]invalid manifest:[/] {escape(exc.message)}")
+            if exc.hint:
+                err.print(f"[dim]hint: {escape(exc.hint)}[/]")
+            raise typer.Exit(int(ExitCode.BAD_INPUT)) from None  # bad input, as for every command
+        for ref in steps or []:
+            curriculum.step(ref)
+        run = functools.partial(
+            run_validation,
+            curriculum,
+            tuple(steps or ()),
+            jobs=jobs,
+            use_cache=not no_cache,
+            shard=chosen,
+            durations=times,
+        )
+        if as_json:
+            report = run()
+        else:
+            with ValidateProgress(out) as bars:
+                report = run(listener=bars.event)
     if junit is not None:
         from dl7.atomic import write_atomic
 

@@ -13,40 +13,20 @@ typo, a repeated option, ``--``) goes to Typer, which owns every message about u
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from dl7.cli_common import hoist_course
 
 COMMANDS = ("next", "status")
 
 
 def match(args: list[str]) -> tuple[str, str | None, bool] | None:
     """(command, course path or None, --json) when ``args`` has a plain shape; else None."""
-    command: str | None = None
-    course: str | None = None
-    as_json = False
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in ("--curriculum", "-c"):
-            if course is not None or i + 1 >= len(args):
-                return None
-            course = args[i + 1]
-            i += 2
-            continue
-        if arg.startswith("--curriculum="):
-            if course is not None:
-                return None
-            course = arg.split("=", 1)[1]
-        elif arg == "--json" and command is not None and not as_json:
-            as_json = True
-        elif arg in COMMANDS and command is None:
-            command = arg
-        else:
-            return None
-        i += 1
-    if command is None:
+    course = hoist_course(args)  # the same reading of the course option as the full CLI's
+    if len(course.named) > 1:
+        return None  # which one wins is Click's to say
+    rest = course.rest
+    if not rest or rest[0] not in COMMANDS or rest[1:] not in ((), ("--json",)):
         return None
-    return command, course, as_json
+    return rest[0], (course.named[0] if course.named else None), rest[1:] == ("--json",)
 
 
 def run(args: list[str]) -> bool:
@@ -56,11 +36,8 @@ def run(args: list[str]) -> bool:
     if found is None:
         return False
     command, course, as_json = found
-    from dl7.cli_common import next_command, state, status_command
+    from dl7.cli_common import choose_course, guard, next_command, status_command
 
-    # Click reads an unset or empty DL7_CURRICULUM as "not given"; so does this.
-    state.curriculum_path = course if course is not None else (os.environ.get("DL7_CURRICULUM") or None)
-    state.curriculum_named = course is not None
-    handler: Callable[[bool], None] = next_command if command == "next" else status_command
-    handler(as_json)
+    choose_course(course)  # as the Typer callback does, environment included
+    guard(next_command if command == "next" else status_command)(as_json)
     return True
