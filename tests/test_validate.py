@@ -584,3 +584,315 @@ def test_a_replayed_mistake_that_hangs_is_reported_and_the_solution_still_judged
     found = problems(report)
     assert not [p for p in found if p[1] == "solved"], found
     assert any(p[1] == "mistakes 1" and "could not be judged" in p[3] and "3 s" in p[3] for p in found), found
+
+
+# -- shards: a deterministic share of the cases, and the merge of their reports ---------------------
+
+
+@pytest.mark.parametrize("bad", ["0/3", "4/3", "x/y", "3", "1/0", "-1/3", "1/3/3", ""])
+def test_a_bad_shard_is_one_line_of_bad_usage(course: Path, bad: str) -> None:
+    result = runner.invoke(app, ["--curriculum", str(course), "validate", "--shard", bad])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: --shard {bad!r}: expected K/N with 1 <= K <= N <= 1000, such as 2/3"
+    ]
+    assert not (course / ".dl7-cache" / "validate.json").exists(), "nothing ran"
+
+
+def _units() -> list:
+    from dl7.validate.shards import Unit
+
+    units = []
+    for nb, scale in (("a.ipynb", 1.0), ("b.ipynb", 2.0), ("c.ipynb", 3.0), ("d.ipynb", 0.5)):
+        units += [
+            Unit(nb, ("static",), 0.0),
+            Unit(nb, ("solved", "mistakes 1"), 60 * scale),
+            Unit(nb, ("unsolved",), 12 * scale),
+            Unit(nb, ("mistakes 2",), 30 * scale),
+        ]
+    return units
+
+
+def test_shards_share_every_unit_once_longest_first_and_the_same_everywhere() -> None:
+    from dl7.validate.shards import assign
+
+    units = _units()
+    shard_of = assign(units, 3, {})
+    assert sorted(set(shard_of)) == [1, 2, 3] and len(shard_of) == len(units)
+    loads = [sum(u.estimate for u, s in zip(units, shard_of, strict=True) if s == k) for k in (1, 2, 3)]
+    assert max(loads) - min(loads) <= 30, loads  # greedy LPT: within the largest unit it could not split
+    # The same units in another order (another machine's walk) land in the same shards.
+    shuffled = list(reversed(units))
+    again = dict(zip(shuffled, assign(shuffled, 3, {}), strict=True))
+    assert [again[u] for u in units] == shard_of
+    assert assign(units, 1, {}) == [1] * len(units)
+    assert sorted(assign(units[:2], 5, {})) == [1, 2], "more shards than units: some run nothing"
+
+
+def test_shards_balance_by_recorded_durations_and_scale_the_estimates_of_the_rest() -> None:
+    from dl7.validate.shards import Unit, _costs, assign
+
+    units = [
+        Unit("a.ipynb", ("solved",), 10.0),
+        Unit("b.ipynb", ("solved",), 10.0),
+        Unit("c.ipynb", ("solved", "mistakes 1"), 20.0),
+        Unit("d.ipynb", ("static",), 0.0),
+    ]
+    # a took 40 s instead of the 10 s guessed: every guess is scaled by 4 where nothing is known.
+    durations = {"a.ipynb": {"solved": 40.0}, "c.ipynb": {"solved": 5.0}}  # c's mistakes never timed
+    assert _costs(units, durations) == [4000, 4000, 8000, 0]
+    assert _costs(units, {}) == [1000, 1000, 2000, 0]
+    assert assign(units, 2, {}) == [2, 2, 1, 1], "by the estimates: c alone, a and b together"
+    timed = {
+        "a.ipynb": {"solved": 90.0},
+        "b.ipynb": {"solved": 1.0},
+        "c.ipynb": {"solved": 2.0, "mistakes 1": 3.0},
+    }
+    assert assign(units, 2, timed) == [1, 2, 2, 2], "a really is the long one: alone in its shard"
+
+
+def shard_report(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, *args: str
+) -> dict:
+    """A run with its own fresh cache, as on a CI machine of its own; its report saved to ``name``."""
+    monkeypatch.setenv("DL7_VALIDATE_CACHE", str(tmp_path / f"cache-{name}" / "validate.json"))
+    _, report = validate(course, *args)
+    (tmp_path / name).write_text(json.dumps(report))
+    return report
+
+
+def without_times(report: dict) -> dict:
+    report = {k: v for k, v in report.items() if k != "seconds"}
+    report["cases"] = [{k: v for k, v in c.items() if k != "seconds"} for c in report["cases"]]
+    return report
+
+
+def junit_without_times(path: Path) -> list:
+    suite = ElementTree.parse(path).getroot()
+    items = sorted((k, v) for k, v in suite.attrib.items() if k != "time")
+    cases = [
+        (sorted((k, v) for k, v in t.attrib.items() if k != "time"), [(c.tag, c.attrib, c.text) for c in t])
+        for t in suite
+    ]
+    return [items, cases]
+
+
+def test_the_merged_report_of_three_shards_is_the_unsharded_report(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # basics gets a replayed mistake (inside its solved run) and one run of its own; slow fails.
+    edit_source(course, "basics.ipynb", 2, DOUBLE + mistake("adds two", "return x + 2"))
+    greet = GREET + mistake("no space", 'return "hello" + name') + 'HELLO = greet("")\n'
+    edit_source(course, "basics.ipynb", 4, greet)
+    whole = shard_report(course, tmp_path, monkeypatch, "whole.json", "--junit", str(tmp_path / "whole.xml"))
+    assert not whole["ok"] and "shard" not in whole
+    assert [c["case"] for c in whole["cases"] if c["notebook"] == "notebooks/basics.ipynb"] == [
+        "static",
+        "solved",
+        "unsolved",
+        "mistakes 1",
+        "mistakes 2",
+    ]
+    shards = [
+        shard_report(course, tmp_path, monkeypatch, f"shard{k}.json", "--shard", f"{k}/3") for k in (1, 2, 3)
+    ]
+    seen = [(c["notebook"], c["case"]) for s in shards for c in s["cases"]]
+    assert sorted(seen) == sorted((c["notebook"], c["case"]) for c in whole["cases"]), "each case once"
+    assert all(s["cases"] for s in shards), "every shard has work"
+    assert len({s["shard"]["plan"] for s in shards}) == 1
+    assert sum(s["executed"] for s in shards) == whole["executed"], "replays still ride in their solved run"
+
+    names = [str(tmp_path / f"shard{k}.json") for k in (3, 1, 2)]  # any order
+    result = runner.invoke(
+        app, ["validate", "--merge", *names, "--json", "--junit", str(tmp_path / "merged.xml")]
+    )
+    assert result.exit_code == 1, result.output  # the verdict of the whole: slow.ipynb fails
+    merged = json.loads(result.stdout)
+    assert without_times(merged) == without_times(whole)
+    assert junit_without_times(tmp_path / "merged.xml") == junit_without_times(tmp_path / "whole.xml")
+
+    # The table an author reads is the unsharded one too.
+    text = runner.invoke(app, ["validate", "--merge", *names])
+    failed = sum(not c["ok"] for c in whole["cases"])
+    summary = (
+        f"{len(whole['cases']) - failed} passed, {failed} failed (0 cached, {whole['executed']} notebook runs"
+    )
+    assert text.exit_code == 1 and "notebooks/slow.ipynb" in text.stdout and summary in text.stdout
+
+    # Every executed case's time is recorded, failures included: what the next shards balance by.
+    recorded = json.loads((tmp_path / "cache-whole.json" / "validate.json").read_text())["durations"]
+    assert set(recorded["notebooks/slow.ipynb"]) == {"solved", "unsolved"}
+    assert set(recorded["notebooks/basics.ipynb"]) == {"solved", "unsolved", "mistakes 1", "mistakes 2"}
+    shard_cache = json.loads((tmp_path / "cache-shard1.json" / "validate.json").read_text())
+    assert shard_cache["durations"] == {}, "shards keep no times: the next shard must plan alike"
+
+    # Shards balanced by an earlier (merged) report's times still add up to the whole course.
+    merged_path = tmp_path / "merged.json"
+    merged_path.write_text(result.stdout)
+    again = [
+        shard_report(
+            course,
+            tmp_path,
+            monkeypatch,
+            f"timed{k}.json",
+            "--shard",
+            f"{k}/2",
+            "--durations",
+            str(merged_path),
+        )
+        for k in (1, 2)
+    ]
+    assert sorted((c["notebook"], c["case"]) for s in again for c in s["cases"]) == sorted(seen)
+
+
+def _shard_file(path: Path, index: int, count: int, plan: str = "p", cases: list | None = None) -> str:
+    case = {"notebook": "a.ipynb", "case": "static", "ok": True, "cached": False, "skipped": False}
+    report = {
+        "course": "fixture",
+        "ok": True,
+        "seconds": 1.0,
+        "executed": 0,
+        "known_mistakes": 0,
+        "cases": cases
+        if cases is not None
+        else [{**case, "case": f"static{index}", "seconds": 0.0, "problems": []}],
+        "shard": {"index": index, "count": count, "plan": plan, "cases": count, "notebooks": ["a.ipynb"]},
+    }
+    path.write_text(json.dumps(report))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("shards", "says"),
+    [
+        ([(1, 3, "p"), (2, 3, "p")], "--merge: shard 3/3 is missing; every shard's report is needed"),
+        ([(1, 2, "p"), (1, 2, "p")], "shard 1/2 is given twice"),
+        ([(1, 2, "p"), (2, 2, "q")], "shard 2/2 was planned differently from"),
+        ([(1, 2, "p"), (2, 3, "p")], "shard 2/3 was planned differently from"),
+    ],
+)
+def test_shards_that_do_not_belong_together_do_not_merge(tmp_path: Path, shards: list, says: str) -> None:
+    names = [
+        _shard_file(tmp_path / f"s{n}.json", k, count, plan) for n, (k, count, plan) in enumerate(shards)
+    ]
+    result = runner.invoke(app, ["validate", "--merge", *names])
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1 and says in result.stderr, result.stderr
+
+
+def test_shards_whose_cases_do_not_add_up_to_the_plan_do_not_merge(tmp_path: Path) -> None:
+    same = [{"notebook": "a.ipynb", "case": "static", "ok": True, "cached": False, "skipped": False}]
+    same[0].update(seconds=0.0, problems=[])
+    names = [_shard_file(tmp_path / f"s{k}.json", k, 2, cases=same) for k in (1, 2)]
+    result = runner.invoke(app, ["validate", "--merge", *names])
+    assert result.exit_code == 2 and "a.ipynb static is reported twice" in result.stderr, result.stderr
+    names = [_shard_file(tmp_path / f"s{k}.json", k, 2, cases=same if k == 1 else []) for k in (1, 2)]
+    result = runner.invoke(app, ["validate", "--merge", *names])
+    assert result.exit_code == 2 and "cases are missing" in result.stderr, result.stderr
+
+
+def test_merge_reads_json_reports_only_and_runs_nothing(tmp_path: Path) -> None:
+    xml = tmp_path / "junit.xml"
+    xml.write_text('<?xml version="1.0"?><testsuite/>')
+    plain = tmp_path / "whole.json"
+    plain.write_text(json.dumps({"course": "c", "seconds": 1, "executed": 0, "cases": []}))
+    for args, says in [
+        ([str(xml)], "this is XML; --merge reads the shards' JSON reports"),
+        ([str(plain)], "not a shard's report (it was run without --shard)"),
+        ([str(tmp_path / "absent.json")], "cannot read the report"),
+        ([], "--merge: name the shards' JSON reports"),
+        (["--no-cache", str(plain)], "--merge reads reports and runs nothing: drop --no-cache"),
+    ]:
+        result = runner.invoke(app, ["validate", "--merge", *args])
+        assert result.exit_code == 2 and says in result.stderr, (args, result.stderr)
+    result = runner.invoke(app, ["validate", "--durations", str(plain)])
+    assert result.exit_code == 2 and "--durations only balances shards" in result.stderr
+
+
+# -- the cache follows the data files a notebook reads and the distributions its kernel imported ------
+
+
+def test_a_data_file_beside_the_notebook_or_in_the_course_data_folder_reruns_it(course: Path) -> None:
+    (course / "notebooks" / "factor.txt").write_text("2\n")
+    edit_source(course, "basics.ipynb", 1, "from dl7 import check\nFACTOR = int(open('factor.txt').read())")
+    edit_source(
+        course,
+        "basics.ipynb",
+        2,
+        "def double(x):\n    ### BEGIN SOLUTION\n    return FACTOR * x\n    ### END SOLUTION",
+    )
+    assert validate(course, "step1", "step3")[0] == 0
+    (course / "notebooks" / "factor.txt").write_text("3\n")
+    code, report = validate(course, "step1", "step3")
+    # Every notebook in that folder may read it: both re-run; the stale pass is not reused.
+    assert executed_cases(report) == {
+        (f"notebooks/{nb}.ipynb", case) for nb in ("basics", "triple") for case in ("solved", "unsolved")
+    }
+    assert code == 1 and any(p[2] == "step1.double" for p in problems(report))
+
+    (course / "notebooks" / "factor.txt").write_text("2\n")
+    assert validate(course, "step1", "step3")[0] == 0
+    (course / "data").mkdir()
+    (course / "data" / "table.csv").write_text("x,y\n1,2\n")
+    assert len(executed_cases(validate(course, "step1", "step3")[1])) == 4, "a new file in data/"
+    assert validate(course, "step1", "step3")[1]["executed"] == 0
+    (course / "data" / "table.csv").write_text("x,y\n1,3\n")
+    assert len(executed_cases(validate(course, "step1", "step3")[1])) == 4, "an edited file in data/"
+
+    # What no notebook reads as data: hidden folders, compiled modules, other notebooks' sources.
+    (course / "notebooks" / ".ipynb_checkpoints").mkdir()
+    (course / "notebooks" / ".ipynb_checkpoints" / "basics-checkpoint.ipynb").write_text("{}")
+    (course / "notebooks" / "__pycache__").mkdir()
+    (course / "notebooks" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    assert validate(course, "step1", "step3")[1]["executed"] == 0
+
+
+def _install(site: Path, dist: str, version: str, module: str | None = None) -> None:
+    """A real (if tiny) installed distribution: a dist-info with its metadata and top-level module."""
+    for old in site.glob(f"{dist.replace('-', '_')}-*.dist-info"):
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    if module is not None:
+        (info / "top_level.txt").write_text(module + "\n")
+        (site / module).mkdir(exist_ok=True)
+        (site / module / "__init__.py").write_text("VALUE = 2\n")
+
+
+def test_the_cache_locks_every_distribution_the_kernel_imported_and_no_other(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    _install(site, "dl7-fake-used", "1.0", "dl7_fake_used")
+    _install(site, "dl7-fake-unused", "1.0", "dl7_fake_unused")
+    monkeypatch.setenv("PYTHONPATH", str(site))  # the kernel's
+    monkeypatch.syspath_prepend(str(site))  # this process's importlib.metadata
+    edit_source(course, "basics.ipynb", 1, "from dl7 import check\nimport dl7_fake_used")
+    assert validate(course, "step1", "step3")[0] == 0
+    entries = json.loads((course / ".dl7-cache" / "validate.json").read_text())["passed"].values()
+    locked = {(e["notebook"], e["case"]): e["dists"] for e in entries}
+    assert locked["notebooks/basics.ipynb", "solved"]["dl7-fake-used"] == "1.0"
+    assert "dl7-fake-used" not in locked["notebooks/triple.ipynb", "solved"]
+    assert all("ipykernel" in d for d in locked.values()), "the kernel's own libraries are locked too"
+    assert not any("dl7-fake-unused" in d for d in locked.values())
+
+    _install(site, "dl7-fake-unused", "2.0", "dl7_fake_unused")  # upgraded, but imported by none
+    assert validate(course, "step1", "step3")[1]["executed"] == 0
+    _install(site, "dl7-fake-used", "1.1")  # upgraded: only the notebook that imported it re-runs
+    code, report = validate(course, "step1", "step3")
+    assert code == 0 and executed_cases(report) == {
+        ("notebooks/basics.ipynb", "solved"),
+        ("notebooks/basics.ipynb", "unsolved"),
+    }
+
+
+def test_the_course_kernel_environment_is_part_of_the_key(course: Path) -> None:
+    assert validate(course, "step1")[0] == 0
+    manifest = course / "curriculum.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("\nsteps:", '\nkernel:\n  env:\n    COURSE_FACTOR: "2"\nsteps:')
+    )
+    assert validate(course, "step1")[1]["executed"] == 2, "every kernel of the course sees it"

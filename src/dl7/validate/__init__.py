@@ -6,6 +6,8 @@ For each notebook of the course (or of the chosen steps): static checks
 and a few runs of known mistakes planned by :mod:`~dl7.validate.rounds`. Runs go in parallel
 (threads, one kernel each) and are skipped while nothing that could change their verdict has
 changed (:mod:`~dl7.validate.cache`). :mod:`~dl7.validate.reports` writes JSON and JUnit XML.
+With a shard (``--shard K/N``), every notebook is still planned, and only this shard's share of
+the cases runs (:mod:`~dl7.validate.shards`, which also merges the shards' reports).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from dl7.authoring import strip_outputs
@@ -24,14 +27,16 @@ from dl7.validate.cache import (
     Cache,
     cache_file,
     case_key,
+    data_digest,
     fingerprint,
     package_digest,
-    package_lock,
+    runner_lock,
 )
-from dl7.validate.cases import run_case, run_solved_with_replays
+from dl7.validate.cases import Imported, run_case, run_solved_with_replays
 from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem, Report
 from dl7.validate.reports import junit_xml, report_json
 from dl7.validate.rounds import last_cell, plan
+from dl7.validate.shards import Durations, Shard, Unit, rank, share
 from dl7.validate.static import static_checks
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "MistakeOutcome",
     "Problem",
     "Report",
+    "Shard",
     "cache_file",
     "junit_xml",
     "kernel_threads",
@@ -65,6 +71,16 @@ class _Job:
     cost: float = 0.0  # a guess at its seconds, to start the longest runs first
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """One notebook's static result and the runs it needs (none when the static checks failed)."""
+
+    nb: Notebook
+    static: CaseResult
+    data: dict[str, Any]
+    plans: tuple[tuple[str, tuple[KnownMistake, ...], bool], ...]  # (case, mistakes, replayed?)
+
+
 def validate(
     curriculum: Curriculum,
     steps: tuple[str, ...] = (),
@@ -72,37 +88,52 @@ def validate(
     jobs: int | None = None,
     use_cache: bool = True,
     listener: Listener | None = None,
+    shard: Shard | None = None,
+    durations: Durations | None = None,
 ) -> Report:
+    """Validate the course (or ``steps``); with ``shard``, only that share of the cases, balanced
+    by ``durations`` (default: the times the cache recorded)."""
     start = time.monotonic()
     chosen = [curriculum.step(s).id for s in steps] if steps else [s.id for s in curriculum.steps]
     notebooks = [nb for step in curriculum.steps if step.id in chosen for nb in step.notebooks]
     cache = Cache(curriculum)  # read even with --no-cache, so other notebooks' entries survive
-    lock = package_lock()
+    lock = runner_lock()
     package = package_digest(curriculum)
+    folders: dict[Path, str] = {}
+    planned = [_plan(curriculum, nb, cache) for nb in notebooks]
+    mine: set[tuple[str, str]] | None = None
+    shard_plan = None
+    if shard is not None:
+        units = [unit for p in planned for unit in _units(p)]
+        times = cache.durations if durations is None else durations
+        mine, shard_plan = share(units, shard, times, tuple(nb.path for nb in notebooks))
+
+    def taken(nb: Notebook, case: str) -> bool:
+        return mine is None or (nb.path, case) in mine
+
     cases: list[CaseResult] = []
     pending: list[_Job] = []
-    for nb in notebooks:
-        static, data, known = static_checks(curriculum, nb)
-        cases.append(static)
-        if not static.ok:
+    for p in planned:
+        nb, data = p.nb, p.data
+        if taken(nb, "static"):
+            cases.append(p.static)
+        if not p.static.ok:
             cases += [
                 CaseResult(
                     nb.path, c, False, (Problem(None, "not run: the static checks failed"),), skipped=True
                 )
                 for c in ("solved", "unsolved")
+                if taken(nb, c)
             ]
             continue
         source = strip_outputs(data)
-        plans: list[tuple[str, tuple[KnownMistake, ...], bool]] = [
-            ("solved", (), False),
-            ("unsolved", (), False),
-        ]
-        plans += [(f"mistakes {n}", r, replay) for n, (r, replay) in enumerate(plan(data, known), start=1)]
-        cache.forget_other_cases(nb.path, {case for case, _, _ in plans})
+        digest = data_digest(curriculum, nb, folders)
         jobs_here: list[_Job] = []
-        for case, round_, replay in plans:
+        for case, round_, replay in p.plans:
+            if not taken(nb, case):
+                continue
             extra = [replay, [(k.exercise, k.label, k.mistake.cell, k.mistake.start_line) for k in round_]]
-            key = case_key(curriculum, nb, case, source, extra, lock, package)
+            key = case_key(curriculum, nb, case, source, extra, lock, package, digest)
             entry = cache.lookup(key) if use_cache else None
             if entry is not None:
                 outcomes = tuple(
@@ -122,8 +153,8 @@ def validate(
     workers = max(1, jobs or os.cpu_count() or 1)
     env = kernel_threads(workers)
 
-    def work(job: _Job) -> list[tuple[str, str, CaseResult, list[str] | None]]:
-        """(case, cache key, result, imported files) of every case the job's run decides."""
+    def work(job: _Job) -> list[tuple[str, str, CaseResult, Imported | None]]:
+        """(case, cache key, result, what the kernel imported) of every case the job's run decides."""
         if listener:
             listener(job.nb.path, job.case, "start", None)
         if job.also is not None:
@@ -144,6 +175,10 @@ def validate(
     for job, done in zip(pending, finished, strict=True):
         for case, key, result, imported in done:
             cases.append(result)
+            if shard is None:
+                # A shard records no times: every shard of one plan must see the same ones, and
+                # shards run one after another on one machine would otherwise not.
+                cache.record_duration(job.nb.path, case, result.seconds)
             if result.ok and imported is not None:
                 cache.store(
                     key,
@@ -151,13 +186,14 @@ def validate(
                     case,
                     {
                         "seconds": round(result.seconds, 2),
-                        "deps": fingerprint(imported, curriculum),
+                        "deps": fingerprint(list(imported.files), curriculum),
+                        "dists": cache.installed.distributions(imported.modules),
                         **({"statuses": [m.status for m in result.mistakes]} if result.mistakes else {}),
                     },
                 )
     unsaved = cache.write() if finished or use_cache else None
     order = {nb.path: i for i, nb in enumerate(notebooks)}
-    cases.sort(key=lambda c: (order[c.notebook], _rank(c.case)))
+    cases.sort(key=lambda c: (order[c.notebook], rank(c.case)))
     return Report(
         curriculum.id,
         tuple(cases),
@@ -165,7 +201,37 @@ def validate(
         len(pending),
         str(curriculum.path),
         warnings=(unsaved,) if unsaved else (),
+        shard=shard_plan,
     )
+
+
+def _plan(curriculum: Curriculum, nb: Notebook, cache: Cache) -> _Planned:
+    """A notebook's static checks and the runs they call for (every shard plans them all)."""
+    static, data, known = static_checks(curriculum, nb)
+    if not static.ok:
+        return _Planned(nb, static, data, ())
+    plans: list[tuple[str, tuple[KnownMistake, ...], bool]] = [("solved", (), False), ("unsolved", (), False)]
+    plans += [(f"mistakes {n}", r, replay) for n, (r, replay) in enumerate(plan(data, known), start=1)]
+    cache.forget_other_cases(nb.path, {case for case, _, _ in plans})
+    return _Planned(nb, static, data, tuple(plans))
+
+
+def _units(p: _Planned) -> list[Unit]:
+    """What shards share out: the static checks; the solved run with the replayed mistakes run
+    inside it (:func:`_merge_replays`); the unsolved run; each further run of mistakes."""
+    nb = p.nb
+    if not p.plans:
+        return [Unit(nb.path, (case,), 0.0) for case in ("static", "solved", "unsolved")]
+    cost = {case: _cost(nb, p.data, case, round_) for case, round_, _ in p.plans}
+    replayed = [case for case, _, replay in p.plans if replay]
+    units = [Unit(nb.path, ("static",), 0.0), Unit(nb.path, ("solved", *replayed), 0.0)]
+    units += [
+        Unit(nb.path, (case,), 0.0) for case, _, _ in p.plans if case != "solved" and case not in replayed
+    ]
+    return [
+        Unit(u.notebook, u.cases, 0.0 if u.cases == ("static",) else sum(cost[c] for c in u.cases))
+        for u in units
+    ]
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -203,9 +269,3 @@ def _cost(nb: Notebook, data: dict[str, Any], case: str, chosen: tuple[KnownMist
         return float(nb.budget)
     cells = max(1, len(data.get("cells", [])))
     return nb.budget * (last_cell(data, chosen) + 1) / cells
-
-
-def _rank(case: str) -> tuple[int, int]:
-    if case.startswith("mistakes "):
-        return 3, int(case.split()[1])
-    return {"static": 0, "solved": 1, "unsolved": 2}.get(case, 9), 0

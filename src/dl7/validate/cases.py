@@ -12,13 +12,15 @@
   the replays go into the solved run itself (:func:`run_solved_with_replays`), so a
   notebook's longest run is made once; its solved verdict and time leave the replays out.
 
-Every run ends with one extra cell that lists the module files the kernel imported, which
-the cache records (see :mod:`dl7.validate.cache`).
+Every run ends with one extra cell (tagged ``dl7-validate``, taken off before judging) that
+lists what the kernel imported: the module files under the course and the dl7 package, and
+every top-level module name in ``sys.modules``. The cache records the files by sha256 and the
+installed distributions behind those modules by version (see :mod:`dl7.validate.cache`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dl7.atomic import append_log
@@ -39,6 +41,7 @@ def _dl7_imported(roots, excluded):
     import os, sys
     from IPython.display import display
     files = set()
+    names = sorted({name.partition(".")[0] for name in list(sys.modules)})
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if not isinstance(path, str):
@@ -48,10 +51,18 @@ def _dl7_imported(roots, excluded):
             path.startswith(x + os.sep) for x in excluded
         ):
             files.add(path)
-    display({%r: sorted(files)}, raw=True)
+    display({%r: {"files": sorted(files), "modules": names}}, raw=True)
 _dl7_imported(%r, %r)
 del _dl7_imported
 """
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What a case's kernel imported, as its last cell reported it."""
+
+    files: tuple[str, ...]  # module files under the course or the dl7 package
+    modules: tuple[str, ...]  # every top-level module name in sys.modules
 
 
 def run_case(
@@ -62,8 +73,8 @@ def run_case(
     chosen: tuple[KnownMistake, ...] = (),
     replay: bool = False,
     env: dict[str, str] | None = None,
-) -> tuple[CaseResult, list[str] | None]:
-    """Execute one case; the result and the files the kernel imported (None if unknown).
+) -> tuple[CaseResult, Imported | None]:
+    """Execute one case; the result and what the kernel imported (None if unknown).
     ``env`` is added to the kernel's environment."""
     if case == "solved":
         source = solved_version(data)
@@ -88,7 +99,7 @@ def run_solved_with_replays(
     data: dict[str, Any],
     chosen: tuple[KnownMistake, ...],
     env: dict[str, str] | None = None,
-) -> tuple[CaseResult, CaseResult, list[str] | None]:
+) -> tuple[CaseResult, CaseResult, Imported | None]:
     """The solved case and the replayed mistakes ``case`` from one kernel run: the whole solved
     notebook with the replays inserted after their checks. The solved verdict is judged on the
     notebook's own cells alone, and its time leaves out the replays'; the replays change
@@ -124,9 +135,9 @@ def _execute(
     source: dict[str, Any],
     budget: int,
     env: dict[str, str] | None = None,
-) -> tuple[Execution, list[str] | None, float]:
-    """Run ``source`` in a fresh kernel: the execution (the modules cell taken off), the files
-    the kernel imported, and the seconds spent in replay cells."""
+) -> tuple[Execution, Imported | None, float]:
+    """Run ``source`` in a fresh kernel: the execution (the modules cell taken off), what the
+    kernel imported, and the seconds spent in replay cells."""
     from dl7.execute import execute
     from dl7.testcells import for_run
 
@@ -157,6 +168,8 @@ def _execute(
             cell_timeout=nb.cell_timeout,
             budget=budget,
             checkers=curriculum.checkers,
+            datasets=curriculum.datasets,
+            course_env=curriculum.kernel.env,
             kernel_log=log,
             progress=timing if replay_cells else None,
             extra_env=env,
@@ -315,11 +328,14 @@ def _replayed_results(nb: Any) -> tuple[dict[int, ExerciseResult], dict[str, str
     return found, solved
 
 
-def _imported(cell: Any) -> list[str] | None:
+def _imported(cell: Any) -> Imported | None:
     if cell is None:
         return None
     for output in cell.get("outputs", []) or []:
-        files = (output.get("data") or {}).get(MODULES_MIME)
-        if isinstance(files, list) and all(isinstance(f, str) for f in files):
-            return list(files)
+        found = (output.get("data") or {}).get(MODULES_MIME)
+        if not isinstance(found, dict):
+            continue
+        files, modules = found.get("files"), found.get("modules")
+        if isinstance(files, list) and isinstance(modules, list):
+            return Imported(tuple(map(str, files)), tuple(map(str, modules)))
     return None

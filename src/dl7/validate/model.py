@@ -51,6 +51,18 @@ class CaseResult:
 
 
 @dataclass(frozen=True)
+class ShardPlan:
+    """Which share of the cases a sharded run took, and what the merge needs to check the
+    shards belong together (see :mod:`dl7.validate.shards`)."""
+
+    index: int  # K of K/N, from 1
+    count: int  # N
+    plan: str  # digest of the whole assignment: equal in every shard of one plan
+    cases: int  # cases in all N shards together
+    notebooks: tuple[str, ...]  # every notebook validated, in the course's order
+
+
+@dataclass(frozen=True)
 class Report:
     course: str
     cases: tuple[CaseResult, ...]
@@ -58,6 +70,7 @@ class Report:
     executed: int  # notebook runs actually executed (not cached)
     manifest: str = ""
     warnings: tuple[str, ...] = ()  # e.g. the cache could not be saved (a full or read-only disk)
+    shard: ShardPlan | None = None  # set when this run was one shard of several
 
     @property
     def ok(self) -> bool:

@@ -1,13 +1,18 @@
-"""Validation reports: JSON for tools, JUnit XML for CI (one test case per case and per known mistake)."""
+"""Validation reports: JSON for tools, JUnit XML for CI (one test case per case and per known mistake).
+
+A JSON report reads back into the same :class:`Report` (:func:`report_from_json`), so the
+reports of shards can be merged into one (:mod:`dl7.validate.shards`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dl7.validate.model import Problem, Report
+from dl7.validate.model import CaseResult, MistakeOutcome, Problem, Report, ShardPlan
 
 
 def report_json(report: Report) -> dict[str, Any]:
+    shard = report.shard
     return {
         "course": report.course,
         "ok": report.ok,
@@ -42,7 +47,57 @@ def report_json(report: Report) -> dict[str, Any]:
             }
             for c in report.cases
         ],
+        **(
+            {
+                "shard": {
+                    "index": shard.index,
+                    "count": shard.count,
+                    "plan": shard.plan,
+                    "cases": shard.cases,
+                    "notebooks": list(shard.notebooks),
+                }
+            }
+            if shard is not None
+            else {}
+        ),
     }
+
+
+def report_from_json(data: dict[str, Any]) -> Report:
+    """The report :func:`report_json` wrote; KeyError, TypeError or ValueError if it is not one."""
+    if not isinstance(data, dict) or not isinstance(data["cases"], list):
+        raise TypeError("a JSON object with a list of cases was expected")
+    cases = tuple(
+        CaseResult(
+            str(c["notebook"]),
+            str(c["case"]),
+            bool(c["ok"]),
+            tuple(Problem(p["exercise"], str(p["reason"])) for p in c["problems"]),
+            float(c["seconds"]),
+            cached=bool(c["cached"]),
+            skipped=bool(c["skipped"]),
+            mistakes=tuple(
+                MistakeOutcome(
+                    str(m["exercise"]), str(m["label"]), str(m["status"]), str(m["message"]), bool(m["ok"])
+                )
+                for m in c.get("mistakes", [])
+            ),
+        )
+        for c in data["cases"]
+    )
+    shard = data.get("shard")
+    plan = (
+        ShardPlan(
+            int(shard["index"]),
+            int(shard["count"]),
+            str(shard["plan"]),
+            int(shard["cases"]),
+            tuple(map(str, shard["notebooks"])),
+        )
+        if shard is not None
+        else None
+    )
+    return Report(str(data["course"]), cases, float(data["seconds"]), int(data["executed"]), shard=plan)
 
 
 def junit_xml(report: Report) -> str:
