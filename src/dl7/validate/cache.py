@@ -231,6 +231,12 @@ class Cache:
         self.path = cache_file(curriculum)
         self.installed = Installed()
         self.entries, self.durations = self._read()
+        self._shas: dict[Path, str | None] = {}  # cases of one notebook share files: hash each once
+
+    def _sha(self, path: Path) -> str | None:
+        if path not in self._shas:
+            self._shas[path] = _sha(path)
+        return self._shas[path]
 
     def _read(self) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
         try:
@@ -256,7 +262,7 @@ class Cache:
         root = self.curriculum.root.resolve()
         for name, sha in entry["deps"].items():
             path = Path(name) if Path(name).is_absolute() else root / name
-            if _sha(path) != sha:
+            if self._sha(path) != sha:
                 return None
         return entry
 
