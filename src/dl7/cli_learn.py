@@ -140,7 +140,7 @@ def watch(
         progress.check_writable("cannot record a run")
         try:
             ws.runs_dir.mkdir(parents=True, exist_ok=True)
-            log = stack.enter_context(open(ws.runs_dir / "kernel.log", "a", encoding="utf-8"))
+            log = stack.enter_context(open(ws.kernel_log, "a", encoding="utf-8"))
         except OSError:
             log = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
 
@@ -204,7 +204,7 @@ def open_(
         j = journey(curriculum, progress, ws.root)
     state = j.state(curriculum.step(step).id) if step is not None else (j.current or j.steps[0])
     nb = first_unfinished(state)
-    log_path = ws.dot / "jupyter.log"
+    log_path = ws.lab_log
     try:
         log = open(log_path, "ab")  # noqa: SIM115 - closed below, after the server stops
     except OSError:

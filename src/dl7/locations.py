@@ -5,8 +5,8 @@ Every other module asks here, so the rules below are written once:
 - the workspace: ``$DL7_HOME`` if set; else the nearest enclosing folder holding a trusted
   ``.dl7/``; else the per-user data folder (platformdirs) ``.../dl7/workspace``;
 - its files: ``.dl7/workspace.json`` (the course it belongs to, read by :func:`read_info`, the
-  only reader), ``.dl7/progress.sqlite``, ``.dl7/manifest-cache.json``, ``.dl7/runs/`` and the
-  logs ``.dl7/logs/``;
+  only reader), ``.dl7/progress.sqlite``, ``.dl7/manifest-cache.json``, ``.dl7/runs/`` (with
+  the kernels' log) and JupyterLab's log;
 - the course a kernel serves, when the runner did not say (a learner running a notebook in
   JupyterLab): the enclosing workspace's ``workspace.json``, else the enclosing ``curriculum.yaml``
   (an author previewing a source notebook);
@@ -146,8 +146,24 @@ def manifest_cache_file(dot: Path) -> Path:
     return dot / "manifest-cache.json"
 
 
-def logs_dir(dot: Path) -> Path:
-    return dot / "logs"
+def runs_dir(dot: Path) -> Path:
+    """Executed copies of the learner's notebooks."""
+    return dot / "runs"
+
+
+def kernel_log(dot: Path) -> Path:
+    """What the kernels of ``dl7 run`` and ``dl7 watch`` printed outside their cells."""
+    return runs_dir(dot) / "kernel.log"
+
+
+def lab_log(dot: Path) -> Path:
+    """JupyterLab's own output under ``dl7 open``."""
+    return dot / "jupyter.log"
+
+
+def validate_kernel_log(course_root: Path) -> Path:
+    """What validate's kernels printed outside their cells, beside its run cache."""
+    return validate_cache_file(course_root).with_name("kernel.log")
 
 
 # -- the course a kernel serves ----------------------------------------------------------------

@@ -115,7 +115,7 @@ def run_notebook(
     learner = ws.learner_path(nb)
     source = for_run(curriculum, nb, source)  # test-cell exercises: the course's tests, not the learner's
     started = now()
-    with append_log(ws.runs_dir / "kernel.log", f"--- {started} {nb.path}\n") as log:
+    with append_log(ws.kernel_log, f"--- {started} {nb.path}\n") as log:
         execution = execute(
             source,
             learner.parent,

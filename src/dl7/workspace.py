@@ -57,7 +57,7 @@ class Workspace:
 
     @property
     def runs_dir(self) -> Path:
-        return self.dot / "runs"
+        return locations.runs_dir(self.dot)
 
     @property
     def backups_dir(self) -> Path:
@@ -68,8 +68,12 @@ class Workspace:
         return locations.info_file(self.dot)
 
     @property
-    def logs_dir(self) -> Path:
-        return locations.logs_dir(self.dot)
+    def kernel_log(self) -> Path:
+        return locations.kernel_log(self.dot)
+
+    @property
+    def lab_log(self) -> Path:
+        return locations.lab_log(self.dot)
 
     def learner_path(self, nb: Notebook) -> Path:
         """Where the learner's copy of ``nb`` lives: always inside the workspace.

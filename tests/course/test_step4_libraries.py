@@ -16,7 +16,7 @@ import pytest
 
 from dl7.checks import evaluate
 from tests.checking import expect_failed, stub
-from tests.course import course
+from tests.course import COURSE_ROOT, course
 
 digits_split = course("step4").digits_split
 
@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "step4" / "03_libraries_side_by_side.ipynb"
+NOTEBOOK = COURSE_ROOT / "notebooks" / "step4" / "03_libraries_side_by_side.ipynb"
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 
 from dl7.checks import evaluate
 from tests.checking import expect_failed, stub
+from tests.course import COURSE_ROOT
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -262,13 +263,12 @@ def test_sentiment_stub() -> None:
 def test_notebook_finds_the_embedding_of_a_functional_model() -> None:
     # build_model written with the functional API passes the check, but its model.layers[0] is
     # the InputLayer (no weights): the neighbours cell used to stop with an IndexError.
-    from pathlib import Path
 
     import keras
     import nbformat
     from keras import layers
 
-    notebook = Path(__file__).parents[1] / "notebooks" / "step6" / "03_word_embeddings.ipynb"
+    notebook = COURSE_ROOT / "notebooks" / "step6" / "03_word_embeddings.ipynb"
     cell = next(c for c in nbformat.read(notebook, as_version=4).cells if c.get("id") == "2504fd60")
     inputs = keras.Input(shape=(None,), dtype="int32")
     pooled = layers.GlobalAveragePooling1D()(layers.Embedding(30, 16, mask_zero=True)(inputs))

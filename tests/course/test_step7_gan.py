@@ -16,7 +16,7 @@ import pytest
 
 from dl7.checks import evaluate
 from tests.checking import expect_failed, stub
-from tests.course import course
+from tests.course import COURSE_ROOT, course
 
 gan = course("step7").gan
 
@@ -297,7 +297,6 @@ def test_unsolved_notebook_plots_nothing_instead_of_raising() -> None:
     # Unsolved, the training cell takes the step-0 snapshot before train_step raises; the
     # snapshot cell then made one Axes and failed "'Axes' object is not iterable", an error a
     # learner who had not reached section 5 yet could not have caused.
-    from pathlib import Path
 
     import matplotlib
     import nbformat
@@ -305,7 +304,7 @@ def test_unsolved_notebook_plots_nothing_instead_of_raising() -> None:
     from dl7.authoring import learner_version
 
     matplotlib.use("Agg")
-    notebook = Path(__file__).parents[1] / "notebooks" / "step7" / "04_gan.ipynb"
+    notebook = COURSE_ROOT / "notebooks" / "step7" / "04_gan.ipynb"
     cells = learner_version(nbformat.read(notebook, as_version=4)).cells
     namespace: dict[str, Any] = {}
     for cell in cells:

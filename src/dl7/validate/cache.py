@@ -186,7 +186,11 @@ def data_digest(curriculum: Curriculum, nb: Notebook, seen: dict[Path, str] | No
 def _folder_digest(folder: Path, curriculum: Curriculum) -> str:
     root = curriculum.root.resolve()
     cache = cache_file(curriculum).resolve()
-    own = {cache, cache.with_name("kernel.log"), cache.with_name("manifest-cache.json")}
+    own = {
+        cache,
+        locations.validate_kernel_log(curriculum.root).resolve(),
+        cache.with_name("manifest-cache.json"),
+    }
     digest = hashlib.sha256()
     for here, dirs, files in os.walk(folder):
         at = Path(here)

@@ -23,12 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from dl7 import locations
 from dl7.atomic import append_log
 from dl7.authoring import learner_version, solved_version, with_mistakes
 from dl7.checks import MIME_TYPE
 from dl7.curriculum import Curriculum, Notebook
 from dl7.results import ExerciseResult
-from dl7.validate.cache import cache_file, tracked_roots
+from dl7.validate.cache import tracked_roots
 from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem
 from dl7.validate.rounds import Taint, check_cell, last_cell
 
@@ -160,7 +161,7 @@ def _execute(
         if event.done and event.index in replay_cells:
             spent[0] += event.seconds
 
-    log_path = cache_file(curriculum).with_name("kernel.log")
+    log_path = locations.validate_kernel_log(curriculum.root)
     with append_log(log_path, f"--- {nb.path} {case}\n") as log:  # a read-only course still validates
         execution = execute(
             source,
