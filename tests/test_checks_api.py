@@ -223,3 +223,40 @@ def test_numpy_testing_asserts_in_a_checker_are_failures(
     monkeypatch.setenv("DL7_CHECKERS", str(module))
     result = evaluate("asserts.numpy", lambda x: x + 0.5)
     assert result.status == "failed" and "f(x) should be 2 x" in result.message
+
+
+@pytest.mark.parametrize(
+    ("declarations", "where"),
+    [
+        ("\nraise RuntimeError('oops at import')\n", "oops at import"),  # the module cannot load
+        (  # the module loads; its loader crashes when the checker asks for the set
+            "from dl7.datasets import Source\n"
+            "def _tiny(folder):\n"
+            "    return [1, 2][7]\n"
+            "SOURCES = [Source('tiny', 'a tiny set', _tiny)]\n",
+            "IndexError",
+        ),
+    ],
+)
+def test_a_broken_data_set_declaration_is_the_courses_fault_not_the_learners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declarations: str, where: str
+) -> None:
+    """A checker that loads the course's own data set and meets a fault in the course's
+    declarations reports a course error, never "your code raised" (found by a teacher)."""
+    sets = tmp_path / "datasets.py"
+    sets.write_text(declarations)
+    module = tmp_path / "uses_data_checks.py"
+    module.write_text(
+        "from dl7 import datasets\n"
+        "from dl7.checks import checker\n"
+        "@checker('data.count')\n"
+        "def check(count):\n"
+        "    points = datasets.load('tiny')\n"
+        "    assert count(points) == len(points)\n"
+    )
+    monkeypatch.setattr(dl7.checks, "_REGISTRY", {})
+    monkeypatch.setenv("DL7_CHECKERS", str(module))
+    monkeypatch.setenv("DL7_DATASETS", str(sets))
+    result = evaluate("data.count", len)
+    assert result.status == "course_error", result
+    assert where in result.message and "your code raised" not in result.message

@@ -300,7 +300,8 @@ def test_an_author_in_the_course_folder_gets_its_sets(teacher: Path, monkeypatch
     ("body", "problem"),
     [
         ("SOURCES = [\n", r"sets\.py cannot be loaded \(SyntaxError"),
-        ("raise RuntimeError('boom')\n", r"cannot be loaded \(RuntimeError: boom\)"),
+        ("\n\nraise RuntimeError('boom')\n", r"cannot be loaded \(RuntimeError: boom at .*sets\.py:3\)"),
+        ("SOURCE = []\n", "declares no data sets: it defines neither SOURCES nor TEXTS"),
         ("SOURCES = ['digits']\n", r"SOURCES\[0\] is a str, not a dl7\.datasets\.Source"),
         ("TEXTS = 'poem'\n", "TEXTS must be a list of Text"),
         (

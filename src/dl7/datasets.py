@@ -156,16 +156,20 @@ def _declared_by(manifest: Path) -> str | None:
 def _load_declarations(spec: str) -> Declarations:
     # The checker loader imports a course's module by path or dotted name, under a name of its
     # own; the declarations are course code like the checkers and load the same way.
-    from dl7.checks import load_module
+    from dl7.checks import load_failure, load_module
 
     try:
         module = load_module(spec)
     except Exception as exc:  # a SyntaxError, an ImportError, anything its import raises
         raise DatasetError(
-            f"the course's data-set declarations {spec} cannot be loaded ({type(exc).__name__}: {exc})",
-            hint="this is a fault of the course, not your code: please report it to the course author",
-            exit_code=ExitCode.BAD_INPUT,
+            load_failure(spec, exc, "data-set declarations"), exit_code=ExitCode.BAD_INPUT
         ) from None
+    if not hasattr(module, "SOURCES") and not hasattr(module, "TEXTS"):
+        raise DatasetError(
+            f"{spec} declares no data sets: it defines neither SOURCES nor TEXTS",
+            hint="list the sets as SOURCES = [Source(...)] and TEXTS = [Text(...)]",
+            exit_code=ExitCode.BAD_INPUT,
+        )
     sources = tuple(_entries(spec, module, "SOURCES", Source))
     texts = tuple(_entries(spec, module, "TEXTS", Text))
     for source in sources:

@@ -42,7 +42,9 @@ Checker = Callable[..., "str | None"]
 _REGISTRY: dict[str, Checker] = {}
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _BROKEN: dict[str, str] = {}  # checker module spec → why it could not be loaded
-_COURSE_DIRS: set[Path] = {_PACKAGE_DIR}  # course code: every frame in here is the course's
+# Not the learner's code: every frame in these is the course's (its checkers, its data-set
+# declarations) or the runner's own (dl7.datasets raising for a course's broken declarations).
+_COURSE_DIRS: set[Path] = {_PACKAGE_DIR.parent}
 _COURSE_FILES: set[Path] = set()
 
 
@@ -242,30 +244,37 @@ def _load_checkers(spec: str, broken: list[str]) -> bool:
     for all: a later check reports the same fault, not "no checker registered")."""
     if spec not in _BROKEN:
         try:
-            module = load_module(spec)
+            load_module(spec)
         except Exception as exc:  # a SyntaxError, an ImportError, anything its import raises
-            _BROKEN[spec] = _load_failure(spec, exc)
+            _BROKEN[spec] = load_failure(spec, exc)
         else:
-            source = getattr(module, "__file__", None)
-            if source:
-                path = Path(source).resolve()
-                if path.name == "__init__.py":  # the whole package, up to its top, is the course's
-                    _COURSE_DIRS.add(_package_top(path.parent))
-                else:
-                    _COURSE_FILES.add(path)
             return True
     broken.append(_BROKEN[spec])
     return False
 
 
-def _load_failure(spec: str, exc: BaseException) -> str:
+def _own(module: Any) -> Any:
+    """Note ``module`` as course code: a frame in it is never the learner's."""
+    source = getattr(module, "__file__", None)
+    if source:
+        path = Path(source).resolve()
+        if path.name == "__init__.py":  # the whole package, up to its top, is the course's
+            _COURSE_DIRS.add(_package_top(path.parent))
+        else:
+            _COURSE_FILES.add(path)
+    return module
+
+
+def load_failure(spec: str, exc: BaseException, kind: str = "checker module") -> str:
+    """Why the course's module ``spec`` could not be imported, with the file and line at fault
+    and whose fault it is."""
     if isinstance(exc, SyntaxError) and exc.filename:
         what, where = f"SyntaxError: {exc.msg}", f"{exc.filename}:{exc.lineno}"
     else:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         where = _where(frames[-1]) if frames else spec
-    return f"the course's checker module {spec} cannot be loaded ({what} at {where}); {COURSE_FAULT}"
+    return f"the course's {kind} {spec} cannot be loaded ({what} at {where}); {COURSE_FAULT}"
 
 
 def _checker_modules() -> list[str]:
@@ -285,7 +294,7 @@ def load_module(spec: str) -> Any:
     """
     if spec.endswith(".py"):
         path = Path(spec).resolve()
-        return _exec_module(_path_name(path), path, None)
+        return _own(_exec_module(_path_name(path), path, None))
     if "/" in spec or os.sep in spec:
         folder = Path(spec).resolve()
         if not (folder / "__init__.py").is_file():
@@ -295,8 +304,8 @@ def load_module(spec: str) -> Any:
         if name not in sys.modules:
             _exec_module(name, top / "__init__.py", [str(top)])
         parts = folder.relative_to(top).parts
-        return importlib.import_module(".".join((name, *parts)))
-    return importlib.import_module(spec)
+        return _own(importlib.import_module(".".join((name, *parts))))
+    return _own(importlib.import_module(spec))
 
 
 def _package_top(folder: Path) -> Path:
