@@ -72,7 +72,8 @@ def doctor(
     from dl7.workspace import locate
 
     if not as_json:
-        err.print("[dim]checking (starting a kernel and importing the course's libraries takes a while)…[/]")
+        slow = "starting a kernel" + ("" if quick else " and importing the course's libraries")
+        err.print(f"[dim]checking ({slow} takes a while)…[/]")
     findings = diagnose(locate(), load_course, skip_libraries=quick)
     ok = all(f.ok for f in findings)
     if as_json:
