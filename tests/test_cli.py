@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from dl7 import __version__
 from dl7.cli import app
 from tests.conftest import snapshot
+from tests.test_solution import record
 from tests.test_yamldoc import billion_laughs
 
 runner = CliRunner()
@@ -412,28 +413,13 @@ def _reader_gone(args: list[str], env: dict[str, str] | None = None) -> tuple[in
     return child.wait(timeout=120), stderr
 
 
-def _record_a_pass(home: Path, exercise: str) -> None:
-    from dl7.progress import Progress
-
-    with Progress(home / ".dl7" / "progress.sqlite", "fixture") as progress:
-        progress.record_attempt(
-            "step1",
-            "notebooks/basics.ipynb",
-            "2026-01-01T00:00:00",
-            1.0,
-            "completed",
-            None,
-            [(exercise, "passed", "", 0.1)],
-        )
-
-
 def test_every_sub_app_ends_quietly_with_141_when_its_reader_stops(
     course: Path, isolated: Path, tmp_path: Path
 ) -> None:
     # Before: `dl7 data list | head -1` exited 1 (Rich's own console), which in dl7 means "not passing".
     c = ["--curriculum", str(course)]
     assert subprocess.run([sys.executable, "-m", "dl7", *c, "status"], capture_output=True).returncode == 0
-    _record_a_pass(isolated, "step1.double")
+    record(isolated, ("step1.double", "passed"))
     nb = course / "notebooks" / "basics.ipynb"  # an output left in: validate fails it statically, no kernel
     data = json.loads(nb.read_text(encoding="utf-8"))
     code_cell = next(cell for cell in data["cells"] if cell["cell_type"] == "code")
