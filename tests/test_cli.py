@@ -512,3 +512,10 @@ def test_the_course_option_is_read_in_one_place(
 
     course = hoist_course(args)
     assert course.named == named and [*course.options, *course.rest] == moved
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate", "--help"], ["data", "--help"], ["run", "--help"]])
+def test_help_ends_quietly_with_141_when_its_reader_stops(args: list[str]) -> None:
+    """Typer prints help through Rich consoles of its own, which exited 1 on a closed pipe."""
+    code, stderr = _reader_gone(args)
+    assert (code, stderr) == (141, "")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,46 @@ def test_caches_follow_their_variables(tmp_path: Path, monkeypatch: pytest.Monke
     assert locations.validate_cache_file(tmp_path) == tmp_path / "v.json"
     monkeypatch.setenv(locations.DATA_ENV, str(tmp_path / "d"))
     assert locations.data_cache_dir() == tmp_path / "d"
+
+
+@needs_root
+def test_a_workspace_planted_by_another_user_is_passed_by_and_the_learner_is_told(
+    tmp_path: Path, course: Path
+) -> None:
+    """The class of git's CVE-2022-24765: another user's ``.dl7`` above the working folder
+    names a course of theirs; dl7 must neither use it nor run its code, and must say why."""
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "curriculum.yaml").write_text((course / "curriculum.yaml").read_text().replace("Fixture", "Evil"))
+    shared = tmp_path / "shared"
+    (shared / "project").mkdir(parents=True)
+    planted = shared / ".dl7"
+    planted.mkdir()
+    (planted / "workspace.json").write_text(json.dumps({"course": "fixture", "curriculum": str(evil)}))
+    for path in (planted, planted / "workspace.json"):
+        os.chown(path, _nobody(), -1)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != locations.HOME_ENV}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"), COLUMNS="120")
+    done = subprocess.run(
+        [sys.executable, "-m", "dl7", "--curriculum", str(course), "status"],
+        cwd=shared / "project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"passed by {planted}: it belongs to user 'nobody', not to you" in done.stderr
+    assert not (planted / "progress.sqlite").exists(), "the planted workspace was not used"
+    assert (home / ".local" / "share" / "dl7" / "workspace" / ".dl7").is_dir()
+
+
+def test_the_walk_stops_before_a_folder_everyone_may_write_to(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "mine" / "deep").mkdir(parents=True)
+    (tmp_path / ".dl7").mkdir()  # above the shared folder: never reached
+    shared.chmod(0o777)
+    assert list(locations.walk_up(shared / "mine" / "deep")) == [shared / "mine" / "deep", shared / "mine"]
+    assert locations.enclosing_workspace(shared / "mine" / "deep") is None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from dl7.errors import ManifestError
 from dl7.yamldoc import MAX_BYTES, MAX_DEPTH, MAX_NODES, LocatedYaml
+from tests.conftest import FIXTURE_COURSE
 
 
 def _error(text: str) -> ManifestError:
@@ -121,3 +125,30 @@ def test_a_value_python_cannot_build_is_located(text: str, field: str) -> None:
 def test_a_python_tag_is_refused() -> None:
     e = _error("a: !!python/object/apply:os.system ['true']\n")
     assert e.line == 1 and e.field == "a"
+
+
+def test_control_characters_are_stripped_from_every_string_and_key() -> None:
+    """An escape sequence in a course string would reach the learner's terminal: OSC 52 writes
+    the clipboard, CSI sequences rewrite the screen, a bidi override reorders what is read."""
+    text = 'title: "Intro\\e]52;c;cm0gLXJmIH4=\\a"\n"k\\e[2Jey": "\\u202eevil\\x9b31m"\nlines: "a\\tb\\nc"\n'
+    data = LocatedYaml("m.yaml", text).data
+    assert data == {"title": "Intro]52;c;cm0gLXJmIH4=", "k[2Jey": "evil31m", "lines": "a\tb\nc"}
+
+
+def test_an_escape_in_a_course_title_never_reaches_the_terminal(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, course)
+    manifest = course / "curriculum.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("title: Basics", 'title: "Basics\\e]52;c;cm0gLXJmIH4=\\a\\e[2J"', 1)
+    )
+    env = {**os.environ, "DL7_HOME": str(tmp_path / "home"), "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-m", "dl7", "--curriculum", str(course), "next"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"\x1b" not in done.stdout and b"\x07" not in done.stdout
+    assert b"Basics]52;c;" in done.stdout  # the text is kept, harmless

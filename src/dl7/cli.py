@@ -11,6 +11,7 @@ too, never a traceback. The sub-apps take what they share from :mod:`dl7.cli_com
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +22,16 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from dl7 import __version__
-from dl7.cli_common import choose_course, err, guard, hoist_course, next_command, out, status_command
+from dl7.cli_common import (
+    choose_course,
+    err,
+    guard,
+    hoist_course,
+    next_command,
+    out,
+    reader_gone,
+    status_command,
+)
 from dl7.cli_common import load_course as _load
 from dl7.cli_common import open_course as _open
 from dl7.cli_common import open_journey as _journey
@@ -345,5 +355,37 @@ def _lazy_commands() -> dict[str, Any]:
     return {name: group.commands[name] for name in _LazyGroup.LAZY if name in group.commands}  # type: ignore[attr-defined]
 
 
+def _help_consoles_exit_like_dl7() -> None:
+    """Typer prints help through Rich consoles of its own, whose reader going away
+    (`dl7 --help | head -1`) exits 1, which in dl7 means "exercises not passing": give them
+    dl7's console's answer to a closed pipe (exit 141, nothing on stderr). Typer is pinned
+    below 0.29 (pyproject), and a test holds this to the real pipe."""
+    from types import MethodType
+
+    import typer.rich_utils
+
+    make = typer.rich_utils._get_rich_console
+    if getattr(make, "_dl7", False):
+        return
+
+    def console(stderr: bool = False) -> Console:
+        made = make(stderr)
+        made.on_broken_pipe = MethodType(reader_gone, made)  # type: ignore[method-assign]
+        return made
+
+    console._dl7 = True  # type: ignore[attr-defined]
+    typer.rich_utils._get_rich_console = console
+
+
 def main() -> None:
-    app()
+    _help_consoles_exit_like_dl7()
+    try:
+        app()
+    except SystemExit as exc:
+        # Click's own echo meets a closed pipe by swapping in its PacifyFlushWrapper and exiting
+        # 1 (typer/core.py): exit as every dl7 command does when its reader is gone.
+        from typer._click.utils import PacifyFlushWrapper
+
+        if exc.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
+            raise SystemExit(int(ExitCode.READER_GONE)) from None
+        raise

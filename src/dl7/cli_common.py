@@ -27,13 +27,16 @@ from rich.markup import escape
 from dl7.errors import Dl7Error, ExitCode, os_error
 
 
+def reader_gone(self: Console) -> None:
+    """The reader stopped (`dl7 status | head`): exit as the guard does, not Rich's 1, which
+    in dl7 means "exercises not passing". Every console dl7 prints through answers this way."""
+    self.quiet = True
+    _silence_stdout()
+    raise SystemExit(int(ExitCode.READER_GONE))
+
+
 class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        """The reader stopped (`dl7 status | head`): exit as the guard does, not Rich's 1,
-        which in dl7 means "exercises not passing"."""
-        self.quiet = True
-        _silence_stdout()
-        raise SystemExit(int(ExitCode.READER_GONE))
+    on_broken_pipe = reader_gone
 
 
 out = _Console(highlight=False, emoji=False)  # a learner's `:x:` stays as typed
@@ -195,6 +198,7 @@ def open_course(quiet: bool = False, step: str | None = None) -> tuple[Any, Any,
         remember(curriculum, prepared.workspace.dot)
     if not quiet:
         workspace_notice(err, prepared)
+    _say_what_was_passed_by()
     progress = Progress(prepared.workspace.progress_path, curriculum.id)
     if progress.moved_aside:
         err.print(
@@ -202,6 +206,17 @@ def open_course(quiet: bool = False, step: str | None = None) -> tuple[Any, Any,
             f"{escape(str(progress.moved_aside))} and a new one was started"
         )
     return curriculum, prepared, progress
+
+
+def _say_what_was_passed_by() -> None:
+    """A ``.dl7`` on the way up that another user made (or everyone may write to) is not the
+    learner's workspace: say so, so that one they expected is never ignored in silence."""
+    from dl7 import locations
+
+    if os.environ.get(locations.HOME_ENV):
+        return
+    for seen in locations.passed_by():
+        err.print(f"[yellow]note:[/] passed by {escape(str(seen.path))}: {escape(seen.reason)}")
 
 
 def open_journey(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:

@@ -30,6 +30,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,33 +50,55 @@ COURSE_CACHE = ".dl7-cache"
 # -- trust --------------------------------------------------------------------------------------
 
 
-def trusted(path: Path) -> bool:
-    """Whether ``path`` (file or folder) belongs to this user or to root and is not writable
-    by everyone: what another local user could have put or changed there is not trusted.
-    On a system without user ids (Windows) everything the user can read is trusted."""
+def distrust(path: Path) -> str | None:
+    """Why ``path`` (file or folder) is not to be trusted, or None when it is: it must belong
+    to this user or to root and must not be writable by everyone, since what another local user
+    could have put or changed there would otherwise choose the code dl7 runs. A link is judged
+    by who made it and by where it leads. On a system without user ids (Windows) everything the
+    user can read is trusted."""
     getuid = getattr(os, "getuid", None)
-    if getuid is None:
-        return path.exists()
     try:
         st = path.lstat()
-    except OSError:
-        return False
-    if stat.S_ISLNK(st.st_mode):  # a link is judged by where it leads, and by who made it
-        if st.st_uid not in (getuid(), 0):
-            return False
-        try:
+        if getuid is None:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            if st.st_uid not in (getuid(), 0):
+                return f"it is a link made by {_owner(st.st_uid)}, not by you"
             st = path.stat()
-        except OSError:
-            return False
-    return st.st_uid in (getuid(), 0) and not st.st_mode & stat.S_IWOTH
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    if st.st_uid not in (getuid(), 0):
+        return f"it belongs to {_owner(st.st_uid)}, not to you"
+    if st.st_mode & stat.S_IWOTH:
+        return "everyone may write to it"
+    return None
+
+
+def trusted(path: Path) -> bool:
+    return distrust(path) is None
+
+
+def _owner(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name!r}"
+    except (ImportError, KeyError):
+        return f"user id {uid}"
 
 
 def walk_up(start: Path | None = None) -> Iterator[Path]:
     """``start`` and the folders above it, stopping at the home folder when ``start`` is
-    inside it (nothing above a user's home is theirs)."""
+    inside it (nothing above a user's home is theirs) and before a folder everyone may write
+    to (``/tmp``: anyone could have put a ``.dl7`` there, or above it)."""
     here = (start or Path.cwd()).resolve()
     home = _home()
     for folder in (here, *here.parents):
+        try:
+            if folder.stat().st_mode & stat.S_IWOTH:
+                return
+        except OSError:
+            return
         yield folder
         if home is not None and folder == home:
             return
@@ -93,6 +116,29 @@ def _trusted_in(folder: Path, name: str) -> Path | None:
     if candidate.exists() and trusted(candidate) and trusted(folder):
         return candidate
     return None
+
+
+@dataclass(frozen=True)
+class PassedBy:
+    """A ``.dl7`` or ``curriculum.yaml`` a folder walk saw and did not take, and why."""
+
+    path: Path
+    reason: str
+
+
+def passed_by(start: Path | None = None, name: str = DOT) -> tuple[PassedBy, ...]:
+    """What the walk from ``start`` to the nearest trusted ``name`` passed by: the learner is
+    told, so that a workspace they expected is not silently ignored."""
+    seen = []
+    for folder in walk_up(start):
+        candidate = folder / name
+        if not candidate.exists():
+            continue
+        why = distrust(candidate) or distrust(folder)
+        if why is None:
+            break
+        seen.append(PassedBy(candidate, why if distrust(candidate) else f"its folder: {why}"))
+    return tuple(seen)
 
 
 # -- the workspace ------------------------------------------------------------------------------

@@ -93,7 +93,10 @@ def readings_parts(state: StepState) -> list[Any]:
             f"[bold]{escape(r.title)}[/]{optional}\n[dim]{escape(r.author)} · {escape(r.kind)} · "
             f"{r.minutes} min · id {escape(r.id)}[/]",
         )
-        parts += [table, Whole(f"[link={r.url}][blue]{escape(r.url)}[/][/link]", r.url, indent=7)]
+        parts += [
+            table,
+            Whole(f"[link={link_target(r.url)}][blue]{escape(r.url)}[/][/link]", r.url, indent=7),
+        ]
     return parts
 
 
@@ -208,7 +211,10 @@ def render_finished(console: Console, journey: Journey, dl7: str = "dl7") -> Non
                 f"[bold]{escape(r.title)}[/]{optional}\n[dim]{escape(r.author)} · {escape(r.kind)} · "
                 f"{r.minutes} min[/]",
             )
-            parts += [table, Whole(f"[link={r.url}][blue]{escape(r.url)}[/][/link]", r.url, indent=4)]
+            parts += [
+                table,
+                Whole(f"[link={link_target(r.url)}][blue]{escape(r.url)}[/][/link]", r.url, indent=4),
+            ]
         parts.append(Text(""))
     if earlier:
         parts.append(_markup(f"[bold]Still unread from earlier steps[/] ({len(earlier)}):"))
@@ -306,6 +312,14 @@ def render_status(console: Console, journey: Journey) -> None:
         console.print(grid)
     zone = escape(local_zone())
     console.print(f"\n[dim]times in {zone} · workspace: {escape(str(journey.workspace))}[/]", soft_wrap=True)
+
+
+def link_target(url: str) -> str:
+    """A URL as a terminal hyperlink's target: characters that could end Rich's markup or the
+    terminal's escape sequence (brackets, spaces, controls) are percent-encoded."""
+    from urllib.parse import quote
+
+    return quote(url, safe=":/?#@!$&'()*+,;=%~-._")
 
 
 def local_time(stamp: str) -> str:

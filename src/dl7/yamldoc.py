@@ -82,7 +82,7 @@ class LocatedYaml:
                         self.file, line, _field(path), f"a key must be a plain value, not {kind}"
                     )
                 self._visit(key_node, path, depth + 1)
-                key = key_node.value
+                key = without_controls(key_node.value)
                 if key in out:
                     raise ManifestError(self.file, line, _field(path + (key,)), "duplicate key")
                 out[key] = self._build(value_node, path + (key,), depth + 1)
@@ -91,12 +91,13 @@ class LocatedYaml:
         if isinstance(node, yaml.SequenceNode):
             return [self._build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         try:
-            return self._constructor.construct_object(node, deep=True)
+            value = self._constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             raise ManifestError(
                 self.file, node.start_mark.line + 1, _field(path), f"not a valid value ({problem})"
             ) from None
+        return without_controls(value) if isinstance(value, str) else value
 
     def line(self, path: tuple[Any, ...]) -> int | None:
         while path and path not in self.lines:
@@ -108,6 +109,18 @@ class LocatedYaml:
 
 
 _COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
+
+# C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI on some terminals),
+# and the bidirectional overrides that make text read in another order than it runs.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def without_controls(text: str) -> str:
+    """``text`` with every control character removed: a manifest's strings reach the learner's
+    terminal, and an escape sequence there could rewrite the screen or the clipboard (OSC 52)."""
+    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
+
+
 _ANCHORS = "YAML anchors and aliases are not supported in a manifest; write each value out"
 
 
