@@ -896,3 +896,32 @@ def test_the_course_kernel_environment_is_part_of_the_key(course: Path) -> None:
         manifest.read_text().replace("\nsteps:", '\nkernel:\n  env:\n    COURSE_FACTOR: "2"\nsteps:')
     )
     assert validate(course, "step1")[1]["executed"] == 2, "every kernel of the course sees it"
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_a_course_installed_in_the_environment_still_has_its_checkers_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A course a wheel installs lies inside the environment (site-packages/dl7/course): the
+    files its kernel imports must still count, though the environment's own packages do not."""
+    import shutil
+    import sys
+    import uuid
+
+    from tests.conftest import FIXTURE_COURSE
+
+    monkeypatch.setenv("DL7_VALIDATE_CACHE", str(tmp_path / "validate.json"))
+    course = Path(sys.prefix) / f"dl7-test-course-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(FIXTURE_COURSE, course, ignore=shutil.ignore_patterns(".dl7-cache"))
+    try:
+        assert validate(course, "step1")[0] == 0
+        assert executed_cases(validate(course, "step1")[1]) == set()
+        checks = course / "checks.py"
+        checks.write_text(checks.read_text() + "\n# the course's checkers changed\n")
+        assert executed_cases(validate(course, "step1")[1]) == {
+            ("notebooks/basics.ipynb", "solved"),
+            ("notebooks/basics.ipynb", "unsolved"),
+        }
+    finally:
+        shutil.rmtree(course)

@@ -48,8 +48,12 @@ def _dl7_imported(roots, excluded):
         if not isinstance(path, str):
             continue
         path = os.path.realpath(path)
-        if any(path.startswith(r + os.sep) for r in roots) and not any(
-            path.startswith(x + os.sep) for x in excluded
+        # An environment inside a root (a course's own .venv) is not the course's code; a root
+        # inside an environment (the course a wheel installed in site-packages) still is.
+        if any(
+            path.startswith(r + os.sep)
+            and not any(path.startswith(x + os.sep) and x.startswith(r + os.sep) for x in excluded)
+            for r in roots
         ):
             files.add(path)
     display({%r: {"files": sorted(files), "modules": names}}, raw=True)
