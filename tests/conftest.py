@@ -16,6 +16,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("DL7_HOME", str(home))
     monkeypatch.setenv("DL7_DATA", str(tmp_path / "data-cache"))
+    # the per-user cache (validate's run cache lives there): platformdirs follows XDG_CACHE_HOME
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    monkeypatch.delenv("DL7_VALIDATE_CACHE", raising=False)
     monkeypatch.delenv("DL7_CURRICULUM", raising=False)
     monkeypatch.delenv("DL7_CHECKERS", raising=False)
     monkeypatch.delenv("DL7_DATASETS", raising=False)

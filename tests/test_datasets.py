@@ -678,3 +678,245 @@ def test_doctor_reports_the_courses_sets_and_a_broken_declaration(teacher: Path,
     broken = load(_course(tmp_path / "broken", sets="SOURCES = [1]\n"))
     found = doctor.datasets(broken)
     assert not found.ok and "SOURCES[0] is a int, not a dl7.datasets.Source" in found.detail
+
+
+# A cached archive is checked again when it is read: nothing unverified is unpickled -----------
+
+COURSE_SETS = Path(__file__).resolve().parents[1] / "data" / "datasets.py"
+CIFAR_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
+
+
+class _Payload:
+    """A pickle that, when loaded, creates ``marker``: what a planted batch would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return open, (str(self.marker), "w")
+
+
+def _batch(seed: int) -> bytes:
+    import pickle
+
+    labels = [seed % 10, (seed + 1) % 10]
+    data = (np.arange(2 * 3072) % 256).astype(np.uint8).reshape(2, 3072)
+    return pickle.dumps({b"batch_label": b"tiny", b"labels": labels, b"data": data}, protocol=2)
+
+
+@pytest.fixture
+def tiny_cifar(server: str, entries: list[str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The seven steps' CIFAR-10 loader, fetching a tiny archive of the same layout from the
+    local server (2 images per batch) as the data set ``tinycifar``."""
+    import pickle
+    from dataclasses import replace
+
+    monkeypatch.setenv(datasets.DATASETS_ENV, str(COURSE_SETS))
+    declared = {s.name: s for s in datasets.declarations().sources}["cifar10"]
+    meta = pickle.dumps({b"label_names": [f"class{i}".encode() for i in range(10)]}, protocol=2)
+    members = [_file(f"cifar-10-batches-py/{n}", _batch(i)) for i, n in enumerate(CIFAR_FILES)]
+    body = _tar_bytes([*members, _file("cifar-10-batches-py/batches.meta", meta)])
+    ROUTES["/tiny-cifar.tar.gz"] = body
+    tiny = replace(
+        declared,
+        name="tinycifar",
+        url=server + "/tiny-cifar.tar.gz",
+        sha256=hashlib.sha256(body).hexdigest(),
+        size_bytes=len(body),
+        filename="tiny-cifar.tar.gz",
+    )
+    datasets.register(tiny)
+    entries.append("tinycifar")
+    return "tinycifar"
+
+
+def test_a_tampered_cached_cifar_batch_is_refused_and_never_unpickled(
+    tiny_cifar: str, data_dir: Path, tmp_path: Path
+) -> None:
+    datasets.fetch(tiny_cifar)
+    data = datasets.load(tiny_cifar)
+    assert data.images.shape == (12, 32, 32, 3) and data.class_names[:2] == ("class0", "class1")
+    marker = tmp_path / "ran"
+    import pickle
+
+    batch = data_dir / tiny_cifar / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(pickle.dumps(_Payload(marker)))  # someone who can write the cache
+    with pytest.raises(DatasetError, match=r"data_batch_3 was changed after it was downloaded .*--force"):
+        datasets.load(tiny_cifar)
+    assert not marker.exists(), "the planted pickle ran"
+    datasets.fetch(tiny_cifar, force=True)  # the fix the message names
+    assert datasets.load(tiny_cifar).images.shape == (12, 32, 32, 3)
+
+
+def test_a_cifar_folder_not_fetched_by_dl7_is_refused_and_never_unpickled(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    monkeypatch.setenv(datasets.DATASETS_ENV, str(COURSE_SETS))
+    marker = tmp_path / "ran"
+    base = data_dir / "cifar10" / "cifar-10-batches-py"  # made by hand (or by an older dl7)
+    base.mkdir(parents=True)
+    for name in [*CIFAR_FILES, "batches.meta"]:
+        (base / name).write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(DatasetError, match=r"cifar10 data set in .* has no record of its files' sha256"):
+        datasets.load("cifar10")
+    assert not marker.exists(), "the planted pickle ran"
+
+
+def test_a_digest_record_another_user_could_have_written_is_not_believed(
+    tiny_cifar: str, data_dir: Path, tmp_path: Path
+) -> None:
+    import pickle
+    import pwd
+
+    old = os.umask(0o002)  # a group-writable umask: the record is still written 0o644
+    try:
+        datasets.fetch(tiny_cifar)
+    finally:
+        os.umask(old)
+    folder = data_dir / tiny_cifar
+    record = folder / datasets.DIGESTS_FILE
+    assert stat.S_IMODE(record.stat().st_mode) == 0o644
+    marker = tmp_path / "ran"
+    evil = pickle.dumps(_Payload(marker))
+    (folder / "cifar-10-batches-py" / "test_batch").write_bytes(evil)
+    forged = record.read_text().splitlines()
+    forged = [
+        f"{hashlib.sha256(evil).hexdigest()}  {line[66:]}" if line.endswith("/test_batch") else line
+        for line in forged
+    ]
+    record.write_text("\n".join(forged) + "\n")  # the record rewritten to match, by another user
+    nobody = pwd.getpwnam("nobody")
+    os.chown(record, nobody.pw_uid, nobody.pw_gid)
+    with pytest.raises(DatasetError, match="is not yours or others can write it"):
+        datasets.load(tiny_cifar)
+    os.chown(record, os.getuid(), os.getgid())
+    record.chmod(0o666)
+    with pytest.raises(DatasetError, match="is not yours or others can write it"):
+        datasets.load(tiny_cifar)
+    assert not marker.exists(), "the planted pickle ran"
+
+
+# Extracting on a Python older than 3.11.4 (no tarfile filters) ----------------------------------
+
+_EXTRACT_ON_ANY_PYTHON = r"""
+import io, json, os, stat, sys, tarfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from dl7.download import extract_tar
+from dl7.errors import DatasetError
+
+def archive(path, members):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, kind, mode, data in members:
+            info = tarfile.TarInfo(name)
+            info.mode, info.uid, info.uname = mode, 4242, "someone"
+            if kind == "link":
+                info.type, info.linkname = tarfile.SYMTYPE, data
+                tar.addfile(info)
+            elif kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+work = sys.argv[2]
+good = os.path.join(work, "good.tar.gz")
+archive(good, [
+    ("set/sub", "dir", 0o777, None),
+    ("set/run.sh", "file", 0o4777, b"#!/bin/sh\n"),
+    ("set/data.txt", "file", 0o666, b"data"),
+    ("set/sub/private.txt", "file", 0o400, b"mine"),
+    ("set/link", "link", 0o777, "data.txt"),
+])
+dest = os.path.join(work, "out")
+os.mkdir(dest)
+extract_tar(Path(good), Path(dest))
+found = {}
+for name in ("set/sub", "set/run.sh", "set/data.txt", "set/sub/private.txt"):
+    st = os.stat(os.path.join(dest, name))
+    found[name] = [stat.S_IMODE(st.st_mode), st.st_uid]
+found["link"] = os.readlink(os.path.join(dest, "set/link"))
+found["read"] = open(os.path.join(dest, "set/link")).read()
+bad = os.path.join(work, "bad.tar.gz")
+archive(bad, [("set/../../evil.txt", "file", 0o644, b"x")])
+try:
+    extract_tar(Path(bad), Path(dest))
+except DatasetError as exc:
+    found["refused"] = str(exc)
+found["filters"] = hasattr(tarfile, "data_filter")
+print(json.dumps(found))
+"""
+
+
+_NO_FILTERS = (
+    "import sys, tarfile; print(sys.version_info >= (3, 11) and not hasattr(tarfile, 'data_filter'))"
+)
+
+
+def _pythons_without_tar_filters() -> list[str]:
+    import shutil as _shutil
+
+    found = []
+    for name in ("python3.11", "python3"):
+        for folder in ("/usr/bin", "/usr/local/bin"):
+            exe = _shutil.which(name, path=folder)
+            if exe is None or exe in found:
+                continue
+            done = subprocess.run([exe, "-I", "-c", _NO_FILTERS], capture_output=True, text=True, check=False)
+            if done.stdout.strip() == "True":
+                found.append(exe)
+    return found
+
+
+def _check_extracted(found: dict[str, object]) -> None:
+    assert found["set/run.sh"][0] == 0o755, "no set-user-id bit, no world write"  # type: ignore[index]
+    assert found["set/data.txt"][0] == 0o644  # type: ignore[index]
+    assert found["set/sub/private.txt"][0] == 0o600, "its owner can read and write it"  # type: ignore[index]
+    assert not found["set/sub"][0] & 0o022  # type: ignore[index]
+    assert all(found[n][1] == os.getuid() for n in ("set/run.sh", "set/data.txt"))  # type: ignore[index]
+    assert found["link"] == "data.txt" and found["read"] == "data"
+    assert "refusing to extract bad.tar.gz: member 'set/../../evil.txt' climbs out" in str(found["refused"])
+
+
+def test_extraction_works_and_stays_safe_on_a_python_older_than_3_11_4(tmp_path: Path) -> None:
+    """tarfile's `filter=` exists only from Python 3.11.4 (Debian 12's 3.11.2 has none): such a
+    Python, really run, extracts with the same checks and modes instead of a TypeError."""
+    olds = _pythons_without_tar_filters()
+    if not olds:
+        pytest.skip("no Python 3.11 without tarfile filters on this machine")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    for exe in olds:
+        work = tmp_path / Path(exe).name
+        work.mkdir()
+        done = subprocess.run(
+            [exe, "-I", "-c", _EXTRACT_ON_ANY_PYTHON, src, str(work)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        found = json.loads(done.stdout)
+        assert found["filters"] is False
+        _check_extracted(found)
+
+
+def test_extraction_without_filters_gives_what_the_data_filter_gives(tmp_path: Path) -> None:
+    """The same script on this Python, with and without its filters: one result."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    without = "import tarfile; del tarfile.data_filter\n" + _EXTRACT_ON_ANY_PYTHON
+    for name, script in (("with", _EXTRACT_ON_ANY_PYTHON), ("without", without)):
+        work = tmp_path / name
+        work.mkdir()
+        done = subprocess.run(
+            [sys.executable, "-W", "ignore::DeprecationWarning", "-c", script, src, str(work)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        found = json.loads(done.stdout)
+        assert found["filters"] is (name == "with")
+        _check_extracted(found)

@@ -168,3 +168,18 @@ def test_the_doctors_kernel_has_the_courses_env_and_leaves_none_of_its_processes
         assert wait_gone(child), "a process the doctor's kernel started outlived it"
     finally:
         kill_if_alive(child)
+
+
+@pytest.mark.parametrize("name", ["what?now", "no#1", "100%41", "a b&c=d;e"])
+def test_the_progress_file_is_read_in_a_workspace_whose_path_has_uri_characters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    home = tmp_path / name
+    monkeypatch.setenv("DL7_HOME", str(home))
+    assert runner.invoke(app, ["--curriculum", "tests/fixtures/course", "status"]).exit_code == 0
+    progress = home / ".dl7" / "progress.sqlite"
+    assert progress.is_file()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    found = doctor.progress_file(progress)
+    assert found.ok and "0 run(s)" in found.detail, found.detail
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "the doctor created no other file"

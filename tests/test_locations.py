@@ -92,7 +92,11 @@ def test_the_recorded_course_must_still_exist(tmp_path: Path) -> None:
 
 def test_caches_follow_their_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(locations.VALIDATE_CACHE_ENV, raising=False)
-    assert locations.validate_cache_file(tmp_path) == tmp_path / ".dl7-cache" / "validate.json"
+    course = tmp_path / "course"
+    default = locations.validate_cache_file(course)
+    assert default.name == "validate.json" and not default.is_relative_to(course), "never in the course"
+    assert default.parent == locations.validate_cache_dir(tmp_path / "other" / ".." / "course")
+    assert locations.validate_cache_dir(tmp_path / "other") != default.parent
     monkeypatch.setenv(locations.VALIDATE_CACHE_ENV, str(tmp_path / "v.json"))
     assert locations.validate_cache_file(tmp_path) == tmp_path / "v.json"
     monkeypatch.setenv(locations.DATA_ENV, str(tmp_path / "d"))

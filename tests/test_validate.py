@@ -596,7 +596,9 @@ def test_a_bad_shard_is_one_line_of_bad_usage(course: Path, bad: str) -> None:
     assert result.stderr.splitlines() == [
         f"error: --shard {bad!r}: expected K/N with 1 <= K <= N <= 1000, such as 2/3"
     ]
-    assert not (course / ".dl7-cache" / "validate.json").exists(), "nothing ran"
+    from dl7.locations import validate_cache_file
+
+    assert not validate_cache_file(course).exists(), "nothing ran"
 
 
 def _units() -> list:
@@ -872,7 +874,9 @@ def test_the_cache_locks_every_distribution_the_kernel_imported_and_no_other(
     monkeypatch.syspath_prepend(str(site))  # this process's importlib.metadata
     edit_source(course, "basics.ipynb", 1, "from dl7 import check\nimport dl7_fake_used")
     assert validate(course, "step1", "step3")[0] == 0
-    entries = json.loads((course / ".dl7-cache" / "validate.json").read_text())["passed"].values()
+    from dl7.locations import validate_cache_file
+
+    entries = json.loads(validate_cache_file(course).read_text())["passed"].values()
     locked = {(e["notebook"], e["case"]): e["dists"] for e in entries}
     assert locked["notebooks/basics.ipynb", "solved"]["dl7-fake-used"] == "1.0"
     assert "dl7-fake-used" not in locked["notebooks/triple.ipynb", "solved"]
@@ -925,3 +929,76 @@ def test_a_course_installed_in_the_environment_still_has_its_checkers_followed(
         }
     finally:
         shutil.rmtree(course)
+
+
+# -- a committed or planted verdict never skips a run --------------------------------------------
+
+
+def _forge_passes(course: Path, path: Path) -> None:
+    """Write at ``path`` a validate cache that says every case of step 1 passed, as a pull request
+    could commit it: the keys are the ones dl7 computes (nothing in them is secret), each entry
+    an empty promise (no files, no distributions to re-check)."""
+    import dl7.validate as validate_module
+    from dl7.validate.cache import FORMAT, case_key
+
+    passed: dict[str, dict] = {}
+
+    def spy(curriculum, nb, case, *rest):  # type: ignore[no-untyped-def]
+        key = case_key(curriculum, nb, case, *rest)
+        passed[key] = {"notebook": nb.path, "case": case, "seconds": 0.1, "deps": {}, "dists": {}}
+        return key
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(validate_module, "case_key", spy)
+        assert validate(course, "step1", "--no-cache")[0] == 1
+    assert {v["case"] for v in passed.values()} == {"solved", "unsolved"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": FORMAT, "passed": passed, "durations": {}}))
+
+
+def _git_commit(folder: Path, *paths: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "-f", *(str(p) for p in paths))
+    git("-c", "user.name=pr", "-c", "user.email=pr@example.invalid", "commit", "-q", "-m", "PASS")
+
+
+@pytest.mark.parametrize("where", ["committed-in-course", "committed-named-by-env", "planted-by-nobody"])
+def test_a_committed_or_planted_pass_does_not_skip_a_run(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import os
+    import pwd
+
+    edit_source(  # the pull request breaks the solution and commits a cache that says it passes
+        course,
+        "basics.ipynb",
+        2,
+        "def double(x):\n    ### BEGIN SOLUTION\n    return x + x + 1\n    ### END SOLUTION",
+    )
+    if where == "committed-in-course":  # where the cache lived before: read by default
+        forged = course / ".dl7-cache" / "validate.json"
+    elif where == "committed-named-by-env":  # a CI job that keeps the cache in the checkout
+        forged = course / "ci-cache" / "validate.json"
+        monkeypatch.setenv("DL7_VALIDATE_CACHE", str(forged))
+    else:  # a cache file in a shared folder, written there by another user
+        shared = tmp_path / "shared"
+        shared.mkdir()
+        shared.chmod(0o1777)
+        forged = shared / "validate.json"
+        monkeypatch.setenv("DL7_VALIDATE_CACHE", str(forged))
+    _forge_passes(course, forged)
+    if where == "planted-by-nobody":
+        nobody = pwd.getpwnam("nobody")
+        os.chown(forged, nobody.pw_uid, nobody.pw_gid)
+    else:
+        _git_commit(course, forged, course / "notebooks" / "basics.ipynb")
+
+    code, report = validate(course, "step1")
+    assert code == 1, "the forged PASS was believed"
+    assert ("notebooks/basics.ipynb", "solved") in executed_cases(report)
+    assert any(p[1] == "solved" and p[2] == "step1.double" for p in problems(report))

@@ -95,7 +95,7 @@ def validate(
         times = durations_from_report(durations) if durations is not None else None
         try:
             # Parsed once per change of its files, as for the learner's commands; the parse is kept
-            # beside the run cache (`<course>/.dl7-cache/`), once that folder exists.
+            # beside the run cache (in the per-user cache), once that folder exists.
             manifest = resolve_path(state.curriculum_path)
             curriculum = load(manifest, cache_file_at(manifest.parent).parent)
         except ManifestError as exc:

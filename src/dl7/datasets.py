@@ -14,6 +14,13 @@ the file into a temporary file in the cache, verifies its sha256, extracts archi
 moves the finished folder into place with one rename, so the cache never holds half a data
 set, whatever goes wrong (Ctrl-C included). Nothing here touches the network unless
 :func:`fetch` is called; importing this module imports neither numpy nor typer nor rich.
+
+An archive's files are checked again each time they are read: :func:`fetch` records the sha256
+of every file it unpacked from the verified archive (``.dl7-sha256`` in the set's folder, in
+``sha256sum`` format), and a loader that unpickles reads through :func:`read_verified`, which
+hands back the bytes only when they match that record, and the record only when it is this
+user's and nobody else can write it. Unpickling runs code: a cache file changed after the
+download (by another user, by a hand) is refused, never unpickled.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ if TYPE_CHECKING:
 
 DATA_ENV = locations.DATA_ENV
 DATASETS_ENV = locations.DATASETS_ENV
+DIGESTS_FILE = ".dl7-sha256"  # in a fetched archive's folder: the sha256 of each file unpacked
 
 
 @dataclass(frozen=True)
@@ -395,6 +403,7 @@ def fetch(
         staging = new_folder(root, f".{name}-", ".staging")
         if source.extract:
             extract_tar(part, staging, label=source.filename)
+            _record_digests(staging)
         else:
             os.replace(part, staging / str(source.filename))
             part = None
@@ -409,3 +418,87 @@ def fetch(
             part.unlink(missing_ok=True)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+# Reading what a download unpacked, verified --------------------------------------------------
+
+
+def _record_digests(folder: Path) -> None:
+    """Write the sha256 of every file under ``folder`` (just unpacked from the verified archive,
+    in a staging folder of this user's) to its :data:`DIGESTS_FILE`, readable by all, writable
+    by this user only."""
+    import hashlib
+
+    lines = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if rel == DIGESTS_FILE or not path.is_file():
+            continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        lines.append(f"{digest.hexdigest()}  {rel}\n")
+    record = folder / DIGESTS_FILE
+    record.unlink(missing_ok=True)  # an archive member of that name is not the record
+    fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o644)  # whatever the umask: nobody else may write the record
+        f.write("".join(lines))
+
+
+def _recorded_digests(folder: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` from ``folder``'s record, which must be this user's (or
+    root's) and writable by no one else; opened without following a link."""
+    name = folder.name
+    again = f"run `dl7 data fetch {name} --force` to download it again"
+    record = folder / DIGESTS_FILE
+    try:
+        fd = os.open(record, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise DatasetError(
+            f"the cached {name} data set in {folder} has no record of its files' sha256 "
+            f"(fetched by an older dl7, or not by dl7), so it is not loaded; {again}"
+        ) from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read {record} ({exc.strerror or exc}); {again}") from None
+    with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as f:
+        st = os.fstat(f.fileno())
+        getuid = getattr(os, "getuid", None)
+        if getuid is not None and (st.st_uid not in (getuid(), 0) or st.st_mode & 0o022):
+            raise DatasetError(
+                f"{record} is not yours or others can write it, so the {name} data set is not "
+                f"loaded (its files are checked against it); {again}"
+            )
+        text = f.read()
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        digest, _, rel = line.partition("  ")
+        if len(digest) == 64 and rel:
+            found[rel] = digest
+    return found
+
+
+def read_verified(folder: Path, relative: str) -> bytes:
+    """The bytes of ``relative`` inside a fetched archive's ``folder`` (the one a loader is
+    given), once their sha256 matches what :func:`fetch` recorded when it unpacked them.
+    The bytes checked are the bytes returned: unpickle these, never the file again."""
+    import hashlib
+
+    name = folder.name
+    again = f"run `dl7 data fetch {name} --force` to download it again"
+    expected = _recorded_digests(folder).get(relative)
+    path = folder / relative
+    if expected is None:
+        raise DatasetError(f"{path} is not a file the {name} download unpacked, so it is not loaded; {again}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path} ({exc.strerror or exc}); {again}") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise DatasetError(
+            f"{path} was changed after it was downloaded (sha256 {actual[:12]}…, recorded "
+            f"{expected[:12]}…), so it is not loaded; {again}"
+        )
+    return data

@@ -202,7 +202,10 @@ def progress_file(path: Path) -> Finding:
     if not path.exists():
         return Finding("progress", True, "no progress file yet (the first run creates it)")
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        # A URI, so the doctor never creates or changes the file; the path quoted in it (as_uri
+        # percent-encodes it), since a folder named with `?`, `#` or `%` would otherwise end the
+        # path early or decode into another file.
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=5)
         try:
             result = db.execute("PRAGMA quick_check").fetchone()[0]
             attempts = db.execute("SELECT count(*) FROM attempts").fetchone()[0]

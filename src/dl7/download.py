@@ -6,6 +6,7 @@ messages that say what to run next.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import http.client
 import os
@@ -101,9 +102,27 @@ def extract_tar(archive: Path, dest: Path, label: str | None = None) -> None:
                 problem = _unsafe(member, dest)
                 if problem:
                     raise DatasetError(f"refusing to extract {label}: member {member.name!r} {problem}")
-            tar.extractall(dest, members=members, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4+ (and backports): its own checks too
+                tar.extractall(dest, members=members, filter="data")
+            else:  # older 3.11: every member passed the checks above; keep no odd mode bits either
+                tar.extractall(dest, members=[_plain(m) for m in members])
     except (tarfile.TarError, EOFError) as exc:
         raise DatasetError(f"could not extract {label}: {exc}") from exc
+
+
+def _plain(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """``member`` as the ``data`` filter leaves it, for a Python without filters: no set-id,
+    sticky or group/other write bits, readable and writable by its owner, no owner or group
+    taken from the archive (only root would apply them: here they fall back to root's own)."""
+    plain = copy.copy(member)
+    mode = (member.mode or 0) & 0o755 | 0o600
+    if member.isdir():
+        plain.mode = mode | 0o100
+    elif member.isfile():
+        plain.mode = mode if mode & 0o100 else mode & ~0o011  # executable by others only if by its owner
+    plain.uid = plain.gid = 0
+    plain.uname = plain.gname = ""
+    return plain
 
 
 def _inside(root: Path, relative: str) -> bool:

@@ -10,8 +10,10 @@ Every other module asks here, so the rules below are written once:
 - the course a kernel serves, when the runner did not say (a learner running a notebook in
   JupyterLab): the enclosing workspace's ``workspace.json``, else the enclosing ``curriculum.yaml``
   (an author previewing a source notebook);
-- a course's own caches: ``<course>/.dl7-cache/`` (validate's run cache: ``$DL7_VALIDATE_CACHE``
-  may name another file);
+- validate's run cache (with its kernels' log and the manifest's parse): ``$DL7_VALIDATE_CACHE``
+  if set, else a folder of the per-user cache keyed by the course's resolved path
+  (``.../dl7/validate/<name>-<hash>/``), never inside the course: a cache file in the course
+  folder could come with the course (a pull request can commit a PASS);
 - downloaded data sets: ``$DL7_DATA``, else the per-user cache folder ``.../dl7/datasets``.
 
 Trust: a folder walk takes a ``.dl7/`` or a ``curriculum.yaml`` only when it, and the folder
@@ -26,8 +28,10 @@ per-user folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +48,7 @@ VALIDATE_CACHE_ENV = "DL7_VALIDATE_CACHE"  # validate's run cache file
 DOT = ".dl7"
 INFO_FILE = "workspace.json"
 MANIFEST = "curriculum.yaml"
-COURSE_CACHE = ".dl7-cache"
+COURSE_CACHE = ".dl7-cache"  # where validate kept its cache in a course before: never read now
 
 
 # -- trust --------------------------------------------------------------------------------------
@@ -250,15 +254,28 @@ def kernel_checkers(start: Path | None = None) -> list[str]:
 # -- caches -------------------------------------------------------------------------------------
 
 
-def course_cache_dir(course_root: Path) -> Path:
-    """A course's own cache folder (validate's runs, the manifest's parse)."""
-    return course_root / COURSE_CACHE
+def user_cache_dir() -> Path:
+    """The per-user cache folder (platformdirs) ``.../dl7``."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("dl7"))
+
+
+def validate_cache_dir(course_root: Path) -> Path:
+    """validate's own folder for one course, in the per-user cache and keyed by the course's
+    resolved path: what lies in the course folder may have come with the course, so a verdict
+    is never read from there."""
+    root = course_root.resolve()
+    key = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", root.name)[:40].lstrip(".") or "course"
+    return user_cache_dir() / "validate" / f"{name}-{key}"
 
 
 def validate_cache_file(course_root: Path) -> Path:
-    """validate's run cache: ``$DL7_VALIDATE_CACHE``, or ``<course>/.dl7-cache/validate.json``."""
+    """validate's run cache: ``$DL7_VALIDATE_CACHE``, else ``validate.json`` in
+    :func:`validate_cache_dir`."""
     env = os.environ.get(VALIDATE_CACHE_ENV)
-    return Path(env) if env else course_cache_dir(course_root) / "validate.json"
+    return Path(env).expanduser() if env else validate_cache_dir(course_root) / "validate.json"
 
 
 def data_cache_dir() -> Path:
@@ -266,6 +283,4 @@ def data_cache_dir() -> Path:
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("dl7")) / "datasets"
+    return user_cache_dir() / "datasets"

@@ -19,7 +19,11 @@ it, and no others.
 Every case an unsharded run executes has its seconds kept too (pass or fail), to balance
 shards (:mod:`dl7.validate.shards`).
 
-The file is ``<course>/.dl7-cache/validate.json`` unless ``DL7_VALIDATE_CACHE`` names another.
+The file lives in the per-user cache, in a folder keyed by the course's resolved path
+(:func:`dl7.locations.validate_cache_dir`), unless ``DL7_VALIDATE_CACHE`` names another; never
+in the course, where a pull request could commit a PASS. A cache file is read only when it is
+trusted (this user's or root's, not writable by everyone) and, when ``DL7_VALIDATE_CACHE`` names
+it, not tracked by git: a committed or planted entry never skips a run.
 One entry is kept per notebook and case; ``--no-cache`` re-runs without forgetting the others.
 """
 
@@ -56,8 +60,33 @@ def cache_file(curriculum: Curriculum) -> Path:
 
 def cache_file_at(course_root: Path) -> Path:
     """The run cache of the course in ``course_root``: ``$DL7_VALIDATE_CACHE``, or
-    ``<course>/.dl7-cache/validate.json``. Its folder also keeps the manifest's parse."""
+    ``validate.json`` in the per-user cache. Its folder also keeps the manifest's parse."""
     return locations.validate_cache_file(course_root)
+
+
+def readable(path: Path) -> bool:
+    """Whether the cache file at ``path`` may be believed: this user's (or root's), not writable
+    by everyone, and, when ``$DL7_VALIDATE_CACHE`` put it somewhere of the user's choosing
+    (a CI job may point it into the checkout), not a file git tracks. The default folder is in
+    the per-user cache, which no commit reaches, so git is asked only for an override."""
+    if not locations.trusted(path):
+        return False
+    return not (os.environ.get(CACHE_ENV) and _tracked_by_git(path))
+
+
+def _tracked_by_git(path: Path) -> bool:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(path.parent), "ls-files", "--error-unmatch", "--", path.name],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):  # no git: no commit could have put it there
+        return False
+    return done.returncode == 0
 
 
 def runner_lock() -> dict[str, str]:
@@ -243,6 +272,8 @@ class Cache:
         return self._shas[path]
 
     def _read(self) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+        if not readable(self.path):  # missing, planted or committed: every case runs
+            return {}, {}
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
