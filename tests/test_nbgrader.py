@@ -155,7 +155,7 @@ def test_reimport_keeps_what_the_teacher_added(imported: Path, tmp_path: Path) -
     load(imported)
 
 
-def test_one_assignment_folder_imports_as_one_step_and_a_notebook_without_tests_is_skipped(
+def test_one_assignment_folder_imports_as_one_step_and_a_notebook_without_tests_is_kept(
     tmp_path: Path,
 ) -> None:
     source = tmp_path / "ps2"
@@ -164,16 +164,18 @@ def test_one_assignment_folder_imports_as_one_step_and_a_notebook_without_tests_
     (source / "notes.ipynb").write_text(json.dumps(notes))
     code, output = dl7("import", "nbgrader", str(source), str(tmp_path / "out"))
     assert code == 0, output
-    assert "skipped ps2/notes.ipynb: it has no autograded test cell" in output
+    assert "ps2/notes.ipynb: no autograded test; the learner gets it" in output
     course = load(tmp_path / "out")
     assert [s.id for s in course.steps] == ["ps2"]
-    assert [nb.path for nb in course.step("ps2").notebooks] == ["ps2/cubes.ipynb"]
+    assert [nb.path for nb in course.step("ps2").notebooks] == ["ps2/cubes.ipynb", "ps2/notes.ipynb"]
+    assert course.step("ps2").notebooks[1].exercises == ()
 
 
 def test_import_refuses_a_source_without_assignments(tmp_path: Path) -> None:
     (tmp_path / "empty" / "notes").mkdir(parents=True)
     code, output = dl7("import", "nbgrader", str(tmp_path / "empty"), str(tmp_path / "out"))
     assert code != 0 and "no nbgrader assignment" in output and "Traceback" not in output
+    assert not (tmp_path / "out").exists()
 
 
 def test_import_names_a_duplicate_grade_id(tmp_path: Path) -> None:
@@ -233,7 +235,12 @@ def _course_notebook(tmp_path: Path, test: str) -> str:
         ({"f": lambda x: x * x}, "passed", "all tests passed"),
         ({"f": lambda x: x + x}, "failed", "f(3) should be 9"),
         ({"f": lambda x: x + 1}, "failed", "the test failed: assert f(1) == 1"),  # no message: the line
-        ({"f": lambda x: x * x if x < 4 else 0}, "failed", "a hidden test failed"),  # never its line
+        # never its line, only where it stands (issue 23 item 7)
+        (
+            {"f": lambda x: x * x if x < 4 else 0},
+            "failed",
+            "a hidden test failed (line 1 of the hidden tests)",
+        ),
     ],
 )
 def test_a_test_cell_passes_or_fails_by_its_asserts(
@@ -352,3 +359,382 @@ def test_a_learner_runs_an_imported_assignment_end_to_end(imported: Path, isolat
         if path.is_file():
             data_bytes = path.read_bytes()
             assert not any(h.encode() in data_bytes for h in HIDDEN), path
+
+
+# -- links in a teacher's folder: nothing outside it comes along ------------------------------
+
+
+def _everything(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink())
+
+
+def test_links_and_special_files_in_the_source_are_not_copied_and_each_is_named(
+    tmp_path: Path, isolated: Path
+) -> None:
+    import os
+
+    secret = tmp_path / "learner" / ".ssh" / "id_ed25519"  # what a hostile course reaches for
+    secret.parent.mkdir(parents=True)
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY----- not for a course\n")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("someone else's notes\n")
+    source = tmp_path / "source"
+    shutil.copytree(SOURCE, source)
+    ps1 = source / "ps1"
+    (ps1 / "photo.png").symlink_to(secret)
+    (ps1 / "env.txt").symlink_to("/proc/self/environ")
+    (ps1 / "images").symlink_to(outside, target_is_directory=True)
+    (ps1 / "same.txt").symlink_to("numbers.txt")  # even a link inside: only regular files come
+    (ps1 / "gone.txt").symlink_to(tmp_path / "missing")
+    os.mkfifo(ps1 / "pipe")
+    (ps1 / "data").mkdir()
+    (ps1 / "data" / "real.csv").write_text("a,b\n1,2\n")  # a regular file in a folder still comes
+
+    course = tmp_path / "course"
+    code, output = dl7("import", "nbgrader", str(source), str(course))
+    assert code == 0, output
+    for name in ("photo.png", "env.txt", "images", "same.txt", "gone.txt"):
+        assert f"not copied ps1/{name}: is a symbolic link" in output, output
+    assert "not copied ps1/pipe: is not a regular file" in output
+    assert sorted(p.name for p in (course / "ps1").iterdir()) == ["data", "numbers.txt", "squares.ipynb"]
+    manifest = yaml.safe_load((course / "curriculum.yaml").read_text())
+    assert manifest["steps"][0]["notebooks"][0]["files"] == ["data/real.csv", "numbers.txt"]
+    everything = _everything(course)
+    assert b"OPENSSH" not in everything and b"someone else" not in everything
+    assert os.environ["DL7_HOME"].encode() not in everything, "nothing of /proc/self/environ"
+    code, output = dl7("import", "nbgrader", str(source), str(course), "--json")
+    refused = {r["path"]: r["why"] for r in json.loads(output)["steps"][0]["refused"]}
+    assert set(refused) == {"photo.png", "env.txt", "images", "same.txt", "gone.txt", "pipe"}
+    # and so into no learner's workspace
+    assert dl7("--curriculum", str(course), "next")[0] == 0
+    assert b"OPENSSH" not in _everything(isolated) and (isolated / "ps1" / "data" / "real.csv").is_file()
+
+
+def test_a_notebook_or_an_assignment_that_is_a_link_out_of_the_source_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(SOURCE / "ps2", elsewhere)
+    source = tmp_path / "source"
+    shutil.copytree(SOURCE / "ps1", source / "ps1")
+    (source / "ps1" / "cubes.ipynb").symlink_to(elsewhere / "cubes.ipynb")
+    code, output = dl7("import", "nbgrader", str(source), str(tmp_path / "one"))
+    assert code == 0 and "not copied ps1/cubes.ipynb: is a symbolic link" in output, output
+    assert not (tmp_path / "one" / "ps1" / "cubes.ipynb").exists()
+    (source / "ps2").symlink_to(elsewhere, target_is_directory=True)
+    code, output = dl7("import", "nbgrader", str(source), str(tmp_path / "two"))
+    assert code == 2 and f"is a link to {elsewhere}, outside {source}" in output, output
+    assert "Traceback" not in output and not (tmp_path / "two" / "curriculum.yaml").exists()
+
+
+def test_a_file_swapped_for_a_link_after_the_walk_is_not_followed(tmp_path: Path) -> None:
+    from dl7.importers.nbgrader import _copy_regular
+
+    secret = tmp_path / "secret"
+    secret.write_text("secret")
+    link = tmp_path / "source" / "numbers.txt"
+    link.parent.mkdir()
+    link.symlink_to(secret)
+    dest = tmp_path / "course" / "numbers.txt"
+    assert "symbolic link" in str(_copy_regular(link, dest))
+    assert not dest.exists()
+
+
+def test_the_workspace_copies_no_course_file_that_became_a_link_out_of_it(
+    imported: Path, isolated: Path, tmp_path: Path
+) -> None:
+    """The manifest's parse is cached: a data file of the course turned into a link (a `git pull`
+    of a course that commits one) is not seen by a load, so the copy itself must refuse it."""
+    course = ["--curriculum", str(imported)]
+    assert dl7(*course, "next")[0] == 0
+    assert (isolated / "ps1" / "numbers.txt").is_file()
+    secret = tmp_path / "id_ed25519"
+    secret.write_text("PRIVATE KEY\n")
+    (imported / "ps1" / "numbers.txt").unlink()
+    (imported / "ps1" / "numbers.txt").symlink_to(secret)
+    (isolated / "ps1" / "numbers.txt").unlink()  # the learner deleted it: dl7 copies it again
+    code, output = dl7(*course, "next")
+    assert (
+        code == 2 and "not copied to the workspace: it leads to" in output and "outside the course" in output
+    )
+    assert "Traceback" not in output
+    assert not (isolated / "ps1" / "numbers.txt").exists()
+    assert b"PRIVATE KEY" not in _everything(isolated)
+
+
+def test_two_notebooks_beside_the_same_files_each_list_them(tmp_path: Path) -> None:
+    # Before: both entries shared one list, which YAML wrote as an alias the loader refuses.
+    source = tmp_path / "ps1"
+    shutil.copytree(SOURCE / "ps1", source)
+    shutil.copy(SOURCE / "ps2" / "cubes.ipynb", source)
+    code, output = dl7("import", "nbgrader", str(source), str(tmp_path / "out"))
+    assert code == 0, output
+    course = load(tmp_path / "out")
+    assert [nb.files for nb in course.step("ps1").notebooks] == [("numbers.txt",), ("numbers.txt",)]
+
+
+# -- nbgrader courses as teachers write them (issue 23) ----------------------------------------
+
+FIXTURES = SOURCE.parent
+DOCS = FIXTURES / "docs_course"  # nbgrader's documentation course, with nbgrader's own release
+UPSTREAM = FIXTURES / "upstream"  # cells from nbgrader's test fixtures
+
+
+def _cells(nb: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+        for c in nb["cells"]
+    ]
+
+
+def _one_assignment(tmp_path: Path, *notebooks: Path | dict[str, Any], names: tuple[str, ...] = ()) -> Path:
+    """An nbgrader course folder with source/ps1 holding the given notebooks."""
+    folder = tmp_path / "nbcourse" / "source" / "ps1"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, nb in enumerate(notebooks):
+        name = names[n] if n < len(names) else (nb.name if isinstance(nb, Path) else f"nb{n}.ipynb")
+        text = nb.read_text() if isinstance(nb, Path) else json.dumps(nb)
+        (folder / name).write_text(text)
+    return tmp_path / "nbcourse"
+
+
+@pytest.mark.parametrize("given", ["course", "source", "assignment"])
+def test_item1_nbgraders_documented_layout_with_its_header(tmp_path: Path, given: str) -> None:
+    """The course folder, its source/ or one assignment: header.ipynb is not an assignment, its
+    cells go before every notebook's, and the learner copy is nbgrader's release, cell by cell."""
+    where = {"course": DOCS, "source": DOCS / "source", "assignment": DOCS / "source" / "ps1"}[given]
+    course = tmp_path / "course"
+    code, output = dl7("import", "nbgrader", str(where), str(course))
+    assert code == 0, output
+    assert f"header {DOCS / 'source' / 'header.ipynb'} put before every notebook" in output.replace("\n", "")
+    loaded = load(course)
+    assert [s.id for s in loaded.steps] == ["ps1"]
+    assert [nb.path for nb in loaded.step("ps1").notebooks] == ["ps1/problem1.ipynb", "ps1/problem2.ipynb"]
+    for name in ("problem1", "problem2"):
+        mine = learner_version(notebook(course / "ps1" / f"{name}.ipynb"))
+        released = notebook(DOCS / "release" / "ps1" / f"{name}.ipynb")
+        assert _cells(mine) == _cells(released), name
+
+
+def test_item1_a_learner_is_not_told_the_docs_course_is_complete(tmp_path: Path, isolated: Path) -> None:
+    course = tmp_path / "course"
+    assert dl7("import", "nbgrader", str(DOCS), str(course))[0] == 0
+    code, output = dl7("--curriculum", str(course), "next")
+    assert code == 0 and "complete" not in output.lower() and "ps1" in output, output
+    assert (isolated / "ps1" / "problem2.ipynb").is_file()  # graded by hand, and the learner has it
+    released = json.dumps(notebook(isolated / "ps1" / "problem1.ipynb"))
+    assert "return sum_of_squares(n)" not in released and "YOUR CODE HERE" in released
+
+
+def test_item2_two_notebooks_a_data_file_and_one_grade_id_twice(tmp_path: Path) -> None:
+    squares = SOURCE / "ps1" / "squares.ipynb"
+    root = _one_assignment(tmp_path, squares, squares, names=("squares.ipynb", "again.ipynb"))
+    shutil.copy(SOURCE / "ps1" / "numbers.txt", root / "source" / "ps1")
+    course = tmp_path / "course"
+    code, output = dl7("import", "nbgrader", str(root), str(course))
+    assert code == 0, output
+    text = (course / "curriculum.yaml").read_text()
+    assert "&id" not in text and "*id" not in text  # no YAML anchors or aliases
+    ids = [e.id for e in load(course).step("ps1").exercises]
+    # again.ipynb comes first (name order): the second notebook's ids take its name
+    assert ids == ["ps1.test_squares", "ps1.test_mean", "ps1.squares_test_squares", "ps1.squares_test_mean"]
+    assert [e.test_cell for e in load(course).step("ps1").exercises][2] == "test_squares"
+
+
+def test_a_failed_import_leaves_nothing_half_written(tmp_path: Path) -> None:
+    """Built beside the course, loaded, then swapped in: a refusal in the last notebook leaves no
+    course (first import) and the old course untouched (re-import)."""
+    root = _one_assignment(tmp_path, SOURCE / "ps1" / "squares.ipynb", UPSTREAM / "blank-points.ipynb")
+    course = tmp_path / "out" / "course"
+    code, output = dl7("import", "nbgrader", str(root), str(course))
+    assert code == 2 and "blank-points.ipynb: cell 1 ('id1'): a graded cell without points" in output
+    assert not course.exists() and list((tmp_path / "out").iterdir()) == []
+    (root / "source" / "ps1" / "blank-points.ipynb").unlink()
+    assert dl7("import", "nbgrader", str(root), str(course))[0] == 0
+    before = {p: p.read_bytes() for p in course.rglob("*") if p.is_file()}
+    shutil.copy(UPSTREAM / "blank-points.ipynb", root / "source" / "ps1")
+    assert dl7("import", "nbgrader", str(root), str(course))[0] == 2
+    assert {p: p.read_bytes() for p in course.rglob("*") if p.is_file()} == before
+    assert [p.name for p in course.parent.iterdir()] == ["course"]
+
+
+LOOSE = [
+    ("###BEGIN SOLUTION", "###END SOLUTION"),
+    ("# BEGIN SOLUTION", "# END SOLUTION"),
+    ("    ### BEGIN SOLUTION (model answer)", "    ### END SOLUTION here"),
+]
+
+
+@pytest.mark.parametrize(("begin", "end"), LOOSE)
+def test_item3_nbgraders_loose_marker_spellings(tmp_path: Path, begin: str, end: str) -> None:
+    nb = notebook(SOURCE / "ps1" / "squares.ipynb")
+    solution = cell_with(nb, "squares")
+    solution["source"] = f"def squares(n):\n{begin}\n    return [i * i for i in range(1, n + 1)]\n{end}\n"
+    test = cell_with(nb, "test_squares")
+    test["source"] = (
+        "assert squares(1) == [1]\n#BEGIN HIDDEN TESTS\nassert squares(10)[-1] == 100\n# END HIDDEN TESTS"
+    )
+    course = tmp_path / "course"
+    code, output = dl7("import", "nbgrader", str(_one_assignment(tmp_path, nb)), str(course))
+    assert code == 0, output
+    mine = learner_version(notebook(course / "ps1" / "nb0.ipynb"))
+    assert cell_with(mine, "squares")["source"].startswith("def squares(n):\n")
+    assert "# YOUR CODE HERE\n" in cell_with(mine, "squares")["source"]
+    assert "range(1, n + 1)" not in json.dumps(mine) and "squares(10)" not in json.dumps(mine)
+    assert cell_with(mine, "test_squares")["source"] == "assert squares(1) == [1]"
+
+
+def test_item3_markers_nbgrader_does_not_know_leave_a_solution_cell_stubbed_whole(tmp_path: Path) -> None:
+    nb = notebook(SOURCE / "ps1" / "squares.ipynb")
+    cell_with(nb, "squares")["source"] = (
+        "### begin solution\ndef squares(n):\n    return [1]\n### end solution"
+    )
+    course = tmp_path / "course"
+    assert dl7("import", "nbgrader", str(_one_assignment(tmp_path, nb)), str(course))[0] == 0
+    mine = learner_version(notebook(course / "ps1" / "nb0.ipynb"))
+    assert cell_with(mine, "squares")["source"] == "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def test_item3_hidden_lines_are_found_however_nbgrader_spells_them() -> None:
+    from dl7.authoring import hidden_lines
+
+    assert hidden_lines("a\n#BEGIN HIDDEN TESTS\nb\n  ## END HIDDEN TESTS ##\nc") == {2, 3, 4}
+
+
+def test_item4_solution_cells_without_markers_get_nbgraders_stubs_which_are_configurable(
+    tmp_path: Path,
+) -> None:
+    course = tmp_path / "course"
+    assert dl7("import", "nbgrader", str(DOCS), str(course))[0] == 0
+    mine = learner_version(notebook(course / "ps1" / "problem1.ipynb"))
+    assert (
+        cell_with(mine, "sum_of_squares_application")["source"]
+        == "# YOUR CODE HERE\nraise NotImplementedError()"
+    )
+    assert cell_with(mine, "sum_of_squares_equation")["source"] == "YOUR ANSWER HERE"
+    code, output = dl7(
+        "import",
+        "nbgrader",
+        str(DOCS),
+        str(course),
+        "--code-stub",
+        "# TODO\nraise NotImplementedError",
+        "--text-stub",
+        "Write here.",
+    )
+    assert code == 0, output
+    mine = learner_version(notebook(course / "ps1" / "problem1.ipynb"))
+    assert cell_with(mine, "sum_of_squares_application")["source"] == "# TODO\nraise NotImplementedError"
+    assert cell_with(mine, "sum_of_squares_equation")["source"] == "Write here."
+    root = tmp_path / "configured"
+    shutil.copytree(DOCS / "source", root / "source")
+    (root / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.ClearSolutions.code_stub = {"python": "pass  # yours"}\n'
+        'c.ClearSolutions.text_stub = "Answer:"\nc.IncludeHeaderFooter.header = ""\n'
+    )
+    assert dl7("import", "nbgrader", str(root), str(tmp_path / "c2"))[0] == 0
+    mine = learner_version(notebook(tmp_path / "c2" / "ps1" / "problem1.ipynb"))
+    assert cell_with(mine, "sum_of_squares_application")["source"] == "pass  # yours"
+    assert cell_with(mine, "sum_of_squares_equation")["source"] == "Answer:"
+
+
+def test_item5_notebooks_graded_by_hand_are_kept_with_their_points_and_no_mark_scheme(
+    tmp_path: Path,
+) -> None:
+    root = _one_assignment(
+        tmp_path, UPSTREAM / "test_taskcell.ipynb", DOCS / "source" / "ps1" / "problem2.ipynb"
+    )
+    course = tmp_path / "course"
+    code, output = dl7("import", "nbgrader", str(root), str(course), "--json")
+    assert code == 0, output
+    step = json.loads(output)["steps"][0]
+    assert step["notebooks"] == ["ps1/problem2.ipynb", "ps1/test_taskcell.ipynb"]
+    assert {m["grade_id"]: m["points"] for m in step["manual"]} == {
+        "part-a": 1,
+        "part-b": 2,
+        "task1": 2,
+        "sum_of_squares_equation": 1,
+        "sum_of_squares_application": 2,
+    }
+    nb = load(course).step("ps1").notebooks[0]
+    assert nb.exercises == () and [m.grade_id for m in nb.manual] == ["part-a", "part-b"]
+    mine = json.dumps(learner_version(notebook(course / "ps1" / "test_taskcell.ipynb")))
+    assert "MARK SCHEME" not in mine and "1 mark for" not in mine and "Do your best!" in mine
+
+
+def test_item6_autotest_lines_are_refused_with_the_cell_and_line(tmp_path: Path) -> None:
+    root = _one_assignment(tmp_path, UPSTREAM / "autotest-problem1.ipynb")
+    code, output = dl7("import", "nbgrader", str(root), str(tmp_path / "course"))
+    assert code == 2 and "Traceback" not in output
+    assert "autotest-problem1.ipynb: cell 6, line 2: '### AUTOTEST squares(1); squares(2)'" in output
+    assert "AUTOTEST, autotests.yml) are not supported" in output.replace("\n", " ")
+    assert not (tmp_path / "course").exists()
+
+
+def test_item8_old_metadata_string_points_become_numbers(tmp_path: Path) -> None:
+    root = _one_assignment(tmp_path, UPSTREAM / "test-v0.ipynb")
+    code, output = dl7("import", "nbgrader", str(root), str(tmp_path / "course"), "--json")
+    assert code == 0, output
+    step = json.loads(output)["steps"][0]
+    assert {e["id"]: e["points"] for e in step["exercises"]}["ps1.correct_squares"] == 1
+    assert {m["grade_id"]: m["points"] for m in step["manual"]} == {
+        "sum_of_squares_equation": 1,
+        "sum_of_squares_application": 2,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fixture", "why"),
+    [
+        ("blank-points.ipynb", "cell 1 ('id1'): a graded cell without points (nbgrader refuses it too)"),
+        ("bad-markdown-cell-1.ipynb", "cell 1 ('foo'): a graded Markdown cell that is not a solution cell"),
+    ],
+)
+def test_item8_what_nbgrader_refuses_is_refused_with_the_cell_and_why(
+    tmp_path: Path, fixture: str, why: str
+) -> None:
+    code, output = dl7(
+        "import", "nbgrader", str(_one_assignment(tmp_path, UPSTREAM / fixture)), str(tmp_path / "c")
+    )
+    assert code == 2 and f"{fixture}: {why}" in output.replace("\n", ""), output
+
+
+def test_item8_blank_points_in_current_metadata_are_refused(tmp_path: Path) -> None:
+    nb = notebook(SOURCE / "ps1" / "squares.ipynb")
+    cell_with(nb, "test_squares")["metadata"]["nbgrader"].update({"points": "", "schema_version": 3})
+    code, output = dl7("import", "nbgrader", str(_one_assignment(tmp_path, nb)), str(tmp_path / "c"))
+    assert code == 2 and "('test_squares'): points must be a number, not ''" in output, output
+
+
+def test_item8_a_reimport_backs_up_the_teachers_edits_and_says_so(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    assert dl7("import", "nbgrader", str(SOURCE), str(course))[0] == 0
+    path = course / "ps1" / "squares.ipynb"
+    edited = notebook(path)
+    edited["cells"][0]["source"] = "# My better introduction"
+    path.write_text(json.dumps(edited))
+    untouched = notebook(course / "ps2" / "cubes.ipynb")
+    untouched["cells"][0]["outputs"] = []  # re-saved by Jupyter: no edit
+    (course / "ps2" / "cubes.ipynb").write_text(json.dumps(untouched, indent=2))
+    code, output = dl7("import", "nbgrader", str(SOURCE), str(course))
+    assert code == 0, output
+    flat = output.replace("\n", "")
+    assert "you had edited ps1/squares.ipynb: your version is kept as .dl7-import-backup/" in flat
+    assert "cubes.ipynb" not in flat.split("Updated")[1].split("ps1 (")[0]
+    backups = list((course / ".dl7-import-backup").rglob("squares.ipynb"))
+    assert len(backups) == 1 and "My better introduction" in backups[0].read_text()
+    assert "My better introduction" not in path.read_text()  # the source's notebook again
+    assert not list((course / ".dl7-import-backup").rglob("cubes.ipynb"))
+
+
+@pytest.mark.kernel
+def test_item5_the_docs_course_validates_and_a_learner_runs_it(tmp_path: Path, isolated: Path) -> None:
+    course = tmp_path / "course"
+    assert dl7("import", "nbgrader", str(DOCS), str(course))[0] == 0
+    code, output = dl7("--curriculum", str(course), "validate", "--json", "-j", "2")
+    assert code == 0 and json.loads(output)["ok"], output
+    code, output = dl7("--curriculum", str(course), "run", "ps1")
+    assert code == 1, output
+    flat = output.replace("\n", " ")
+    assert "graded by your teacher, not by dl7" in flat and "Part B (2 points)" in flat  # problem2's
+    status = json.loads(dl7("--curriculum", str(course), "status", "--json")[1])
+    assert status["steps"][0]["complete"] is False

@@ -17,6 +17,14 @@ A solution region in a code cell may be followed at once by labelled *known mist
 The learner version drops them; :func:`solved_version` drops them too (so the solution runs
 alone); :func:`with_mistakes` puts chosen mistakes in place of their solutions, which is how
 ``dl7 validate`` proves that each one makes its exercise fail.
+
+Notebooks imported from nbgrader (``metadata.dl7.nbgrader`` holds nbgrader's stubs and
+delimiters, written by ``dl7 import nbgrader``) follow nbgrader's own release rules instead
+(``nbgrader/preprocessors/clearsolutions.py``, ``clearhiddentests.py``, ``clearmarkingscheme.py``):
+a marker is any line that *contains* ``BEGIN SOLUTION`` (so ``###BEGIN SOLUTION``, ``# BEGIN
+SOLUTION here`` and ``=== BEGIN MARK SCHEME ===`` count, case as written), a solution cell
+without markers is replaced whole by nbgrader's stub, mark schemes go, and a region in a cell of
+the wrong kind is refused as nbgrader refuses it. dl7's own courses keep the strict markers.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 BEGIN = "### BEGIN SOLUTION"
@@ -37,6 +45,46 @@ CODE_STUB = 'raise NotImplementedError("Exercise: replace this line with your co
 MARKDOWN_STUB = "*YOUR ANSWER HERE*"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) SOLUTION)\s*$")
 _MISTAKE_MARKER = re.compile(r"^(\s*)### (BEGIN|END) MISTAKE(?:\s+(.*?))?\s*$")
+# nbgrader's defaults (ClearSolutions.code_stub["python"], .text_stub and the delimiters)
+NBGRADER_CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+NBGRADER_TEXT_STUB = "YOUR ANSWER HERE"
+NBGRADER_HIDDEN = "BEGIN HIDDEN TESTS"  # matched anywhere in a line, as nbgrader does
+NBGRADER_END_HIDDEN = "END HIDDEN TESTS"
+NBGRADER_AUTOTEST = "AUTOTEST"  # InstantiateTests.autotest_delimiter: nbgrader >= 0.9's generated tests
+
+
+@dataclass(frozen=True)
+class NbgraderRules:
+    """How nbgrader makes the student release of a notebook: its stubs and delimiters."""
+
+    code_stub: str = NBGRADER_CODE_STUB
+    text_stub: str = NBGRADER_TEXT_STUB
+    begin_solution: str = "BEGIN SOLUTION"
+    end_solution: str = "END SOLUTION"
+    begin_hidden: str = NBGRADER_HIDDEN
+    end_hidden: str = NBGRADER_END_HIDDEN
+    begin_mark_scheme: str = "BEGIN MARK SCHEME"
+    end_mark_scheme: str = "END MARK SCHEME"
+
+    def as_metadata(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def nbgrader_rules(nb: Any) -> NbgraderRules | None:
+    """The nbgrader release rules of an imported notebook, or None for a dl7 notebook."""
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    dl7 = meta.get("dl7") if isinstance(meta, dict) else None
+    given = dl7.get("nbgrader") if isinstance(dl7, dict) else None
+    if not isinstance(given, dict):
+        return None
+    known = {f.name for f in fields(NbgraderRules)}
+    # an empty delimiter would match every line: such a value is ignored
+    return NbgraderRules(**{k: v for k, v in given.items() if k in known and isinstance(v, str) and v})
+
+
+def _cell_flags(cell: Any) -> dict[str, Any]:
+    meta = (cell.get("metadata") or {}).get("nbgrader") if isinstance(cell, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 class MarkerError(ValueError):
@@ -77,22 +125,42 @@ def cell_source(cell: Any) -> str:
 
 
 def solution_regions(nb: Any) -> list[Region]:
-    """Every solution region of a notebook; raises :class:`MarkerError` when markers are wrong."""
+    """Every solution region of a notebook; raises :class:`MarkerError` when markers are wrong.
+    In an nbgrader notebook a solution cell without markers is one region, the whole cell."""
     regions: list[Region] = []
+    rules = nbgrader_rules(nb)
     for index, cell in enumerate(nb.get("cells", [])):
-        regions.extend(_scan(cell_source(cell), index, cell.get("cell_type") == "markdown")[0])
+        source = cell_source(cell)
+        found = _scan(source, index, cell.get("cell_type") == "markdown", rules)[0]
+        if not found and rules is not None and _cell_flags(cell).get("solution"):
+            # nbgrader replaces a solution cell without markers whole: one region, the cell
+            found = [Region(index, 1, max(1, len(source.splitlines())))]
+        regions.extend(found)
     return regions
 
 
 def mistakes(nb: Any) -> list[Mistake]:
     """Every known mistake of a notebook, in order; raises :class:`MarkerError` when misplaced."""
     found: list[Mistake] = []
+    rules = nbgrader_rules(nb)
     for index, cell in enumerate(nb.get("cells", [])):
-        found.extend(_scan(cell_source(cell), index, cell.get("cell_type") == "markdown")[1])
+        found.extend(_scan(cell_source(cell), index, cell.get("cell_type") == "markdown", rules)[1])
     return found
 
 
-def _scan(source: str, index: int, markdown: bool = False) -> tuple[list[Region], list[Mistake]]:
+def _solution_marker(line: str, rules: NbgraderRules | None) -> str | None:
+    """BEGIN or END when ``line`` is a solution marker: dl7's strict form, or nbgrader's."""
+    if rules is None:
+        match = _MARKER.match(line)
+        return match.group(2) if match else None
+    if rules.begin_solution in line:  # nbgrader tests BEGIN first: a line with both opens
+        return BEGIN
+    return END if rules.end_solution in line else None
+
+
+def _scan(
+    source: str, index: int, markdown: bool = False, rules: NbgraderRules | None = None
+) -> tuple[list[Region], list[Mistake]]:
     regions: list[Region] = []
     found: list[Mistake] = []
     open_line: int | None = None  # an open solution region
@@ -100,15 +168,16 @@ def _scan(source: str, index: int, markdown: bool = False) -> tuple[list[Region]
     follows: Region | None = None  # the solution that a mistake starting here would replace
     labels: set[str] = set()  # labels of the mistakes that follow ``follows``
     for lineno, line in enumerate(source.splitlines(), start=1):
-        solution = _MARKER.match(line)
-        mistake = _MISTAKE_MARKER.match(line)
+        solution = _solution_marker(line, rules)
+        mistake = None if solution else _MISTAKE_MARKER.match(line)
         if not solution and not mistake:
-            if BEGIN in line or END in line or BEGIN_MISTAKE in line or END_MISTAKE in line:
+            strict = (BEGIN in line or END in line) and rules is None
+            if strict or BEGIN_MISTAKE in line or END_MISTAKE in line:
                 raise MarkerError(index, lineno, "a solution or mistake marker must stand alone on its line")
             if line.strip() and open_line is None and open_mistake is None:
                 follows = None  # code between a solution and a mistake: it no longer follows it
             continue
-        if solution and solution.group(2) == BEGIN:
+        if solution == BEGIN:
             if open_mistake is not None:
                 raise MarkerError(
                     index, lineno, f"{BEGIN} inside a mistake (opened on line {open_mistake[0]})"
@@ -120,6 +189,8 @@ def _scan(source: str, index: int, markdown: bool = False) -> tuple[list[Region]
             open_line = lineno
         elif solution:
             if open_line is None:
+                if rules is not None:
+                    continue  # nbgrader drops a stray END line and says nothing
                 raise MarkerError(index, lineno, f"{END} without a matching {BEGIN}")
             regions.append(Region(index, open_line, lineno))
             follows, labels = regions[-1], set()
@@ -236,11 +307,12 @@ def hidden_lines(source: str) -> set[int]:
     hidden: set[int] = set()
     inside = False
     for lineno, line in enumerate(source.splitlines(), start=1):
-        if line.strip() == BEGIN_HIDDEN:
+        # nbgrader's matching (the words anywhere in the line): it only ever hides more
+        if NBGRADER_HIDDEN in line:
             inside = True
         if inside:
             hidden.add(lineno)
-        if line.strip() == END_HIDDEN:
+        if NBGRADER_END_HIDDEN in line and NBGRADER_HIDDEN not in line:
             inside = False
     return hidden
 
@@ -248,6 +320,9 @@ def hidden_lines(source: str) -> set[int]:
 def learner_version(nb: Any) -> Any:
     """The notebook a learner starts from: solutions replaced by stubs, mistakes and hidden
     tests dropped, outputs stripped."""
+    rules = nbgrader_rules(nb)
+    if rules is not None:
+        return nbgrader_release(nb, rules)
     nb = strip_outputs(nb)
     for index, cell in enumerate(nb.get("cells", [])):
         source = cell_source(cell)
@@ -260,6 +335,66 @@ def learner_version(nb: Any) -> Any:
     return nb
 
 
+def nbgrader_release(nb: Any, rules: NbgraderRules | None = None) -> Any:
+    """What ``nbgrader generate_assignment`` gives students, cell by cell: solution regions (or a
+    whole solution cell without any) replaced by the stubs, hidden tests and mark schemes
+    removed, outputs stripped; dl7's known mistakes are dropped too. A region in a cell of the
+    wrong kind raises :class:`MarkerError`, where nbgrader stops with an error."""
+    rules = rules or NbgraderRules()
+    nb = strip_outputs(nb)
+    for index, cell in enumerate(nb.get("cells", [])):
+        flags, markdown = _cell_flags(cell), cell.get("cell_type") == "markdown"
+        source = cell_source(cell)
+        _, found = _scan(source, index, markdown, rules)  # refuses nested and unclosed regions
+        if found:
+            drop = {n for m in found for n in range(m.start_line, m.end_line + 1)}
+            source = _join([x for n, x in enumerate(source.split("\n"), 1) if n not in drop], source)
+        stub = rules.text_stub if cell.get("cell_type") != "code" else rules.code_stub
+        source, at = _nbgrader_region(source, rules.begin_solution, rules.end_solution, stub, index)
+        if at and not flags.get("solution"):
+            raise MarkerError(index, at, "a solution region in a cell that is not a solution cell")
+        if flags.get("solution") and not at:
+            source = stub  # nbgrader replaces a solution cell without markers whole
+        source, at = _nbgrader_region(source, rules.begin_hidden, rules.end_hidden, None, index)
+        if at and not flags.get("grade"):
+            raise MarkerError(index, at, "hidden tests in a cell that is not an autograded test cell")
+        source, at = _nbgrader_region(source, rules.begin_mark_scheme, rules.end_mark_scheme, None, index)
+        if at and not flags.get("task"):
+            raise MarkerError(index, at, "a mark scheme in a cell that is not a manually graded task")
+        cell["source"] = source
+    meta = nb.get("metadata", {})
+    meta.pop("celltoolbar", None)
+    if isinstance(meta.get("dl7"), dict):  # the rules are the course's business, not the learner's
+        meta["dl7"].pop("nbgrader", None)
+        if not meta["dl7"]:
+            del meta["dl7"]
+    return nb
+
+
+def _nbgrader_region(source: str, begin: str, end: str, stub: str | None, index: int) -> tuple[str, int]:
+    """``source`` with every ``begin``..``end`` region replaced by ``stub`` (indented like its
+    BEGIN line) or removed, line by line as nbgrader does; and the first BEGIN line (0: none)."""
+    if begin not in source and end not in source:
+        return source, 0
+    out: list[str] = []
+    first = opened = 0
+    for lineno, line in enumerate(source.split("\n"), start=1):
+        if begin in line:
+            if opened:
+                raise MarkerError(index, lineno, f"nested {begin!r} (the region opened on line {opened})")
+            opened, first = lineno, first or lineno
+            if stub is not None:
+                indent = line[: len(line) - len(line.lstrip())]
+                out.extend(indent + s for s in stub.split("\n"))
+        elif end in line:
+            opened = 0
+        elif not opened:
+            out.append(line)
+    if opened:
+        raise MarkerError(index, opened, f"{begin!r} is never closed")
+    return "\n".join(out), first
+
+
 def solved_version(nb: Any) -> Any:
     """The source notebook with its known mistakes dropped, so each solution runs alone."""
     return with_mistakes(nb, ())
@@ -270,6 +405,7 @@ def with_mistakes(nb: Any, chosen: Iterable[Mistake]) -> Any:
 
     Markers stay (they are comments); every mistake not chosen is dropped; outputs are stripped.
     """
+    rules = nbgrader_rules(nb)
     nb = strip_outputs(nb)
     by_cell: dict[int, list[Mistake]] = {}
     for m in chosen:
@@ -279,7 +415,7 @@ def with_mistakes(nb: Any, chosen: Iterable[Mistake]) -> Any:
         if BEGIN_MISTAKE not in source:
             continue
         lines = source.splitlines()
-        _, found = _scan(source, index)
+        _, found = _scan(source, index, rules=rules)
         use = {m.solution.start_line: m for m in by_cell.get(index, [])}
         drop = {n for m in found for n in range(m.start_line, m.end_line + 1)}
         out: list[str] = []

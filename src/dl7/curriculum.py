@@ -400,9 +400,10 @@ class _Parser:
         exercises = tuple(self.exercise(path, v, step_id, rel) for path, v in n.items("exercises"))
         files = tuple(self.side_file(path, v, rel) for path, v in n.items("files", required=False))
         manual = tuple(self.manual_cell(path, v) for path, v in n.items("manual", required=False))
-        if not exercises:
+        if not exercises and not (self.version >= 2 and n.value.get("exercises") == []):
             # One rule for every command: a notebook exists to be checked. A step that only
-            # asks for readings lists no notebooks at all.
+            # asks for readings lists no notebooks at all. Format 2 says `exercises: []` for a
+            # notebook nothing checks automatically (an nbgrader notebook graded by hand).
             raise self.doc.error(
                 npath + ("exercises",),
                 "a notebook needs at least one exercise",

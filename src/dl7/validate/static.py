@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dl7.authoring import MarkerError, has_outputs, solution_regions
+from dl7.authoring import MarkerError, has_outputs, nbgrader_rules, solution_regions
 from dl7.curriculum import Curriculum, Notebook
 from dl7.errors import Dl7Error
 from dl7.results import check_calls
@@ -47,7 +47,9 @@ def static_checks(
         )
     known: list[KnownMistake] = []
     try:
-        if not solution_regions(data):
+        # an nbgrader notebook nothing checks (read, or graded by a person) is released as it is
+        released_as_is = nbgrader_rules(data) is not None and not nb.exercises
+        if not solution_regions(data) and not released_as_is:
             problems.append(
                 Problem(None, "has no ### BEGIN SOLUTION region, so its learner version is the same notebook")
             )
