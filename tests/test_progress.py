@@ -298,3 +298,95 @@ def test_a_full_disk_is_an_error_and_moves_nothing(tmp_path: Path) -> None:
     assert (
         "corrupt" not in out and lines[2] == "files ['filler', 'p.sqlite', 'p.sqlite-shm', 'p.sqlite-wal']"
     ), out
+
+
+# -- the newest run wins: attempts are ordered by start, not by finish ---------------------------
+
+
+def test_attempts_carry_their_start_order_and_code_digest(tmp_path: Path) -> None:
+    with Progress(tmp_path / "p.sqlite", "c") as p:
+        columns = {row[1] for row in p.db.execute("PRAGMA table_info(attempts)")}
+        p.record_attempt("step1", "nb", "t", 1.0, "completed", None, [], started_ns=5, code_digest="abc")
+        assert p.last_attempts()["step1"].code_digest == "abc"
+    assert {"started_ns", "code_digest"} <= columns
+
+
+def test_overlapping_runs_the_one_that_started_last_wins(tmp_path: Path) -> None:
+    """Two writers, as `dl7 watch` and `dl7 run` in two terminals: the slow run of the older save
+    starts first and finishes last; the fast run of the newer save must still be the verdict."""
+    path = tmp_path / "p.sqlite"
+    Progress(path, "c").close()
+    old_started, new_recorded = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def run(save: str, status: str, before: threading.Event | None, after: threading.Event) -> None:
+        try:
+            if before is not None:
+                assert before.wait(60)
+            started = time.time_ns()  # the run reads its notebook
+            after.set()
+            if save == "old":
+                assert new_recorded.wait(60)  # the slow run finishes only after the fast one
+            with Progress(path, "c") as p:
+                p.record_attempt(
+                    "step1",
+                    "nb",
+                    "2026-01-01T00:00:00",  # both in the same second: only started_ns tells them apart
+                    1.0,
+                    "completed",
+                    None,
+                    [("step1.a", status, save, 0.0)],
+                    started_ns=started,
+                    code_digest=save,
+                )
+            if save == "new":
+                new_recorded.set()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            new_recorded.set()
+
+    done = threading.Event()
+    slow = threading.Thread(target=run, args=("old", "failed", None, old_started))
+    fast = threading.Thread(target=run, args=("new", "passed", old_started, done))
+    slow.start()
+    fast.start()
+    slow.join(120)
+    fast.join(120)
+    assert not errors
+    with Progress(path, "c") as p:
+        ids = [row[0] for row in p.db.execute("SELECT code_digest FROM attempts ORDER BY id")]
+        assert ids == ["new", "old"], "the old save's run really finished last"
+        assert p.latest_results()["step1.a"].message == "new"
+        assert p.latest_results()["step1.a"].status == "passed"
+        assert p.last_attempts()["step1"].code_digest == "new"
+
+
+def test_a_store_from_before_the_start_order_is_migrated(tmp_path: Path) -> None:
+    """A store written by a dl7 that ordered by finish: its attempts keep their recorded start."""
+    from dl7.progress import _m001_initial
+
+    path = tmp_path / "p.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    _m001_initial(db)
+    db.execute("INSERT INTO _migrations VALUES ('001_initial', '2026-01-01T00:00:00+00:00')")
+    for started, status in (("2026-01-01T00:05:00+00:00", "passed"), ("2026-01-01T00:01:00+00:00", "failed")):
+        cur = db.execute(
+            "INSERT INTO attempts (course, step, notebook, started_at, seconds, outcome)"
+            " VALUES ('c', 'step1', 'nb', ?, 1.0, 'completed')",
+            (started,),
+        )
+        db.execute("INSERT INTO results VALUES (?, 'step1.a', ?, '', 0)", (cur.lastrowid, status))
+    db.close()
+    with Progress(path, "c") as p:
+        assert p.latest_results()["step1.a"].status == "passed"
+        assert p.last_attempts()["step1"].started_at == "2026-01-01T00:05:00+00:00"
+        applied = [r[0] for r in p.db.execute("SELECT name FROM _migrations ORDER BY name")]
+    assert applied == [name for name, _ in MIGRATIONS]
+
+
+def test_an_interrupted_run_does_not_say_how_the_notebook_ends(tmp_path: Path) -> None:
+    with Progress(tmp_path / "p.sqlite", "c") as p:
+        p.record_attempt("step1", "nb", "2026-01-01T00:00:00", 1.0, "cell_errors", None, [])
+        p.record_attempt("step1", "nb", "2026-01-01T00:01:00", 1.0, "interrupted", None, [])
+        assert p.notebook_outcomes() == {"nb": "cell_errors"}

@@ -9,7 +9,7 @@ import pytest
 from dl7.checks import MIME_TYPE
 from dl7.curriculum import Exercise, Notebook
 from dl7.execute import Execution
-from dl7.results import calls_in, cell_errors, check_calls, collect, stray_errors
+from dl7.results import calls_in, cell_errors, check_calls, collect, observed, stray_errors
 
 MANIFEST = Notebook(
     "nb.ipynb",
@@ -178,3 +178,37 @@ def test_a_cell_tagged_raises_exception_is_expected_to_raise() -> None:
     ]
     assert strays(cells) == []
     assert cell_errors({"cells": cells}) == {}
+
+
+CHECKED = [code('check("s.a", f)', bundle("s.a", "passed")), code('check("s.b", g)', bundle("s.b", "passed"))]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message", "named"),
+    [
+        ("timeout", "the cell ran longer than its limit of 3 s", "CellTimeoutError"),
+        ("budget", "the notebook ran past its time budget of 60 s", "CellTimeoutError"),
+        ("dead", "the kernel died (out of memory, or a crash in native code)", "DeadKernelError"),
+    ],
+)
+def test_a_run_that_stops_after_the_last_check_is_no_pass(outcome: str, message: str, named: str) -> None:
+    execution = Execution({"cells": [*CHECKED, code("train()")]}, outcome, 2, message, 1.0)
+    found = stray_errors(MANIFEST, execution, collect(MANIFEST, execution))
+    assert [e.describe() for e in found] == [f"{named}: {message} (cell 3)"]
+
+
+def test_a_run_that_stops_before_a_check_is_reported_by_that_exercise_only() -> None:
+    cells = [CHECKED[0], code("train()"), code('check("s.b", g)')]
+    execution = Execution({"cells": cells}, "timeout", 1, "the cell ran longer than its limit of 3 s", 1.0)
+    results = collect(MANIFEST, execution)
+    assert [r.status for r in results] == ["passed", "not_reached"]
+    assert stray_errors(MANIFEST, execution, results) == []
+
+
+def test_an_interrupted_run_records_only_the_exercises_it_reached() -> None:
+    cells = [CHECKED[0], code("train()"), code('check("s.b", g)')]
+    execution = Execution({"cells": cells}, "interrupted", 1, "interrupted (Ctrl-C)", 1.0)
+    results = collect(MANIFEST, execution)
+    assert [r.id for r in observed(execution, results)] == ["s.a"]
+    done = Execution({"cells": cells}, "completed", None, "", 1.0)
+    assert [r.id for r in observed(done, collect(MANIFEST, done))] == ["s.a", "s.b"]

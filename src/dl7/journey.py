@@ -13,6 +13,8 @@ from dl7.curriculum import Curriculum, Reading, Step
 from dl7.progress import Progress
 from dl7.statuses import NOT_RUN, passing
 
+COMPLETED = "completed"  # the outcome of a run that reached its end (dl7.execute.Execution)
+
 
 @dataclass(frozen=True)
 class ExerciseState:
@@ -28,7 +30,9 @@ class StepState:
     exercises: tuple[ExerciseState, ...]
     readings_done: frozenset[str]
     last_run: str | None
-    cell_errors: tuple[str, ...] = ()  # notebooks whose last run had a cell raise outside the checks
+    # Notebooks whose last run did not end cleanly: a cell raised outside the checks, or the run
+    # stopped (a timeout, a dead kernel) where no exercise's result says so.
+    cell_errors: tuple[str, ...] = ()
 
     @property
     def passed(self) -> int:
@@ -38,7 +42,10 @@ class StepState:
     def complete(self) -> bool:
         if self.exercises:
             return self.passed == len(self.exercises) and not self.cell_errors
-        return all(r.id in self.readings_done for r in self.step.readings if not r.optional)
+        read = all(r.id in self.readings_done for r in self.step.readings if not r.optional)
+        if self.step.notebooks:  # nothing in them is checked (graded by a person): run them once
+            return read and self.last_run is not None and not self.cell_errors
+        return read
 
     @property
     def readings_count(self) -> int:
@@ -124,6 +131,8 @@ def journey(curriculum: Curriculum, progress: Progress, workspace: Path) -> Jour
                 )
             )
         last = attempts.get(step.id)
-        raised = tuple(nb.path for nb in step.notebooks if outcomes.get(nb.path) == "cell_errors")
+        # Any end but "completed" (a cell raised after the checks, a timeout, a dead kernel) keeps
+        # the step open; an interrupted run is not among the outcomes (it saw too little).
+        raised = tuple(nb.path for nb in step.notebooks if outcomes.get(nb.path, COMPLETED) != COMPLETED)
         steps.append(StepState(step, tuple(exercises), done, last.started_at if last else None, raised))
     return Journey(workspace, curriculum.title, tuple(steps))

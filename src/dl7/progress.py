@@ -4,16 +4,20 @@ Append-only named migrations are applied on open, each in one transaction with i
 bookkeeping row (the sqlite-utils / llm pattern). WAL mode and a busy timeout let two runs
 land at once; opening a store whose schema is current takes no write lock, so ``dl7 status``
 reads while a ``dl7 run`` records. Every ``dl7 run`` records its attempt and all its exercise
-results in one transaction. Only a file that is not a database, or fails ``quick_check``, is
-moved aside (and reported, never silently replaced); a busy, read-only or full store is an
-error that names the file, and nothing is moved. A store on a read-only or full disk is still
-read (``dl7 status`` works); only writing it is that error.
+results in one transaction. Attempts are ordered by when they started (when the run read the
+notebook), never by when they finished: a slow run of an older save that ends after a fast run
+of the newer one must not overwrite it; each keeps the digest of the code it ran. Only a file
+that is not a database, or fails ``quick_check``, is moved aside (and reported, never silently
+replaced); a busy, read-only or full store is an error that names the file, and nothing is
+moved. A store on a read-only or full disk is still read (``dl7 status`` works); only writing
+it is that error.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +67,20 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def _m002_order_by_start(db: sqlite3.Connection) -> None:
+    # Before: the newest attempt was the last one inserted, i.e. the last to finish. Attempts
+    # recorded before this migration keep their second-precision start as their order.
+    _run_statements(
+        db,
+        """
+        ALTER TABLE attempts ADD COLUMN started_ns INTEGER;
+        ALTER TABLE attempts ADD COLUMN code_digest TEXT;
+        UPDATE attempts SET started_ns = CAST(strftime('%s', started_at) AS INTEGER) * 1000000000;
+        CREATE INDEX attempts_by_start ON attempts (course, started_ns, id);
+        """,
+    )
+
+
 def _run_statements(db: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it COMMITs first, which would split a migration from its bookkeeping.
     for statement in script.split(";"):
@@ -72,6 +90,7 @@ def _run_statements(db: sqlite3.Connection, script: str) -> None:
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", _m001_initial),
+    ("002_order_by_start", _m002_order_by_start),
 ]
 
 
@@ -91,6 +110,14 @@ class Attempt:
     started_at: str
     seconds: float
     outcome: str
+    code_digest: str | None = None
+
+
+# The newest attempt is the one that started last; ties (and attempts whose start is unknown)
+# fall back to the order they were recorded in.
+_NEWEST_LAST = "ORDER BY a.started_ns, a.id"
+# An interrupted run saw too little to say how the notebook ends.
+_INTERRUPTED = "interrupted"
 
 
 def now() -> str:
@@ -264,13 +291,30 @@ class Progress:
         outcome: str,
         executed_path: str | None,
         results: list[tuple[str, str, str, float]],
+        *,
+        started_ns: int | None = None,
+        code_digest: str | None = None,
     ) -> int:
-        """Record one run and its exercise results (id, status, message, seconds) atomically."""
+        """Record one run and its exercise results (id, status, message, seconds) atomically.
+
+        ``started_ns`` (nanoseconds since the epoch) orders the attempt among the others; by
+        default it is ``started_at``'s instant. ``code_digest``: the code the run executed.
+        """
+        order = started_ns if started_ns is not None else _instant(started_at)
         with self.transaction() as db:
+            row = {
+                "course": self.course,
+                "step": step,
+                "notebook": notebook,
+                "started_at": started_at,
+                "seconds": seconds,
+                "outcome": outcome,
+                "executed_path": executed_path,
+                "started_ns": order,
+                "code_digest": code_digest,
+            }
             cur = db.execute(
-                "INSERT INTO attempts (course, step, notebook, started_at, seconds, outcome, executed_path)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self.course, step, notebook, started_at, seconds, outcome, executed_path),
+                f"INSERT INTO attempts ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})", row
             )
             attempt_id = int(cur.lastrowid or 0)
             db.executemany(
@@ -280,31 +324,29 @@ class Progress:
         return attempt_id
 
     def latest_results(self) -> dict[str, ExerciseRecord]:
-        """Exercise id → its result in the most recent attempt that checked it."""
+        """Exercise id → its result in the most recent attempt (by start) that checked it."""
         rows = self.db.execute(
-            """
-            SELECT r.exercise, r.status, r.message, a.started_at
-            FROM results r JOIN attempts a ON a.id = r.attempt_id
-            WHERE a.course = ?
-            ORDER BY a.id
-            """,
+            "SELECT r.exercise, r.status, r.message, a.started_at"
+            " FROM results r JOIN attempts a ON a.id = r.attempt_id"
+            f" WHERE a.course = ? {_NEWEST_LAST}",
             (self.course,),
         ).fetchall()
         return {row[0]: ExerciseRecord(*row) for row in rows}
 
     def last_attempts(self) -> dict[str, Attempt]:
-        """Step id → its most recent attempt."""
+        """Step id → its most recent attempt (the one that started last)."""
         rows = self.db.execute(
-            "SELECT id, step, notebook, started_at, seconds, outcome FROM attempts"
-            " WHERE course = ? ORDER BY id",
+            "SELECT id, step, notebook, started_at, seconds, outcome, code_digest FROM attempts a"
+            f" WHERE course = ? {_NEWEST_LAST}",
             (self.course,),
         ).fetchall()
         return {row[1]: Attempt(*row) for row in rows}
 
     def notebook_outcomes(self) -> dict[str, str]:
-        """Notebook path → the outcome of its most recent attempt."""
+        """Notebook path → the outcome of its most recent attempt that was not interrupted."""
         rows = self.db.execute(
-            "SELECT notebook, outcome FROM attempts WHERE course = ? ORDER BY id", (self.course,)
+            f"SELECT notebook, outcome FROM attempts a WHERE course = ? AND outcome != ? {_NEWEST_LAST}",
+            (self.course, _INTERRUPTED),
         ).fetchall()
         return {row[0]: row[1] for row in rows}
 
@@ -383,6 +425,18 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             db.execute("ROLLBACK")
             raise
     return applied_now
+
+
+def _instant(started_at: str) -> int:
+    """``started_at`` (ISO 8601; UTC when it names no zone) in nanoseconds since the epoch; now
+    when it cannot be read."""
+    try:
+        when = datetime.fromisoformat(started_at)
+    except ValueError:
+        return time.time_ns()
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
 
 
 def _code(exc: sqlite3.Error) -> int | None:

@@ -5,6 +5,11 @@ that bundle is the result. Without one, the cells since the previous exercise's 
 why: a ``NotImplementedError`` there means *not attempted*; another exception is an *error*
 (exception and line); a cell that never ran, or one that failed only because an earlier cell
 had failed, means *not reached* (which cell, and why).
+
+A run that stopped (a timeout, the time budget, a dead kernel) after the last check is no pass,
+as a cell that raises there is not: the cell it stopped at is one of the notebook's stray
+errors. A run stopped by Ctrl-C saw only the exercises whose checks ran before it: those are
+the results it may record (:func:`observed`).
 """
 
 from __future__ import annotations
@@ -193,21 +198,47 @@ def collect(manifest: Notebook, execution: Execution) -> list[ExerciseResult]:
     return results
 
 
+# How a stopped run names the cell it stopped at, as nbclient names what stopped it.
+_STOPPED = {"timeout": "CellTimeoutError", "budget": "CellTimeoutError", "dead": "DeadKernelError"}
+
+
 def stray_errors(manifest: Notebook, execution: Execution, results: list[ExerciseResult]) -> list[CellError]:
     """Errors no exercise's result already reports: a cell after the last check, or one
-    before a check that passed anyway. Any of them keeps the notebook from passing."""
+    before a check that passed anyway; a cell that timed out or killed the kernel counts as
+    one. Any of them keeps the notebook from passing."""
     calls = check_calls(execution.nb)
     status = {r.id: r.status for r in results}
     call_cells: dict[int, list[str]] = {}
     for exercise_id, cells in calls.items():
         call_cells.setdefault(cells[0], []).append(exercise_id)
+    errors = cell_errors(execution.nb)
+    stopped = execution.stopped_at
+    if stopped is not None and execution.outcome in _STOPPED:
+        errors[stopped] = CellError(stopped, _STOPPED[execution.outcome], execution.message, None)
     stray = []
-    for index, err in sorted(cell_errors(execution.nb).items()):
+    for index, err in sorted(errors.items()):
         owner = min((c for c in call_cells if c >= index), default=None)
         reported = owner is not None and any(not passing(status.get(ex, PASSED)) for ex in call_cells[owner])
         if not reported:
             stray.append(err)
     return stray
+
+
+def observed(execution: Execution, results: list[ExerciseResult]) -> list[ExerciseResult]:
+    """The results a run may record: every one, unless Ctrl-C stopped it. Then only those of the
+    exercises whose check ran before the stop; an exercise it never reached keeps the verdict of
+    the last run that did reach it."""
+    if execution.outcome != "interrupted":
+        return results
+    found = bundles(execution.nb)
+    calls = check_calls(execution.nb)
+    stop = execution.stopped_at
+
+    def seen(result: ExerciseResult) -> bool:
+        cells = calls.get(result.id)
+        return result.id in found or (stop is not None and cells is not None and cells[0] < stop)
+
+    return [r for r in results if seen(r)]
 
 
 def _explain(

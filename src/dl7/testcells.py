@@ -13,6 +13,7 @@ copy kept in the workspace.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,10 @@ def is_test_cell(cell: Any) -> bool:
 
 
 def is_manual_cell(cell: Any) -> bool:
-    """A manually graded answer: a cell that is both a solution and graded."""
+    """Graded by a person: a manually graded answer (a cell that is both a solution and graded)
+    or a manually graded task (nbgrader's ``task`` cell)."""
     meta = nbgrader_meta(cell)
-    return bool(meta.get("grade")) and bool(meta.get("solution"))
+    return (bool(meta.get("grade")) and bool(meta.get("solution"))) or bool(meta.get("task"))
 
 
 def with_course_tests(nb: Notebook, course_notebook: Path, course: Any, run: Any) -> Any:
@@ -131,6 +133,60 @@ def manual_cells(course: Any) -> dict[str, int]:
     return {
         gid: i for i, c in enumerate(course.get("cells", [])) if is_manual_cell(c) and (gid := grade_id(c))
     }
+
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+
+
+def cell_comment(cell: Any) -> str | None:
+    """A test cell's own first words: the first line of its docstring or of its first comment
+    (``\"\"\"Check that squares returns the correct output\"\"\"``, ``# squares of 1 to 10``)."""
+    for line in cell_source(cell).splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("#"):
+            words = text.lstrip("#").strip()
+            if words and not words.upper().startswith(("BEGIN ", "END ")):  # a marker is no title
+                return words
+            continue
+        for quote in ('"""', "'''"):
+            if text.startswith(quote):
+                words = text[3:].split(quote)[0].strip()
+                return words or None
+        return None  # code before any comment: the cell has no title of its own
+    return None
+
+
+def exercise_titles(cells: list[Any]) -> dict[str, str]:
+    """grade_id → a readable title for every graded or task cell: the nearest heading above it
+    (a Markdown cell's own counts); where
+    there is none, or several cells share it, the cell's first comment or docstring line
+    (``Part A: Check that squares raises an error``); the grade_id only when neither exists."""
+    headings: dict[str, str] = {}
+    comments: dict[str, str | None] = {}
+    heading = ""
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            for line in cell_source(cell).splitlines():
+                match = _HEADING.match(line)
+                if match and "BEGIN " not in line and "END " not in line:
+                    heading = match.group(1).strip()
+        gid = grade_id(cell)
+        if gid is not None and (nbgrader_meta(cell).get("grade") or nbgrader_meta(cell).get("task")):
+            headings[gid] = heading
+            comments[gid] = cell_comment(cell) if cell.get("cell_type") == "code" else None
+    shared = {h for h in headings.values() if h and list(headings.values()).count(h) > 1}
+    titles: dict[str, str] = {}
+    for gid, head in headings.items():
+        comment = comments[gid]
+        if head and head not in shared:
+            titles[gid] = head
+        elif head and comment:
+            titles[gid] = f"{head}: {comment}"
+        else:
+            titles[gid] = comment or (f"{head} ({gid})" if head else gid)
+    return titles
 
 
 def has_hidden_tests(nb: Any) -> bool:

@@ -53,7 +53,7 @@ from dl7.curriculum import FORMAT_VERSION
 from dl7.errors import Dl7Error, os_error
 from dl7.importers.nbgrader_cells import normalise, read_config, refuse_autotests
 from dl7.importers.staging import Staging
-from dl7.testcells import grade_id, is_manual_cell, is_test_cell, nbgrader_meta
+from dl7.testcells import exercise_titles, grade_id, is_manual_cell, is_test_cell, nbgrader_meta
 
 MANIFEST = "curriculum.yaml"
 HEADER = "header.ipynb"  # nbgrader's documented place: source/header.ipynb
@@ -277,9 +277,13 @@ def _build(
         "description": top.get("description")
         or f"Imported from the nbgrader assignments in {layout.source} with `dl7 import nbgrader`.",
     }
-    for key in ("source", "checkers", "defaults"):
+    for key in ("source", "checkers", "defaults", "kernel"):
         if top.get(key):
             doc[key] = top[key]
+    # nbgrader autograde runs every notebook with NBGRADER_EXECUTION=autograde (its
+    # converters/autograde.py), and a course's tests may read it: so does every dl7 kernel.
+    kernel = doc.setdefault("kernel", {})
+    kernel.setdefault("env", {}).setdefault("NBGRADER_EXECUTION", "autograde")
     doc["steps"] = steps + kept
     import yaml
 
@@ -496,6 +500,7 @@ def _notebook(
     exercises: list[dict[str, Any]] = []
     manual: list[dict[str, Any]] = []
     titles: set[str] = set()
+    readable = exercise_titles(cells)  # the heading, or the cell's first comment where headings repeat
     heading = ""
     nb_title = ""
     for cell in cells:
@@ -508,7 +513,7 @@ def _notebook(
         if gid is None:
             continue
         points = _points(nbgrader_meta(cell).get("points"))
-        title = heading or gid
+        title = readable.get(gid) or heading or gid
         if title in titles:
             title = f"{title} ({gid})"
         if is_test_cell(cell):
