@@ -112,9 +112,7 @@ def watch(
     libraries your notebook imports are loaded) while you type, so a verdict comes moments
     after you save. Only a change to your code re-runs a notebook. Each run is recorded.
     """
-    import contextlib
     import json
-    import os
     from datetime import datetime
 
     from dl7.journey import journey
@@ -124,7 +122,7 @@ def watch(
 
     curriculum, prepared, progress = _open(quiet=as_json, step=step)
     ws = prepared.workspace
-    with progress, contextlib.ExitStack() as stack:
+    with progress:
         if step is None:
             current = journey(curriculum, progress, ws.root).current
             if current is None:
@@ -139,11 +137,7 @@ def watch(
             raise Dl7Error(f"step {the_step.id} has no notebooks to watch")
         notebooks = curriculum.notebook(the_step, notebook)
         progress.check_writable("cannot record a run")
-        try:
-            ws.runs_dir.mkdir(parents=True, exist_ok=True)
-            log = stack.enter_context(open(ws.kernel_log, "a", encoding="utf-8"))
-        except OSError:
-            log = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+        # Kernels' own output: the watcher opens kernel.log for each kernel, so that it rotates.
 
         def on_start(nb: Any) -> None:
             if not as_json:
@@ -170,7 +164,7 @@ def watch(
                     f"[dim]watching {the_step.id}: save a notebook to check it again · Ctrl-C to stop[/]"
                 )
 
-        watcher = Watcher(curriculum, ws, progress, the_step, on_run, on_start, log=log, notebooks=notebooks)
+        watcher = Watcher(curriculum, ws, progress, the_step, on_run, on_start, notebooks=notebooks)
         watcher.loop(on_idle=on_idle)
 
 
@@ -186,14 +180,14 @@ def open_(
 ) -> None:
     """Start JupyterLab on your workspace with the step's first unfinished notebook open.
 
-    It listens on 127.0.0.1 only, with a fresh token. Ctrl-C stops it (your notebooks are
-    saved by JupyterLab as you work; save before you stop). Arguments after `--` go to
-    JupyterLab itself.
+    It listens on 127.0.0.1 only, with a fresh token. Ctrl-C, closing the terminal or SIGTERM
+    stops it (your notebooks are saved by JupyterLab as you work; save before you stop).
+    Arguments after `--` go to JupyterLab itself.
     """
     import webbrowser
 
     from dl7.journey import journey
-    from dl7.lab import first_unfinished, start
+    from dl7.lab import first_unfinished, serve
 
     extra = tuple(ctx.args)
     if step is not None and step.startswith("-"):  # `dl7 open -- --lab-option`: no STEP given
@@ -210,25 +204,23 @@ def open_(
         log = open(log_path, "ab")  # noqa: SIM115 - closed below, after the server stops
     except OSError:
         log = open(os.devnull, "wb")  # noqa: SIM115
-    with log:
-        lab = start(ws.root, nb.path, log, port=port, extra=extra, course_env=curriculum.kernel.env)
-        try:
-            err.print("[dim]starting JupyterLab…[/]")
-            lab.wait_until_up()
-            out.print(f"JupyterLab is serving [cyan]{escape(str(ws.root))}[/] with {escape(nb.path)} open:")
-            out.print(f"[link={lab.url}]{escape(lab.url)}[/link]", soft_wrap=True)
-            if not no_browser and not webbrowser.open(lab.url):
-                err.print("[yellow]no browser could be opened:[/] open the URL above yourself")
-            out.print(
-                f"[dim]Ctrl-C stops it · log: {escape(str(log_path))} · "
-                f"`{escape(_dl7())} run {state.step.id}` checks your work from another terminal[/]",
-                soft_wrap=True,
-            )
-            code = lab.process.wait()
-            if code != 0:
-                raise Dl7Error(f"JupyterLab stopped (exit code {code})", hint=f"its log says why: {log_path}")
-        finally:
-            lab.stop()
+    with log, serve(ws.root, nb.path, log, port=port, extra=extra, course_env=curriculum.kernel.env) as lab:
+        err.print("[dim]starting JupyterLab…[/]")
+        lab.wait_until_up()
+        out.print(f"JupyterLab is serving [cyan]{escape(str(ws.root))}[/] with {escape(nb.path)} open:")
+        # The URL (token included) goes to the learner's own terminal; the browser gets a
+        # private page that redirects to it, so the token is on no command line.
+        out.print(f"[link={lab.url}]{escape(lab.url)}[/link]", soft_wrap=True)
+        if not no_browser and not webbrowser.open(lab.browser_page()):
+            err.print("[yellow]no browser could be opened:[/] open the URL above yourself")
+        out.print(
+            f"[dim]Ctrl-C stops it · log: {escape(str(log_path))} · "
+            f"`{escape(_dl7())} run {state.step.id}` checks your work from another terminal[/]",
+            soft_wrap=True,
+        )
+        code = lab.process.wait()
+        if code != 0:
+            raise Dl7Error(f"JupyterLab stopped (exit code {code})", hint=f"its log says why: {log_path}")
 
 
 def register(app: typer.Typer) -> None:
