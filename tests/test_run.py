@@ -363,7 +363,9 @@ def test_ctrl_c_at_any_moment_of_run_is_exit_130_one_line_and_no_kernel(
 def test_ctrl_c_during_validate_is_exit_130_one_line_and_no_kernel(course: Path, isolated: Path) -> None:
     manifest = course / "curriculum.yaml"  # step 2's notebooks now sleep 30 s each, solved and not
     manifest.write_text(manifest.read_text().replace("cell_timeout: 2\n", "cell_timeout: 60\n"))
-    log = course / ".dl7-cache" / "kernel.log"
+    from dl7.locations import validate_kernel_log
+
+    log = validate_kernel_log(course)
 
     def slow_running(pid: int) -> bool:
         return "slow.ipynb" in (log.read_text() if log.exists() else "") and bool(kernels_in(course))
@@ -441,3 +443,127 @@ def test_one_notebook_of_a_longer_step_does_not_call_the_step_done(isolated: Pat
     assert f"exercises of {source.name} pass" in result.output
     assert "what is left of step2" in result.output
     assert "exercises of step2 pass" not in result.output
+
+
+# -- issue 22: every verdict is the newest truth -------------------------------------------------
+
+
+def basics_limits(course: Path, cell_timeout: int, budget: int) -> None:
+    manifest = course / "curriculum.yaml"
+    text = manifest.read_text().replace("cell_timeout: 30\n", f"cell_timeout: {cell_timeout}\n", 1)
+    manifest.write_text(text.replace("budget: 60\n", f"budget: {budget}\n", 1))
+
+
+def insert_cell(home: Path, at: int, source: str) -> None:
+    path = home / "notebooks" / "basics.ipynb"
+    nb = json.loads(path.read_text())
+    cell = {"cell_type": "code", "id": f"inserted-{at}", "source": source, "metadata": {}, "outputs": []}
+    nb["cells"].insert(at, {**cell, "execution_count": None})
+    path.write_text(json.dumps(nb))
+
+
+def wait_cell(started: Path, go: Path) -> str:
+    """A cell that says it is running (a file), then waits for the file ``go`` (at most 300 s)."""
+    return (
+        "import os, time\n"
+        f"open({str(started)!r}, 'w').close()\n"
+        "deadline = time.monotonic() + 300\n"
+        f"while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+    )
+
+
+@pytest.mark.parametrize("last", ["import time\ntime.sleep(120)", "import os\nos._exit(1)"])
+def test_a_cell_that_times_out_or_kills_the_kernel_after_the_checks_is_no_pass(
+    course: Path, isolated: Path, last: str
+) -> None:
+    basics_limits(course, 8, 60)  # the sleeping cell stops at 8 s; the others take far less
+    dl7(course, "status")
+    shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
+    add_cell(isolated, last)
+    code, output = dl7(course, "run", "step1", "--json")
+    assert code == 1 and output.startswith("{"), output
+    data = json.loads(output)
+    assert data["passed"] is False
+    assert [e["status"] for e in data["notebooks"][0]["exercises"]] == ["passed", "passed"]
+    assert [e["cell"] for e in data["notebooks"][0]["cell_errors"]] == [7]
+    status = json.loads(dl7(course, "status", "--json")[1])
+    assert status["steps"][0]["complete"] is False and status["current"] == "step1"
+
+
+def test_ctrl_c_after_the_step_passed_leaves_it_passed(course: Path, isolated: Path) -> None:
+    basics_limits(course, 300, 600)
+    dl7(course, "status")
+    shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
+    assert dl7(course, "run", "step1")[0] == 0
+    started = isolated / "waiting"
+    insert_cell(isolated, 4, wait_cell(started, isolated / "never"))  # after double's check, before greet
+    code, output, _ = interrupt(["run", "step1"], course, lambda pid: started.exists(), 0.0)
+    assert code == 130, output
+    status = json.loads(dl7(course, "status", "--json")[1])
+    assert status["steps"][0]["exercises"] == [
+        {"id": "step1.double", "status": "passed"},
+        {"id": "step1.greet", "status": "passed"},
+    ], "what the interrupted run never reached keeps its verdict"
+    assert status["steps"][0]["complete"] is True
+    from dl7.progress import Progress
+
+    with Progress(isolated / ".dl7" / "progress.sqlite", "fixture") as progress:
+        assert progress.attempt_count("step1") == 2, "the interrupted run is recorded (what it saw)"
+
+
+def test_the_run_of_the_newer_save_wins_over_a_slower_run_of_an_older_one(
+    course: Path, isolated: Path
+) -> None:
+    """`dl7 run` in two terminals (or watch and run): the older save's run starts first and
+    finishes last, held by a cell that waits for a file."""
+    import os
+    import subprocess
+    import sys
+
+    from dl7.progress import Progress
+    from dl7.watch import code_digest
+    from tests.processes import wait_for_file
+
+    basics_limits(course, 300, 600)
+    dl7(course, "status")
+    learner = isolated / "notebooks" / "basics.ipynb"
+    edit_cell(isolated, 2, "def double(x):\n    return x + 1")  # the older save: wrong
+    started, go = isolated / "slow-started", isolated / "go"
+    insert_cell(isolated, 4, wait_cell(started, go))
+    older = json.loads(learner.read_text())
+    env = {**os.environ, "DL7_CURRICULUM": str(course)}
+    slow = subprocess.Popen(
+        [sys.executable, "-m", "dl7", "run", "step1", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_file(started, timeout=120)
+        shutil.copy(course / "notebooks" / "basics.ipynb", learner)  # the newer save: right
+        newer = json.loads(learner.read_text())
+        fast = subprocess.run(
+            [sys.executable, "-m", "dl7", "run", "step1", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert fast.returncode == 0, fast.stdout + fast.stderr
+        go.touch()
+        output, _ = slow.communicate(timeout=300)
+    finally:
+        go.touch()
+        if slow.poll() is None:
+            slow.kill()
+            slow.wait()
+    assert slow.returncode == 1, output
+    assert {e["status"] for e in json.loads(output)["notebooks"][0]["exercises"]} != {"passed"}
+    with Progress(isolated / ".dl7" / "progress.sqlite", "fixture") as progress:
+        recorded = [row[0] for row in progress.db.execute("SELECT code_digest FROM attempts ORDER BY id")]
+        assert recorded == [code_digest(newer), code_digest(older)], "the older save's run finished last"
+        assert progress.last_attempts()["step1"].code_digest == code_digest(newer)
+    status = json.loads(dl7(course, "status", "--json")[1])
+    assert status["steps"][0]["complete"] is True, "the newer save's verdict stands"

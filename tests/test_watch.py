@@ -203,3 +203,103 @@ def test_watch_a_step_without_notebooks_or_unknown_is_exit_2(course: Path) -> No
 
     result = CliRunner().invoke(app, ["--curriculum", str(course), "watch", "step9"])
     assert result.exit_code == 2 and "unknown step 'step9'" in result.output
+
+
+def _watch(course: Path, isolated: Path, runtime: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "DL7_HOME": str(isolated)}
+    command = [sys.executable, "-m", "dl7", "watch", "--curriculum", str(course), "--json", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+    assert proc.stderr is not None
+    print(proc.stderr.read())  # shown when the test fails
+
+
+@pytest.mark.kernel
+def test_a_save_made_while_the_first_runs_go_on_is_run(course: Path, isolated: Path, tmp_path: Path) -> None:
+    # Issue 22, item 11. Before: watch compared with no run at all for a save made before its
+    # watching began, so the learner's solution saved right after the first verdict, while the
+    # step's second notebook still ran, was never run: the verdict on screen was the old one.
+    manifest = course / "curriculum.yaml"
+    text = manifest.read_text()
+    step3 = text[text.index("  - id: step3") :]
+    triple = step3[step3.index("      - path: notebooks/triple.ipynb") :].replace("step3.", "step1.")
+    text = text.replace(step3, "").replace("  - id: step2\n", triple + "  - id: step2\n")
+    manifest.write_text(text)  # step1: basics, then triple
+    checks = course / "more_checks.py"
+    checks.write_text(checks.read_text().replace('"step3.triple"', '"step1.triple"'))
+    notebooks = isolated / "notebooks"
+    notebooks.mkdir(parents=True)
+    # The learner's triple holds its run until the test has saved basics: the save certainly
+    # lands while the first runs go on.
+    waits = (
+        "import os, time\n"
+        "deadline = time.monotonic() + 25\n"
+        "while not os.path.exists('go') and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+        "from dl7 import check\n"
+        "check('step1.triple', lambda x: 3 * x)"
+    )
+    (notebooks / "triple.ipynb").write_text(json.dumps(nb_with(waits)))
+    proc = _watch(course, isolated, tmp_path / "runtime", "step1")
+    lines = Lines(proc)
+    try:
+        first = lines.next_json(90)
+        assert first["notebooks"][0]["path"] == "notebooks/basics.ipynb" and not first["passed"], first
+        shutil.copy(course / "notebooks" / "basics.ipynb", notebooks / "basics.ipynb")  # the solution
+        (notebooks / "go").touch()
+        second = lines.next_json(60)
+        assert second["notebooks"][0]["path"] == "notebooks/triple.ipynb", second
+        assert "watching" in lines.next_json(30)
+        again = lines.next_json(60)  # before: nothing ever came
+        assert again["notebooks"][0]["path"] == "notebooks/basics.ipynb" and again["passed"], again
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.kernel
+def test_kernel_log_rotates_under_watch(course: Path, isolated: Path, tmp_path: Path) -> None:
+    # Issue 22, item 17. Before: kernel.log was only ever appended to, and watch held one handle
+    # on it for its whole session, which every kernel it started ahead wrote to.
+    from dl7.atomic import LOG_LIMIT
+    from dl7.locations import kernel_log
+
+    log = kernel_log(isolated / ".dl7")
+    log.parent.mkdir(parents=True)
+    previous = log.with_name(log.name + ".1")
+    old = "an old kernel's line\n" * (LOG_LIMIT // 21 + 1)
+    log.write_text(old)
+    notebooks = isolated / "notebooks"
+    notebooks.mkdir()
+    solved = json.loads((course / "notebooks" / "basics.ipynb").read_text())
+
+    def save(mark: str) -> None:
+        nb = json.loads(json.dumps(solved))
+        cell = nb_with(f"import os\nos.write(2, b'{mark}\\n')")["cells"][0]  # the kernel's own stderr
+        nb["cells"].append(cell)
+        (notebooks / "basics.ipynb").write_text(json.dumps(nb))
+
+    save("MARK-FIRST-RUN")
+    proc = _watch(course, isolated, tmp_path / "runtime", "step1")
+    lines = Lines(proc)
+    try:
+        assert lines.next_json(90)["passed"]
+        assert "watching" in lines.next_json(30)
+        assert previous.is_file() and previous.read_text() == old, "the first run rotated the log"
+        save("MARK-KERNEL-STARTED-AHEAD")  # this run takes the kernel watch started ahead
+        assert lines.next_json(60)["passed"]
+        assert "watching" in lines.next_json(30)
+    finally:
+        _stop(proc)
+    assert previous.read_text() == old, "the previous log is kept, as it was"
+    now = log.read_text()
+    assert len(now) < LOG_LIMIT and "MARK-FIRST-RUN" in now
+    assert "MARK-KERNEL-STARTED-AHEAD" in now, "the kernel started ahead writes to the current log"

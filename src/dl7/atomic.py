@@ -4,11 +4,15 @@
 file replaced through them silently loses its mode. Here a new file gets ``0o666`` less the
 umask (the kernel applies it, so there is no race on reading the umask), a replaced file keeps
 its old mode, and the data reach the disk before the rename that makes them visible.
+
+Also here: keeping a file that another program may be writing in place (:func:`keep_as`), and
+logs that a long ``dl7 watch`` cannot grow without bound (:func:`append_log`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -90,13 +94,59 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+# A log past this size starts afresh at its next opening, its previous content kept as
+# ``<name>.1``: `dl7 watch` opens one for every kernel it starts, for hours.
+LOG_LIMIT = 1 << 20
+# Why a hard link may be refused where a rename still works: a file system without hard
+# links (FAT, some network and FUSE mounts), or a file that has too many already.
+_NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK}
+
+
+def keep_as(path: Path, keep: Path) -> str:
+    """Give ``path``'s file a second name, ``keep`` (a new name), and say how: ``"link"``,
+    ``"rename"`` or ``"copy"``.
+
+    The file itself is kept, not a copy of its bytes, because JupyterLab saves a notebook in
+    place: a copy made during a save would hold half of it, while the file itself receives
+    the rest of the save through the writer's open descriptor, whatever its name. A hard link
+    leaves ``path`` in place meanwhile; a rename (where hard links are refused) leaves it
+    missing until the caller writes it anew; a copy is the last resort, across devices.
+    """
+    try:
+        os.link(path, keep)
+        return "link"
+    except OSError as exc:
+        if exc.errno not in _NO_LINK and exc.errno != errno.EXDEV:
+            raise
+        if exc.errno != errno.EXDEV:
+            try:
+                os.rename(path, keep)  # ``keep`` is new: nothing is replaced
+                return "rename"
+            except OSError as again:
+                if again.errno != errno.EXDEV:
+                    raise
+    import shutil  # only across devices: it pulls in bz2 and lzma
+
+    shutil.copy2(path, keep)
+    return "copy"
+
+
+def rotate_log(path: Path, limit: int = LOG_LIMIT) -> None:
+    """Move ``path`` to ``<name>.1`` (replacing an older one) once it holds ``limit`` bytes."""
+    with contextlib.suppress(OSError):  # a log that cannot rotate is no reason not to run
+        if os.stat(path).st_size >= limit:
+            os.replace(path, path.with_name(path.name + ".1"))
+
+
 @contextlib.contextmanager
 def append_log(path: Path, header: str) -> Iterator[IO[str]]:
     """``path`` opened for appending a kernel's own output, or ``os.devnull`` when it cannot
     be written (a full or read-only disk, a file where its folder should be): a log is never
-    a reason not to run a notebook."""
+    a reason not to run a notebook. A log past :data:`LOG_LIMIT` is rotated first: it keeps
+    this run's output and the previous file's, no more."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        rotate_log(path)
         log = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError:
         log = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115

@@ -1,21 +1,25 @@
 """``dl7 run``: execute a step's learner notebooks, check every exercise, record the attempt.
 
 The learner's notebook is read, never written: the executed copy goes to
-``.dl7/runs/<step>/``. Each notebook's attempt lands in the progress store in one transaction.
+``.dl7/runs/<step>/``. Each notebook's attempt lands in the progress store in one transaction,
+ordered by the moment its notebook was read (the save it checks) and with its code's digest. A
+run stopped by Ctrl-C records only the exercises it reached.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dl7.atomic import append_log
 from dl7.curriculum import Curriculum, Notebook, Step
 from dl7.errors import Dl7Error, os_error
-from dl7.progress import Progress, now
+from dl7.progress import Progress
 from dl7.results import CellError, ExerciseResult
 from dl7.workspace import Workspace, notebook_text, read_notebook, write_atomic
 
@@ -34,6 +38,7 @@ class NotebookRun:
     results: tuple[ExerciseResult, ...]
     cell_errors: tuple[CellError, ...] = ()  # cells that raised where no exercise reports it
     lost: tuple[Dl7Error, ...] = ()  # what could not be kept (a full or read-only disk): say so
+    code_digest: str | None = None  # of the learner's code that ran (dl7.watch.code_digest)
 
     @property
     def passed(self) -> bool:
@@ -85,11 +90,18 @@ def run_step(
         )
     progress.check_writable("cannot record a run")  # a read-only or full workspace: run nothing in vain
     # Read every notebook before running any, so a broken file fails fast and changes nothing.
-    sources = {nb.path: read_notebook(ws.learner_path(nb)) for nb in notebooks}
+    # Each run is as new as the save it read: that moment orders its attempt among the others.
+    sources: dict[str, tuple[int, dict[str, object]]] = {}
+    for nb in notebooks:
+        read_at = time.time_ns()
+        sources[nb.path] = read_at, read_notebook(ws.learner_path(nb))
     runs = []
     for nb in notebooks:
         listener = on_notebook(nb) if on_notebook else None
-        run = run_notebook(curriculum, ws, progress, nb, sources[nb.path], listener=listener, html=html)
+        read_at, source = sources[nb.path]
+        run = run_notebook(
+            curriculum, ws, progress, nb, source, listener=listener, html=html, started_ns=read_at
+        )
         runs.append(run)
         if run.outcome == "interrupted":
             break
@@ -106,18 +118,25 @@ def run_notebook(
     listener: Callable[[object], None] | None = None,
     html: bool = False,
     kernel: object = None,
+    started_ns: int | None = None,
 ) -> NotebookRun:
-    """``kernel``: a fresh kernel started ahead (``dl7 watch``); by default one is started here."""
+    """``kernel``: a fresh kernel started ahead (``dl7 watch``); by default one is started here.
+    ``started_ns``: when ``source`` was read from the learner's file (nanoseconds since the
+    epoch), which orders this attempt among the others; by default, now."""
     from dl7.execute import execute  # nbclient and jupyter_client load only when running
-    from dl7.results import collect, stray_errors
+    from dl7.results import collect, observed, stray_errors
     from dl7.testcells import for_run
+    from dl7.watch import code_digest  # upward: the one owner of "what a run depends on"; light
 
+    if started_ns is None:
+        started_ns = time.time_ns()
+    started = datetime.fromtimestamp(started_ns / 1e9, UTC).isoformat(timespec="seconds")
     learner = ws.learner_path(nb)
-    source = for_run(curriculum, nb, source)  # test-cell exercises: the course's tests, not the learner's
-    started = now()
+    digest = code_digest(source)
+    runnable = for_run(curriculum, nb, source)  # test-cell exercises: the course's tests, not the learner's
     with append_log(ws.kernel_log, f"--- {started} {nb.path}\n") as log:
         execution = execute(
-            source,
+            runnable,
             learner.parent,
             cell_timeout=nb.cell_timeout,
             budget=nb.budget,
@@ -145,7 +164,10 @@ def run_notebook(
             round(execution.seconds, 3),
             outcome,
             str(executed) if executed else None,
-            [(r.id, r.status, r.message, r.seconds) for r in results],
+            # Ctrl-C: what the run never reached keeps its last verdict (a passed step stays passed).
+            [(r.id, r.status, r.message, r.seconds) for r in observed(execution, results)],
+            started_ns=started_ns,
+            code_digest=digest,
         )
     except Dl7Error as exc:  # the whole attempt or none of it: here, none
         lost.append(Dl7Error(f"this run of {nb.path} was not recorded: {exc.message}", hint=exc.hint))
@@ -159,6 +181,7 @@ def run_notebook(
         tuple(results),
         strays,
         tuple(lost),
+        digest,
     )
 
 
@@ -182,9 +205,16 @@ def _save_executed(
             write_atomic(target.with_suffix(".html"), body)
         except OSError as exc:
             lost.append(os_error(exc, "could not keep the HTML copy", target.with_suffix(".html")))
-    old = sorted(folder.glob(f"{Path(nb.path).stem}.*.ipynb"))[:-KEEP_RUNS]
+    old = _copies_of(folder, Path(nb.path).stem)[:-KEEP_RUNS]
     with contextlib.suppress(OSError):
         for path in old:
             path.unlink(missing_ok=True)
             path.with_suffix(".html").unlink(missing_ok=True)
     return target
+
+
+def _copies_of(folder: Path, stem: str) -> list[Path]:
+    """The executed copies of the notebook named ``stem``, oldest first: ``intro.<stamp>.ipynb``
+    only, never ``intro.extra.<stamp>.ipynb``, which belongs to ``intro.extra.ipynb``."""
+    name = re.compile(re.escape(stem) + r"\.\d{8}-\d{6}-\d{6}\.ipynb")
+    return sorted(p for p in folder.glob("*.ipynb") if name.fullmatch(p.name))

@@ -9,12 +9,18 @@ a busy laptop. The learner's own modules and every line of the notebook run only
 run, so the verdict is the one `dl7 run` gives.
 
 A save that changes no code (Jupyter's autosave, or running cells, which saves outputs) does
-not re-run anything: only a change to a cell's source does.
+not re-run anything: only a change to a cell's source does. What a file is compared with is the
+code that last *ran* from it, and every file is compared, event or not, each time the watch
+wakes: a save made while the first runs went on (before any event could be seen) is run too.
+
+Each kernel's own output goes to the workspace's ``kernel.log``, opened afresh for each kernel
+so that the log rotates (:func:`dl7.atomic.append_log`) however long the watch goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -22,9 +28,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from dl7.atomic import append_log
 from dl7.errors import Dl7Error
 
 if TYPE_CHECKING:
@@ -32,6 +40,9 @@ if TYPE_CHECKING:
     from dl7.progress import Progress
     from dl7.runner import NotebookRun
     from dl7.workspace import Workspace
+
+_Signature = tuple[int, int, int]
+_UNREAD: Any = object()  # never equal to a signature: a notebook not read yet is read
 
 _IMPORT = re.compile(
     r"^\s*(?:import\s+([\w.]+(?:\s*(?:as\s+\w+)?\s*,\s*[\w.]+)*)|from\s+([\w.]+)\s+import\b)", re.M
@@ -87,14 +98,15 @@ def code_digest(nb: dict[str, Any]) -> str:
 
 class WarmKernel:
     """A kernel being started in a thread now, in ``cwd``, with ``imports`` imported ahead;
-    ``timeout``: seconds to wait for it to be ready (the course's ``kernel.warm_timeout``)."""
+    ``timeout``: seconds to wait for it to be ready (the course's ``kernel.warm_timeout``);
+    ``log``: where the kernel's own output goes (a path is opened, rotated, for this kernel)."""
 
     def __init__(
         self,
         cwd: Path,
         env: dict[str, str],
         imports: tuple[str, ...],
-        log: IO[str] | None = None,
+        log: IO[str] | Path | None = None,
         *,
         timeout: float,
     ) -> None:
@@ -110,7 +122,7 @@ class WarmKernel:
         )
         self._thread.start()
 
-    def _start(self, env: dict[str, str], imports: tuple[str, ...], log: IO[str] | None) -> None:
+    def _start(self, env: dict[str, str], imports: tuple[str, ...], log: IO[str] | Path | None) -> None:
         from dl7 import kernels
 
         started = time.monotonic()
@@ -119,7 +131,11 @@ class WarmKernel:
         try:
             km = kernels.manager(env)
             self.km = km
-            loop.run_until_complete(km.start_kernel(**kernels.launch_options(self.cwd, log)))
+            with contextlib.ExitStack() as stack:  # the kernel keeps its own copy of the file
+                if isinstance(log, Path):
+                    header = f"--- {datetime.now().isoformat(timespec='seconds')} kernel started ahead\n"
+                    log = stack.enter_context(append_log(log, header))
+                loop.run_until_complete(km.start_kernel(**kernels.launch_options(self.cwd, log)))
             kc = km.client()
             kc.start_channels()
             try:
@@ -181,12 +197,15 @@ class Watcher:
     on_run: Callable[[NotebookRun], None]
     on_start: Callable[[Notebook], None] = lambda nb: None
     warm: WarmKernel | None = None
-    log: IO[str] | None = None
+    log: IO[str] | Path | None = None  # default: the workspace's kernel.log
     notebooks: tuple[Notebook, ...] = ()  # default: every notebook of the step
 
     def __post_init__(self) -> None:
-        self.digests: dict[str, str] = {}
+        self.digests: dict[str, str] = {}  # notebook -> the digest of the code that last ran
+        self.seen: dict[str, _Signature | None] = {}  # notebook -> its file when last read
         self.notebooks = self.notebooks or self.step.notebooks
+        if self.log is None:
+            self.log = self.ws.kernel_log
 
     def env(self) -> dict[str, str]:
         """The environment `dl7 run` gives this course's kernels."""
@@ -204,7 +223,17 @@ class Watcher:
         timeout = self.curriculum.kernel.warm_timeout
         self.warm = WarmKernel(cwd, self.env(), imports_of(source), self.log, timeout=timeout)
 
-    def run(self, nb: Notebook, source: dict[str, Any]) -> NotebookRun:
+    def read(self, nb: Notebook) -> tuple[int, dict[str, Any]]:
+        """When ``nb`` was read (ns since the epoch) and what it held; its file's signature is
+        taken first, so a save that lands during the read is seen at the next wake-up."""
+        from dl7.workspace import read_notebook
+
+        learner = self.ws.learner_path(nb)
+        self.seen[nb.path] = _signature(learner)
+        read_at = time.time_ns()
+        return read_at, read_notebook(learner)
+
+    def run(self, nb: Notebook, source: dict[str, Any], read_at: int | None = None) -> NotebookRun:
         from dl7.runner import run_notebook
 
         kernel = None
@@ -215,49 +244,54 @@ class Watcher:
             self.warm.discard()
         self.warm = None
         self.on_start(nb)
-        run = run_notebook(self.curriculum, self.ws, self.progress, nb, source, kernel=kernel)
-        self.digests[nb.path] = code_digest(source)
+        run = run_notebook(
+            self.curriculum, self.ws, self.progress, nb, source, kernel=kernel, started_ns=read_at
+        )
+        self.digests[nb.path] = code_digest(source)  # what ran, whatever the file holds now
         self.on_run(run)
         if run.outcome == "interrupted":
             raise KeyboardInterrupt
         return run
 
-    def changed(self, paths: set[str]) -> Iterator[tuple[Notebook, dict[str, Any]]]:
-        """The step's notebooks among ``paths`` whose code changed since their last run."""
-        from dl7.workspace import read_notebook
-
+    def changed(self, paths: set[str]) -> Iterator[tuple[Notebook, dict[str, Any], int]]:
+        """The step's notebooks whose code differs from the code that last ran from them, with
+        when each was read. Read again: those among ``paths`` (an event) and those whose file
+        changed since it was last read (a save no event reported)."""
         for nb in self.notebooks:
             learner = self.ws.learner_path(nb)
-            if str(learner) not in paths and os.path.realpath(learner) not in paths:
+            named = str(learner) in paths or os.path.realpath(learner) in paths
+            if not named and _signature(learner) == self.seen.get(nb.path, _UNREAD):
                 continue
             try:
-                source = read_notebook(learner)
+                read_at, source = self.read(nb)
             except Dl7Error:
-                continue  # half-written or being replaced: the next event brings the whole file
+                continue  # gone, or half-written even after a wait: the next save brings it whole
             if code_digest(source) != self.digests.get(nb.path):
-                yield nb, source
+                yield nb, source, read_at
 
     def loop(self, stop: threading.Event | None = None, on_idle: Callable[[], None] = lambda: None) -> None:
         """Run every notebook once, then watch until Ctrl-C (or ``stop``); no kernel is left."""
         from watchfiles import watch
 
-        from dl7.workspace import read_notebook
-
         try:
             last: tuple[Notebook, dict[str, Any]] | None = None
             for nb in self.notebooks:
-                source = read_notebook(self.ws.learner_path(nb))
-                self.run(nb, source)
+                read_at, source = self.read(nb)
+                self.run(nb, source, read_at)
                 last = (nb, source)
             if last is not None:
                 self.prepare(*last)
             on_idle()
             folders = sorted({str(self.ws.learner_path(nb).parent) for nb in self.notebooks})
-            for changes in watch(*folders, stop_event=stop, raise_interrupt=True, rust_timeout=500):
+            # yield_on_timeout: wake at least every half second, event or not, so that a save
+            # made before the watch began (no event ever comes for it) is run as well.
+            for changes in watch(
+                *folders, stop_event=stop, raise_interrupt=True, rust_timeout=500, yield_on_timeout=True
+            ):
                 paths = {p for _, p in changes} | {os.path.realpath(p) for _, p in changes}
                 ran = None
-                for nb, source in self.changed(paths):
-                    self.run(nb, source)
+                for nb, source, read_at in self.changed(paths):
+                    self.run(nb, source, read_at)
                     ran = (nb, source)
                 if ran is not None:
                     self.prepare(*ran)
@@ -266,3 +300,12 @@ class Watcher:
             if self.warm is not None:
                 self.warm.discard()
                 self.warm = None
+
+
+def _signature(path: Path) -> _Signature | None:
+    """Which file ``path`` names and what it holds, as far as ``stat`` tells: a save changes it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns

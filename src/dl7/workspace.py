@@ -10,19 +10,23 @@ What: ``<workspace>/<notebook path in the course>`` for every learner copy,
 reset copies.
 
 dl7 never overwrites a learner's notebook: copies are created only where none exists, and a
-reset moves the current copy to a timestamped backup first. Files are written atomically.
+reset keeps the current copy as a timestamped backup first. Files are written atomically, and
+a notebook read during a save in progress is read again once the save has ended.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from dl7 import locations
+from dl7.atomic import keep_as
 from dl7.atomic import write_atomic as write_atomic  # re-exported: runner and validate use it
 from dl7.curriculum import Curriculum, Notebook, path_inside
 from dl7.errors import Dl7Error, os_error
@@ -116,7 +120,15 @@ def _add_side_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> None
             target.parent.mkdir(parents=True, exist_ok=True)
             import shutil  # only when copying: it pulls in bz2 and lzma
 
-            shutil.copyfile(path_inside(source, rel, "the course folder"), target)
+            # Resolved and checked here, not only at load: a cached parse does not see a file
+            # of the course turned into a link since (to ~/.ssh, to /proc/self/environ).
+            real = path_inside(source, rel, "the course folder").resolve()
+            if not real.is_relative_to(curriculum.root.resolve()):
+                raise Dl7Error(
+                    f"{source / rel}: not copied to the workspace: it leads to {real}, outside the course",
+                    hint="a course holds its files beside its notebooks, not links out of it; ask its author",
+                )
+            shutil.copyfile(real, target)
         except OSError as exc:
             raise os_error(exc, "cannot copy a file the notebook needs to", target) from None
 
@@ -147,24 +159,120 @@ def _claim(ws: Workspace, curriculum: Curriculum) -> None:
             # workspace still serves the commands that only read; the next write fixes the file.
 
 
+# A notebook that does not parse may be a save in progress: JupyterLab writes in place, so a
+# reader can see the file truncated and half rewritten. Such a read is tried once more when the
+# file has changed and then been still for QUIET seconds, or has not changed for UNCHANGED
+# seconds, and never later than SETTLE seconds after the first try.
+QUIET, UNCHANGED, SETTLE = 0.1, 1.0, 3.0
+_POLL = 0.02
+_CELL_TYPES = ("code", "markdown", "raw")
+_RESET_HINT = "if you edited it by hand, `dl7 reset` restores a fresh copy and keeps yours as a backup"
+
+
 def read_notebook(path: Path) -> dict[str, Any]:
-    """A notebook as plain JSON data, or a one-line error naming the file and position."""
+    """A notebook as plain JSON data, or a one-line error naming the file and position.
+
+    The structure every reader relies on is checked here (nbformat 4, a list of cells, each
+    with a type and a text source), so a file that is JSON but no notebook is a one-line
+    error, not a traceback further on.
+    """
+    data, error, seen = _parse(path)
+    if error is not None and _settle(path, seen):
+        data, error, _ = _parse(path)
+    if error is not None:
+        raise error
+    _check_structure(path, data)
+    # Hand-written notebooks (and nbgrader sources) often omit the version: read as nbformat 4.
+    data.setdefault("nbformat", 4)
+    data.setdefault("nbformat_minor", 0)
+    return dict(data)
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _parse(path: Path) -> tuple[Any, Dl7Error | None, tuple[int, int, int] | None]:
+    """The JSON in ``path``, or the error that a retry may cure, and the file's signature."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read()
+            st = os.fstat(fh.fileno())
     except FileNotFoundError:
         raise Dl7Error(f"notebook not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise Dl7Error(f"cannot read notebook {path}: {exc}") from None
+    # Read fewer bytes than the file now holds: it grew while being read.
+    seen = None if len(raw) != st.st_size else _signature(st)
     try:
-        data = json.loads(text)
+        return json.loads(raw.decode("utf-8")), None, seen
+    except UnicodeDecodeError as exc:  # a multi-byte character cut in two is half a save too
+        return None, Dl7Error(f"cannot read notebook {path}: {exc}", hint=_RESET_HINT), seen
     except json.JSONDecodeError as exc:
-        raise Dl7Error(
-            f"{path}:{exc.lineno}:{exc.colno}: not a valid notebook (JSON error: {exc.msg})",
-            hint="if you edited it by hand, `dl7 reset` restores a fresh copy and keeps yours as a backup",
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise Dl7Error(f"{path}: not a valid notebook (no list of cells)")
-    return data
+        message = f"{path}:{exc.lineno}:{exc.colno}: not a valid notebook (JSON error: {exc.msg})"
+        return None, Dl7Error(message, hint=_RESET_HINT), seen
+
+
+def _settle(path: Path, seen: tuple[int, int, int] | None) -> bool:
+    """Wait (boundedly) for a save in progress to end; False if the file is gone."""
+    start = time.monotonic()
+    last, since = seen, start
+    changed = seen is None
+    while True:
+        time.sleep(_POLL)
+        now = time.monotonic()
+        try:
+            current: tuple[int, int, int] | None = _signature(os.stat(path))
+        except OSError:
+            return False
+        if current != last:
+            changed, last, since = True, current, now
+        if now - since >= (QUIET if changed else UNCHANGED) or now - start >= SETTLE:
+            return True
+
+
+def _check_structure(path: Path, data: Any) -> None:
+    """What Jupyter's schema requires that dl7's readers rely on, as a one-line error."""
+
+    def bad(problem: str, hint: str = _RESET_HINT) -> Dl7Error:
+        return Dl7Error(f"{path}: not a valid notebook ({problem})", hint=hint)
+
+    if not isinstance(data, dict):
+        raise bad(f"a JSON {type(data).__name__} instead of an object")
+    version = data.get("nbformat", 4)
+    if version != 4 or isinstance(version, bool):
+        raise bad(
+            f"nbformat {version!r}; dl7 reads nbformat 4",
+            hint="open it in Jupyter and save it: Jupyter converts older notebooks to nbformat 4",
+        )
+    if not isinstance(data.get("nbformat_minor", 0), int):
+        raise bad("its nbformat_minor is not a number")
+    if not isinstance(data.get("metadata", {}), dict):
+        raise bad("its metadata is not an object")
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        raise bad("no list of cells")
+    for n, cell in enumerate(cells, 1):
+        where = f"cell {n}"
+        if not isinstance(cell, dict):
+            raise bad(f"{where} is a JSON {type(cell).__name__}, not an object")
+        kind = cell.get("cell_type")
+        if kind not in _CELL_TYPES:
+            raise bad(f"{where} has cell_type {kind!r}, not one of {', '.join(_CELL_TYPES)}")
+        source = cell.get("source")
+        if not isinstance(source, str) and not (
+            isinstance(source, list) and all(isinstance(line, str) for line in source)
+        ):
+            raise bad(f"{where}: its source is {_kind(source)}, not text or a list of lines")
+        if not isinstance(cell.get("metadata", {}), dict):
+            raise bad(f"{where}: its metadata is not an object")
+        outputs = cell.get("outputs", [])
+        if kind == "code" and not (isinstance(outputs, list) and all(isinstance(o, dict) for o in outputs)):
+            raise bad(f"{where}: its outputs are not a list of objects")
+
+
+def _kind(value: Any) -> str:
+    return "missing" if value is None else f"a JSON {type(value).__name__}"
 
 
 def pristine(curriculum: Curriculum, nb: Notebook) -> dict[str, Any]:
@@ -202,28 +310,42 @@ class ResetResult:
 
 
 def reset(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> ResetResult:
-    """Restore the pristine learner notebook, moving the current one to a backup first."""
+    """Restore the pristine learner notebook, keeping the current one as a backup first.
+
+    The backup is the learner's file itself, given a second name (:func:`dl7.atomic.keep_as`),
+    then the fresh copy replaces the name in the notebooks folder atomically: a JupyterLab save
+    still in progress goes on into the backup, whole, instead of a copy of half of it.
+    """
     target = ws.learner_path(nb)
     fresh = notebook_text(pristine(curriculum, nb))
     backup = None
+    how = ""
     if target.exists():
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         backup = ws.backups_dir / Path(nb.path).parent / f"{target.stem}.{stamp}{target.suffix}"
         try:
             backup.parent.mkdir(parents=True, exist_ok=True)
-            import shutil
-
-            shutil.copy2(target, backup)  # copy first: the learner's work exists twice before we replace it
+            how = keep_as(target, backup)
         except OSError as exc:
             _discard(backup)  # never half a backup; the learner's file is untouched
             raise os_error(exc, "cannot back up your notebook to", backup) from None
     try:
         write_atomic(target, fresh)
     except OSError as exc:
-        if backup is not None:
-            _discard(backup)  # nothing was reset: the learner's file is as it was
+        if backup is not None:  # nothing was reset: the learner's file is as it was
+            if how == "rename":
+                _put_back(backup, target)
+            else:
+                _discard(backup)
         raise os_error(exc, "cannot restore a fresh copy of", target) from None
     return ResetResult(nb.path, target, backup)
+
+
+def _put_back(backup: Path, target: Path) -> None:
+    """Undo a rename, unless a save made ``target`` anew meanwhile: then both stay."""
+    with contextlib.suppress(OSError):
+        if not target.exists():
+            os.rename(backup, target)
 
 
 def _discard(path: Path) -> None:
