@@ -343,10 +343,11 @@ def test_a_learner_runs_an_imported_assignment_end_to_end(imported: Path, isolat
     assert code == 0 and "ps2" in output and "Problem set 2" in output
     status = json.loads(dl7(*course, "status", "--json")[1])
     assert status["steps"][0]["complete"] is True  # the manually graded cell does not block it
-    assert status["steps"][0]["points"] == {"earned": 3, "possible": 3}
-    assert status["points"] == {"earned": 3, "possible": 4}
+    # a person's points count in what is possible, never as earned (issue 23, item 5)
+    assert status["steps"][0]["points"] == {"earned": 3, "possible": 5, "by_hand": 2}
+    assert status["points"] == {"earned": 3, "possible": 6, "by_hand": 2}
     code, output = dl7(*course, "status")
-    assert "Points: 3 of 4 (and 2 graded by hand by your teacher)" in output
+    assert "Points: 3 of 6 (2 of them graded by hand by your teacher)" in output
     code, output = dl7(*course, "solution", "ps1", "test_squares")
     assert code == 0 and "return [i * i for i in range(1, n + 1)]" in output and "squares(10)" not in output
     code, output = dl7(*course, "run", "ps1")

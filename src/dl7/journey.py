@@ -53,13 +53,14 @@ class StepState:
 
     @property
     def points(self) -> tuple[float, float] | None:
-        """Points earned and possible by the checked exercises (courses that give points, such
-        as nbgrader imports); None when no exercise of the step has points."""
+        """Points earned by the checked exercises, and possible in the step: the checked
+        exercises' and those of the cells a person grades (courses that give points, such as
+        nbgrader imports); None when nothing in the step has points."""
         worth = {e.id: e.points for e in self.step.exercises if e.points is not None}
-        if not worth:
+        if not worth and not self.manual_points:
             return None
         earned = sum(worth.get(e.id, 0.0) for e in self.exercises if passing(e.status))
-        return earned, sum(worth.values())
+        return earned, sum(worth.values()) + self.manual_points
 
     @property
     def manual_points(self) -> float:

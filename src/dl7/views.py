@@ -295,7 +295,7 @@ def render_status(console: Console, journey: Journey) -> None:
     points = journey.points
     if points is not None:
         by_hand = sum(s.manual_points for s in journey.steps)
-        extra = f" [dim](and {by_hand:g} graded by hand by your teacher)[/]" if by_hand else ""
+        extra = f" [dim]({by_hand:g} of them graded by hand by your teacher)[/]" if by_hand else ""
         console.print(f"[bold]Points:[/] {points[0]:g} of {points[1]:g}{extra}")
     if any(s.cell_errors and not s.complete for s in journey.steps):
         console.print("[red]![/] [dim]a cell raises an error in that step: `dl7 run` shows which[/]")
@@ -353,11 +353,25 @@ def status_json(journey: Journey) -> dict[str, Any]:
                 "exercises": [{"id": e.id, "status": e.status} for e in s.exercises],
                 "cell_errors": list(s.cell_errors),
                 "readings": {"done": s.readings_count, "total": len(s.step.readings)},
-                **({"points": {"earned": p[0], "possible": p[1]}} if (p := s.points) else {}),
+                **(
+                    {"points": {"earned": p[0], "possible": p[1], "by_hand": s.manual_points}}
+                    if (p := s.points)
+                    else {}
+                ),
             }
             for s in journey.steps
         ],
-        **({"points": {"earned": t[0], "possible": t[1]}} if (t := journey.points) else {}),
+        **(
+            {
+                "points": {
+                    "earned": t[0],
+                    "possible": t[1],
+                    "by_hand": sum(s.manual_points for s in journey.steps),
+                }
+            }
+            if (t := journey.points)
+            else {}
+        ),
     }
 
 
