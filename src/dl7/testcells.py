@@ -190,6 +190,8 @@ def exercise_titles(cells: list[Any]) -> dict[str, str]:
 
 
 def has_hidden_tests(nb: Any) -> bool:
-    from dl7.authoring import BEGIN_HIDDEN
+    """Whether any cell still holds a hidden-tests marker, spelled as loosely as nbgrader
+    matches it (``#BEGIN HIDDEN TESTS`` too): a learner's copy must hold none."""
+    from dl7.authoring import NBGRADER_HIDDEN
 
-    return any(BEGIN_HIDDEN in cell_source(c) for c in nb.get("cells", []))
+    return any(NBGRADER_HIDDEN in cell_source(c) for c in nb.get("cells", []))
