@@ -33,7 +33,7 @@ def test_next_creates_the_workspace_and_shows_step_one(isolated: Path) -> None:
     assert "Created your workspace" in output and str(isolated) in output
     assert "step1 — Introducing Deep Learning" in output
     assert "Michael Nielsen" in output and "neuralnetworksanddeeplearning.com/chap1.html" in output
-    assert "dl7 run step1" in output and "jupyter lab" in output
+    assert "dl7 run step1" in output and "$ dl7 open" in output and "$ dl7 watch" in output
     assert (isolated / ".dl7" / "progress.sqlite").is_file()
     assert list((isolated / "notebooks" / "step1").glob("*.ipynb"))
 
@@ -519,3 +519,64 @@ def test_help_ends_quietly_with_141_when_its_reader_stops(args: list[str]) -> No
     """Typer prints help through Rich consoles of its own, which exited 1 on a closed pipe."""
     code, stderr = _reader_gone(args)
     assert (code, stderr) == (141, "")
+
+
+# -- one id, every form (issue 26) ----------------------------------------------------------------
+
+
+def test_every_command_takes_an_exercise_as_the_verdicts_print_it(course: Path, isolated: Path) -> None:
+    for form in (["step1.greet"], ["greet"], ["1", "greet"], ["step1", "step1.greet"], ["1.greet"]):
+        code, output = dl7(course, "hint", *form)
+        assert code == 0 and "step1.greet" in output and "Use an f-string." in output, (form, output)
+    code, output = dl7(course, "show", "step3.triple")
+    assert code == 0 and "step3 — More" in output
+    data = json.loads(dl7(course, "read", "double", "--json")[1])
+    assert data["step"] == "step1"
+    for form in (["step1.greet"], ["greet"], ["1", "greet"]):
+        code, output = dl7(course, "solution", *form)
+        assert code == 1 and "step1.greet has not passed yet" in output, (form, output)
+    record(isolated, ("step1.greet", "passed"))
+    assert dl7(course, "solution", "greet")[0] == 0
+    code, output = dl7(course, "solution", "step1")
+    assert code == 2 and "name an exercise of step1" in output and "double, greet" in output
+    mine = isolated / "notebooks" / "triple.ipynb"
+    mine.write_text('{"cells": [], "mine": true}')
+    code, output = dl7(course, "reset", "triple")
+    assert code == 0 and "triple.ipynb" in output and "basics.ipynb" not in output, "its notebook only"
+    assert list((isolated / "backups").rglob("triple.*.ipynb"))
+
+
+def test_a_misspelt_id_is_one_line_naming_the_closest(course: Path, isolated: Path) -> None:
+    for command in ("run", "show", "hint", "read", "reset", "solution", "watch", "open"):
+        code, output = dl7(course, command, "step1.gret")
+        assert code == 2, (command, output)
+        error = [line for line in output.splitlines() if line.startswith("error:")]
+        assert error == ["error: unknown exercise 'step1.gret'; did you mean step1.greet?"], output
+        assert "Traceback" not in output
+    code, output = dl7(course, "show", "gret")
+    assert code == 2 and "error: unknown step or exercise 'gret'; did you mean step1.greet?" in output
+    code, output = dl7(course, "hint", "step2", "greet")
+    assert code == 2 and "step step2 has no exercise 'greet'" in output and "its exercises: after" in output
+
+
+def test_the_real_command_takes_the_id_a_step4_notebook_prints(isolated: Path) -> None:
+    import os
+
+    env = {**os.environ, "TERM": "dumb"}
+    for form in ("step4.tape_derivative", "tape_derivative"):
+        done = subprocess.run(
+            [sys.executable, "-m", "dl7", "hint", form], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert "step4.tape_derivative" in done.stdout and "Hint 1 of" in done.stdout
+
+
+def test_next_suggests_dl7_open_and_watch_within_80_columns(isolated: Path) -> None:
+    output = dl7_at(80, "next")
+    assert "jupyter lab" not in output, "it fails as root and needs the venv activated"
+    lines = output.splitlines()
+    opens = [line for line in lines if line.strip().startswith("$ dl7 open")]
+    watches = [line for line in lines if line.strip().startswith("$ dl7 watch")]
+    assert len(opens) == 1 and len(watches) == 1, output
+    assert "01_perceptrons.ipynb" in opens[0], "it says which notebook `dl7 open` opens"
+    assert all(len(line.rstrip()) <= 80 for line in (*opens, *watches)), output

@@ -431,3 +431,59 @@ def test_jupyterlab_its_kernels_and_the_redirect_page_go_when_dl7_open_is_stoppe
             os.close(master)
         if proc is not None and proc.poll() is None:
             proc.kill()
+
+
+# -- one server per workspace (issue 26) -----------------------------------------------------------
+
+
+def open_once(course: Path, home: Path, runtime: Path) -> subprocess.CompletedProcess[str]:
+    """`dl7 open --no-browser` run to its end (a refusal ends it at once)."""
+    env = {**os.environ, "DL7_HOME": str(home), "JUPYTER_RUNTIME_DIR": str(runtime), "BROWSER": "false"}
+    command = [sys.executable, "-m", "dl7", "open", "--no-browser", "--curriculum", str(course)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=180, check=False)
+
+
+@pytest.mark.kernel
+def test_a_second_open_refuses_naming_the_first_ones_url_without_its_token(
+    course: Path, isolated: Path, tmp_path: Path, groups: list[int]
+) -> None:
+    first, url = start_open(course, isolated, tmp_path / "runtime")
+    try:
+        base, token = url.split("/lab/")[0], url.split("token=")[1]
+        groups.extend(pid for pid in children_of(first.pid) if b"jupyterlab" in processes()[pid][2])
+        second = open_once(course, isolated, tmp_path / "runtime")
+        assert second.returncode == 2, second.stdout + second.stderr
+        error = [line for line in second.stderr.splitlines() if line.startswith("error:")]
+        assert error == [
+            f"error: JupyterLab is already serving this workspace at {base}/lab (`dl7 open`, pid {first.pid})"
+        ], second.stderr
+        assert token not in second.stdout + second.stderr and "http" not in second.stdout
+        root = f"--ServerApp.root_dir={isolated}".encode()
+        servers = [p for p, (_, _, cmd) in processes().items() if b"jupyterlab" in cmd and root in cmd]
+        assert len(servers) == 1, "no second server on the workspace"
+    finally:
+        stopped = stop(first)
+    assert stopped == 130
+    # Stopped, the workspace is free again: the next `dl7 open` serves it.
+    again, _ = start_open(course, isolated, tmp_path / "runtime")
+    assert stop(again) == 130
+
+
+@pytest.mark.kernel
+def test_the_lock_of_a_killed_open_is_taken_over(
+    course: Path, isolated: Path, tmp_path: Path, groups: list[int]
+) -> None:
+    first, url = start_open(course, isolated, tmp_path / "runtime")
+    server = next(pid for pid in children_of(first.pid) if b"jupyterlab" in processes()[pid][2])
+    groups.append(server)  # SIGKILL leaves dl7 no chance to stop it: the test does, at the end
+    first.kill()
+    first.wait(60)
+    lock = isolated / ".dl7" / "jupyter.lock"
+    assert f'"pid": {first.pid}' in lock.read_text(), "the dead one's lock is left behind"
+    second, second_url = start_open(course, isolated, tmp_path / "runtime")
+    try:
+        assert second_url.split("/lab/")[0] != url.split("/lab/")[0]
+        assert f'"pid": {second.pid}' in lock.read_text()
+    finally:
+        stopped = stop(second)
+    assert stopped == 130

@@ -124,7 +124,7 @@ def test_unreadable_notebook_is_exit_2_and_changes_nothing(course: Path, isolate
 def test_html_export(course: Path, isolated: Path) -> None:
     code, _ = dl7(course, "run", "step1", "--html")
     assert code == 1
-    assert list((isolated / ".dl7" / "runs" / "step1").glob("*.html"))
+    assert list((isolated / ".dl7" / "exports" / "step1").glob("*.html"))
 
 
 def test_ctrl_c_stops_the_run_with_exit_130(course: Path, isolated: Path) -> None:
@@ -567,3 +567,22 @@ def test_the_run_of_the_newer_save_wins_over_a_slower_run_of_an_older_one(
         assert progress.last_attempts()["step1"].code_digest == code_digest(newer)
     status = json.loads(dl7(course, "status", "--json")[1])
     assert status["steps"][0]["complete"] is True, "the newer save's verdict stands"
+
+
+# -- `run --html` says where, and the export outlives the pruning of executed copies (issue 26) --
+
+
+def test_run_html_prints_its_path_and_keeps_it_past_pruning(course: Path, isolated: Path) -> None:
+    from dl7.runner import KEEP_RUNS
+
+    code, output = dl7(course, "run", "step1.double", "--html")  # an exercise: the notebook it is in
+    export = isolated / ".dl7" / "exports" / "step1" / "basics.html"
+    assert code == 1 and f"HTML export: {export}" in output, output
+    assert "<html" in export.read_text()[:2000].lower()
+    first_copy = next((isolated / ".dl7" / "runs" / "step1").glob("basics.*.ipynb"))
+    for _ in range(KEEP_RUNS):
+        assert dl7(course, "run", "step1")[0] == 1
+    assert not first_copy.exists(), "its executed copy was pruned"
+    assert export.is_file(), "the latest export is kept however many runs follow"
+    code, output = dl7(course, "run", "1", "--json", "--html")
+    assert code == 1 and "HTML export" not in output and json.loads(output)

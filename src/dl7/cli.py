@@ -36,7 +36,7 @@ from dl7.cli_common import load_course as _load
 from dl7.cli_common import open_course as _open
 from dl7.cli_common import open_journey as _journey
 from dl7.cli_common import print_json as _print_json
-from dl7.cli_types import CourseOpt, JsonOpt, NotebookArg, StepArg
+from dl7.cli_types import CourseOpt, ExerciseArg, JsonOpt, NotebookArg, StepArg
 from dl7.errors import Dl7Error, ExitCode
 
 
@@ -129,8 +129,9 @@ def run(
     from dl7.views import render_run, run_json
 
     curriculum, prepared, progress = _open(quiet=as_json, step=step)
-    the_step = curriculum.step(step)
-    notebooks = curriculum.notebook(the_step, notebook)
+    ref = curriculum.resolve(step)  # an exercise runs the notebook it is in
+    the_step = ref.step
+    notebooks = ref.notebooks if notebook is None else curriculum.notebook(the_step, notebook)
     with progress:
         progress.check_writable("cannot record a run")  # before any progress bar is drawn
         if as_json:
@@ -150,6 +151,9 @@ def run(
         _print_json(run_json(result))
     else:
         render_run(out, result)
+        for ran in result.notebooks:
+            if ran.html_path is not None:
+                out.print(f"HTML export: [cyan]{escape(str(ran.html_path))}[/]", soft_wrap=True)
     if result.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     for lost in result.lost:  # the results above stand; this is what a full or read-only disk lost
@@ -205,35 +209,30 @@ class _CellProgress:
 
 @app.command()
 @guard
-def hint(
-    step: StepArg,
-    exercise: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="EXERCISE",
-            help="The exercise (e.g. `sigmoid` or `step2.sigmoid`); default: the first one not passing yet.",
-        ),
-    ] = None,
-) -> None:
-    """Show the next hint for an exercise: one more each time you ask."""
+def hint(step: StepArg, exercise: ExerciseArg = None) -> None:
+    """Show the next hint for an exercise: one more each time you ask.
+
+    Name the exercise as the verdicts print it (`dl7 hint step2.sigmoid`), by its name alone
+    (`dl7 hint sigmoid`) or after its step (`dl7 hint 2 sigmoid`); with a step alone, the hint
+    is for its first exercise not passing yet.
+    """
     from dl7.journey import journey
     from dl7.views import render_hint
 
     curriculum, prepared, progress = _open(step=step)
     with progress:
-        the_step = curriculum.step(step)
-        if exercise is None:
-            j = journey(curriculum, progress, prepared.workspace.root)
-            pending = [e for e in j.state(the_step.id).exercises if e.status != "passed"]
+        ref = curriculum.resolve(step)
+        the_step = ref.step
+        if exercise is not None:
+            ref = curriculum.resolve(exercise, within=the_step)
+        ex = ref.exercise
+        if ex is None:
             if not the_step.exercises:
                 raise Dl7Error(f"step {the_step.id} has no exercises")
-            exercise = (pending[0] if pending else j.state(the_step.id).exercises[0]).id
-        ex_id = exercise if "." in exercise else f"{the_step.id}.{exercise}"
-        matches = [e for e in the_step.exercises if e.id == ex_id]
-        if not matches:
-            known = ", ".join(e.name for e in the_step.exercises)
-            raise Dl7Error(f"step {the_step.id} has no exercise {exercise!r}", hint=f"its exercises: {known}")
-        ex = matches[0]
+            j = journey(curriculum, progress, prepared.workspace.root)
+            pending = [e.id for e in j.state(the_step.id).exercises if e.status != "passed"]
+            first = pending[0] if pending else the_step.exercises[0].id
+            ex = next(e for e in the_step.exercises if e.id == first)
         if not ex.hints:
             out.print(f"{ex.id} has no hints. Its check message in `dl7 run {the_step.id}` says what is off.")
             return
@@ -261,7 +260,7 @@ def read(
 
     curriculum, prepared, progress = _open(quiet=as_json, step=step)
     with progress:
-        the_step = curriculum.step(step)
+        the_step = curriculum.resolve(step).step
         if reading is not None:
             readings = the_step.readings
             chosen = [r for r in readings if r.id == reading]
@@ -307,8 +306,8 @@ def reset(
 
     curriculum, prepared, progress = _open(step=step)
     progress.close()
-    the_step = curriculum.step(step)
-    for nb in curriculum.notebook(the_step, notebook):
+    ref = curriculum.resolve(step)  # an exercise: only the notebook it is in
+    for nb in ref.notebooks if notebook is None else curriculum.notebook(ref.step, notebook):
         done = reset_notebook(prepared.workspace, curriculum, nb)
         out.print(f"Restored [cyan]{escape(str(done.path))}[/]")
         if done.backup:
@@ -334,10 +333,10 @@ def show(step: StepArg, as_json: JsonOpt = False) -> None:
     from dl7.views import render_show, step_json
 
     if as_json:
-        _print_json(step_json(_load().step(step)))
+        _print_json(step_json(_load().resolve(step).step))
         return
     curriculum, _, j = _journey(step=step)
-    render_show(out, j, j.state(curriculum.step(step).id))
+    render_show(out, j, j.state(curriculum.resolve(step).step.id))
 
 
 def _lazy_commands() -> dict[str, Any]:

@@ -182,7 +182,8 @@ def dl7_call() -> str:
 def open_course(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
     """Curriculum, prepared workspace and progress store, with notices printed.
 
-    ``step`` is resolved first, so an unknown step fails before the workspace is touched.
+    ``step`` (a step or an exercise, :meth:`~dl7.curriculum.Curriculum.resolve`) is resolved
+    first, so an unknown one fails before the workspace is touched.
     """
     from dl7.progress import Progress
     from dl7.views import workspace_notice
@@ -190,7 +191,7 @@ def open_course(quiet: bool = False, step: str | None = None) -> tuple[Any, Any,
 
     curriculum = load_course()
     if step is not None:
-        curriculum.step(step)
+        curriculum.resolve(step)
     prepared = open_workspace(curriculum)
     if prepared.created:
         from dl7.manifest_cache import remember
@@ -249,7 +250,10 @@ def next_command(as_json: bool = False) -> None:
             else {
                 "step": current.step.id,
                 "notebooks": [str(prepared.workspace.root / nb.path) for nb in current.step.notebooks],
-                "commands": [f"{dl7_call()} run {current.step.id}", f"{dl7_call()} hint {current.step.id}"],
+                "commands": [
+                    f"{dl7_call()} {command}"
+                    for command in (f"run {current.step.id}", f"hint {current.step.id}", "open", "watch")
+                ],
             }
         )
         data["finished"] = finished_json(j, dl7_call()) if current is None else None  # what to read

@@ -6,6 +6,7 @@ this module, and each command imports its core module only when it runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Annotated, Any
 
@@ -15,31 +16,34 @@ from rich.markup import escape
 from dl7.cli_common import dl7_call as _dl7
 from dl7.cli_common import err, guard, out
 from dl7.cli_common import open_course as _open
-from dl7.cli_types import CurrentStepArg, JsonOpt, NotebookArg, StepArg
+from dl7.cli_types import CurrentStepArg, ExerciseArg, JsonOpt, NotebookArg, StepArg
 from dl7.errors import Dl7Error, ExitCode
 
-ExerciseArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="EXERCISE", help="The exercise (e.g. `sigmoid` or `step2.sigmoid`).", show_default=False
-    ),
-]
 
-
-def solution(step: StepArg, exercise: ExerciseArg) -> None:
+def solution(step: StepArg, exercise: ExerciseArg = None) -> None:
     """Show the course's reference solution for an exercise, once your own answer has passed.
 
-    Before it passes, it says so and exits 1: try `dl7 hint` first. Comparing your answer with
-    the author's is most useful after you have found one of your own.
+    Name it as the verdicts print it (`dl7 solution step2.sigmoid`), by its name alone, or
+    after its step (`dl7 solution 2 sigmoid`). Before it passes, it says so and exits 1: try
+    `dl7 hint` first. Comparing your answer with the author's is most useful after you have
+    found one of your own.
     """
     from rich.syntax import Syntax
 
-    from dl7.solution import find_exercise, has_passed, reference_solution
+    from dl7.solution import has_passed, reference_solution
 
     curriculum, _, progress = _open(step=step)
     with progress:
-        the_step = curriculum.step(step)
-        ex = find_exercise(the_step, exercise)
+        ref = curriculum.resolve(step)
+        if exercise is not None:
+            ref = curriculum.resolve(exercise, within=ref.step)
+        the_step, ex = ref.step, ref.exercise
+        if ex is None:
+            names = ", ".join(e.name for e in the_step.exercises) or "none"
+            raise Dl7Error(
+                f"name an exercise of {the_step.id}, e.g. `{_dl7()} solution {the_step.id}.NAME`",
+                hint=f"its exercises: {names}",
+            )
         passed = has_passed(progress, ex.id)
     if not passed:
         raise Dl7Error(
@@ -122,6 +126,7 @@ def watch(
 
     curriculum, prepared, progress = _open(quiet=as_json, step=step)
     ws = prepared.workspace
+    chosen: tuple[Any, ...] | None = None
     with progress:
         if step is None:
             current = journey(curriculum, progress, ws.root).current
@@ -132,10 +137,13 @@ def watch(
                 )
             the_step = current.step
         else:
-            the_step = curriculum.step(step)
+            ref = curriculum.resolve(step)  # an exercise: the notebook it is in
+            the_step, chosen = ref.step, ref.notebooks
         if not the_step.notebooks:
             raise Dl7Error(f"step {the_step.id} has no notebooks to watch")
-        notebooks = curriculum.notebook(the_step, notebook)
+        notebooks = (
+            chosen if chosen is not None and notebook is None else curriculum.notebook(the_step, notebook)
+        )
         progress.check_writable("cannot record a run")
         # Kernels' own output: the watcher opens kernel.log for each kernel, so that it rotates.
 
@@ -186,8 +194,9 @@ def open_(
     """
     import webbrowser
 
+    from dl7 import locations
     from dl7.journey import journey
-    from dl7.lab import first_unfinished, serve
+    from dl7.lab import first_unfinished, free_port, one_server, serve
 
     extra = tuple(ctx.args)
     if step is not None and step.startswith("-"):  # `dl7 open -- --lab-option`: no STEP given
@@ -197,14 +206,21 @@ def open_(
     ws = prepared.workspace
     with progress:
         j = journey(curriculum, progress, ws.root)
-    state = j.state(curriculum.step(step).id) if step is not None else (j.current or j.steps[0])
-    nb = first_unfinished(state)
+    ref = curriculum.resolve(step) if step is not None else None
+    state = j.state(ref.step.id) if ref is not None else (j.current or j.steps[0])
+    # An exercise named: the notebook it is in; else the step's first one not passing yet.
+    nb = ref.notebooks[0] if ref is not None and ref.exercise is not None else first_unfinished(state)
     log_path = ws.lab_log
-    try:
-        log = open(log_path, "ab")  # noqa: SIM115 - closed below, after the server stops
-    except OSError:
-        log = open(os.devnull, "wb")  # noqa: SIM115
-    with log, serve(ws.root, nb.path, log, port=port, extra=extra, course_env=curriculum.kernel.env) as lab:
+    port = port or free_port()  # chosen here, so that the lock can name it to a second `dl7 open`
+    with contextlib.ExitStack() as held:
+        held.enter_context(one_server(locations.lab_lock(ws.dot), port))  # before the log is touched
+        try:
+            log = held.enter_context(open(log_path, "ab"))  # closed after the server stops
+        except OSError:
+            log = held.enter_context(open(os.devnull, "wb"))
+        lab = held.enter_context(
+            serve(ws.root, nb.path, log, port=port, extra=extra, course_env=curriculum.kernel.env)
+        )
         err.print("[dim]starting JupyterLab…[/]")
         lab.wait_until_up()
         out.print(f"JupyterLab is serving [cyan]{escape(str(ws.root))}[/] with {escape(nb.path)} open:")

@@ -1,5 +1,5 @@
-"""The Typer parameter types that several commands share: a step, a notebook, ``--json`` and the
-course option.
+"""The Typer parameter types that several commands share: a step (or exercise), an exercise, a
+notebook, ``--json`` and the course option.
 
 They need Typer, so they cannot sit in :mod:`dl7.cli_common` (which the fast path imports
 without Typer); every sub-app takes them from here, none from :mod:`dl7.cli`, so the CLI's
@@ -15,12 +15,28 @@ import typer
 from dl7.cli_common import COURSE_OPTION
 from dl7.locations import CURRICULUM_ENV
 
+# Every form resolves through Curriculum.resolve, the one reader of a step or exercise argument.
 StepArg = Annotated[
-    str, typer.Argument(metavar="STEP", help="A step id such as `step5` (or just `5`).", show_default=False)
+    str,
+    typer.Argument(
+        metavar="STEP",
+        help="A step (`step5` or `5`), or one of its exercises (`step5.conv2d` or `conv2d`).",
+        show_default=False,
+    ),
 ]
 CurrentStepArg = Annotated[
     str | None,
-    typer.Argument(metavar="STEP", help="A step id such as `step5` (default: the step you are on)."),
+    typer.Argument(
+        metavar="STEP",
+        help="A step (`step5` or `5`) or an exercise (`step5.conv2d`); default: the step you are on.",
+    ),
+]
+ExerciseArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="EXERCISE",
+        help="An exercise of that step (`sigmoid` or `step2.sigmoid`), when STEP names only the step.",
+    ),
 ]
 NotebookArg = Annotated[
     str | None, typer.Argument(metavar="NOTEBOOK", help="Only this notebook of the step (its file name).")

@@ -111,6 +111,21 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Ref:
+    """What :meth:`Curriculum.resolve` found: a step, and the exercise when one was named."""
+
+    step: Step
+    exercise: Exercise | None = None
+
+    @property
+    def notebooks(self) -> tuple[Notebook, ...]:
+        """The named exercise's notebook; else every notebook of the step."""
+        if self.exercise is None:
+            return self.step.notebooks
+        return tuple(nb for nb in self.step.notebooks if self.exercise in nb.exercises)
+
+
+@dataclass(frozen=True)
 class KernelNeeds:
     """What the course needs from its kernel (the manifest's ``kernel:`` block)."""
 
@@ -144,6 +159,58 @@ class Curriculum:
                     return step
         known = ", ".join(s.id for s in self.steps)
         raise Dl7Error(f"unknown step {ref!r}", hint=f"steps in this course: {known}")
+
+    def resolve(self, ref: str, within: Step | None = None) -> Ref:
+        """What a command's argument names, in every form a learner meets: a step (``step4``,
+        ``4``), an exercise by its full id (``step4.tape_derivative``, as verdicts and notebooks
+        print it, or ``4.tape_derivative``) or by its name alone (``tape_derivative``, when one
+        step alone has it). ``within``: the step the command was given before (``dl7 hint 4
+        tape_derivative``), of which ``ref`` must be an exercise. Every command that takes a step
+        or an exercise resolves it here; nothing found is one line naming the closest ids."""
+        text = ref.strip()
+        if within is None:
+            for candidate in (text, f"step{text}"):
+                for step in self.steps:
+                    if step.id == candidate:
+                        return Ref(step)
+        steps = (within,) if within is not None else self.steps
+        pool = [(step, ex) for step in steps for ex in step.exercises]
+        head, _, tail = text.partition(".")
+        found = (
+            [p for p in pool if p[1].id == text]
+            or [p for p in pool if tail and p[1].id == f"step{head}.{tail}"]
+            or [p for p in pool if p[1].name == text]
+        )
+        if len(found) == 1:
+            return Ref(*found[0])
+        if found:
+            ids = ", ".join(ex.id for _, ex in found)
+            raise Dl7Error(f"{text!r} is an exercise of several steps: {ids}", hint="name one by its full id")
+        import difflib  # only on the way to an error
+
+        forms = {ex.id: ex.id for _, ex in pool} | {ex.name: ex.id for _, ex in pool}
+        if within is None:
+            forms |= {s.id: s.id for s in self.steps}
+        score = {f: difflib.SequenceMatcher(None, text, f).ratio() for f in forms}
+        best = max(score.values(), default=0.0)
+        # The closest few, and only those nearly as close as the best: a typo names its exercise.
+        near = sorted((f for f in forms if score[f] >= max(0.6, best - 0.1)), key=lambda f: -score[f])
+        close = list(dict.fromkeys(forms[f] for f in near))[:3]
+        maybe = f"; did you mean {' or '.join(close)}?" if close else ""
+        if within is not None:
+            known = ", ".join(ex.name for ex in within.exercises) or "none"
+            raise Dl7Error(
+                f"step {within.id} has no exercise {text!r}{maybe}", hint=f"its exercises: {known}"
+            )
+        known = ", ".join(s.id for s in self.steps)
+        # What it looks like it meant to be: `step1.gret` an exercise, `9` or `step9` a step.
+        kind = (
+            "exercise" if "." in text else "step" if re.fullmatch(r"(step)?\d+", text) else "step or exercise"
+        )
+        raise Dl7Error(
+            f"unknown {kind} {text!r}{maybe}",
+            hint=f"steps in this course: {known}; `dl7 show STEP` lists a step's exercises",
+        )
 
     def notebook(self, step: Step, ref: str | None) -> tuple[Notebook, ...]:
         """All of a step's notebooks, or the one matching ``ref`` (file name, stem or path)."""

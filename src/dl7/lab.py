@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import os
 import secrets
 import shutil
@@ -78,6 +79,52 @@ def first_unfinished(state: StepState) -> Notebook:
             f"step {state.step.id} has no notebooks", hint=f"`dl7 read {state.step.id}` lists its readings"
         )
     return state.step.notebooks[0]
+
+
+@contextlib.contextmanager
+def one_server(lock: Path, port: int) -> Iterator[None]:
+    """Hold ``lock`` (:func:`dl7.locations.lab_lock`) while this ``dl7 open`` serves the
+    workspace, so that a second one refuses, naming the first one's URL (without its token):
+    two servers on one workspace overwrite each other's saves ("File Changed").
+
+    An ``flock``, not a pid to judge: the system lets go of it when its holder ends, however it
+    ends (SIGKILL too), so the lock of a dead ``dl7 open`` is simply taken over, and a reused
+    pid can never keep a learner out. The file is emptied on the way out, never removed: a
+    second ``dl7 open`` that opened it just before could otherwise lock a file no one else sees.
+    Where there is no ``flock`` (Windows) nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _already_serving(fd) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "port": port}).encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def _already_serving(fd: int) -> Dl7Error:
+    hint = "use that one, or stop it (Ctrl-C in its terminal) before starting another"
+    try:
+        held = json.loads(os.pread(fd, 4096, 0))
+        url, pid = f"http://127.0.0.1:{int(held['port'])}/lab", int(held["pid"])
+    except (OSError, ValueError, TypeError, KeyError):  # the other one is writing it just now
+        return Dl7Error("another `dl7 open` is starting JupyterLab on this workspace", hint=hint)
+    return Dl7Error(
+        f"JupyterLab is already serving this workspace at {url} (`dl7 open`, pid {pid})",
+        hint=f"{hint}; its URL with the token is in the terminal where it runs",
+    )
 
 
 def free_port() -> int:

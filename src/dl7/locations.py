@@ -6,7 +6,7 @@ Every other module asks here, so the rules below are written once:
   ``.dl7/``; else the per-user data folder (platformdirs) ``.../dl7/workspace``;
 - its files: ``.dl7/workspace.json`` (the course it belongs to, read by :func:`read_info`, the
   only reader), ``.dl7/progress.sqlite``, ``.dl7/manifest-cache.json``, ``.dl7/runs/`` (with
-  the kernels' log) and JupyterLab's log;
+  the kernels' log), ``.dl7/exports/``, JupyterLab's log and the lock of the ``dl7 open`` serving it;
 - the course a kernel serves, when the runner did not say (a learner running a notebook in
   JupyterLab): the enclosing workspace's ``workspace.json``, else the enclosing ``curriculum.yaml``
   (an author previewing a source notebook);
@@ -41,6 +41,7 @@ from typing import Any
 HOME_ENV = "DL7_HOME"  # the workspace
 CURRICULUM_ENV = "DL7_CURRICULUM"  # the course, as --curriculum names it
 CHECKERS_ENV = "DL7_CHECKERS"  # the course's checker modules, set by the runner in a kernel
+RUNNER_KERNEL_ENV = "DL7_RUNNER_KERNEL"  # set in every kernel dl7 itself starts (run, watch, validate)
 DATASETS_ENV = "DL7_DATASETS"  # the course's data-set declarations, set by the runner in a kernel
 DATA_ENV = "DL7_DATA"  # the data-set cache
 VALIDATE_CACHE_ENV = "DL7_VALIDATE_CACHE"  # validate's run cache file
@@ -209,6 +210,17 @@ def kernel_log(dot: Path) -> Path:
 def lab_log(dot: Path) -> Path:
     """JupyterLab's own output under ``dl7 open``."""
     return dot / "jupyter.log"
+
+
+def exports_dir(dot: Path) -> Path:
+    """``dl7 run --html``: the latest HTML export of each notebook, ``<step>/<name>.html``, kept
+    apart from the executed copies so that pruning those never takes it."""
+    return dot / "exports"
+
+
+def lab_lock(dot: Path) -> Path:
+    """Held by the ``dl7 open`` serving this workspace; says its pid and port, never its token."""
+    return dot / "jupyter.lock"
 
 
 def validate_kernel_log(course_root: Path) -> Path:

@@ -1,9 +1,10 @@
 """``dl7 run``: execute a step's learner notebooks, check every exercise, record the attempt.
 
-The learner's notebook is read, never written: the executed copy goes to
-``.dl7/runs/<step>/``. Each notebook's attempt lands in the progress store in one transaction,
-ordered by the moment its notebook was read (the save it checks) and with its code's digest. A
-run stopped by Ctrl-C records only the exercises it reached.
+The learner's notebook is read, never written: the executed copy goes to ``.dl7/runs/<step>/``
+(the last few of each notebook are kept), an HTML export to ``.dl7/exports/<step>/`` (the
+latest of each, apart from that pruning). Each notebook's attempt lands in the progress store
+in one transaction, ordered by the moment its notebook was read (the save it checks) and with
+its code's digest. A run stopped by Ctrl-C records only the exercises it reached.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dl7 import locations
 from dl7.atomic import append_log
 from dl7.curriculum import Curriculum, Notebook, Step
 from dl7.errors import Dl7Error, os_error
@@ -39,6 +41,7 @@ class NotebookRun:
     cell_errors: tuple[CellError, ...] = ()  # cells that raised where no exercise reports it
     lost: tuple[Dl7Error, ...] = ()  # what could not be kept (a full or read-only disk): say so
     code_digest: str | None = None  # of the learner's code that ran (dl7.watch.code_digest)
+    html_path: Path | None = None  # `--html`: where this run's export was written
 
     @property
     def passed(self) -> bool:
@@ -152,7 +155,8 @@ def run_notebook(
     # The run is done: from here a full or read-only disk loses only what it cannot keep, and
     # the results are still shown with a line saying what was not kept.
     lost: list[Dl7Error] = []
-    executed = _save_executed(ws, nb, execution.nb, html=html, lost=lost)
+    executed = _save_executed(ws, nb, execution.nb, lost=lost)
+    exported = _export_html(ws, nb, execution.nb, lost=lost) if html else None
     # A notebook whose every check passed but a cell raised is recorded as such, so the
     # step is not complete until every cell runs.
     outcome = CELL_ERRORS if strays and execution.completed else execution.outcome
@@ -182,13 +186,13 @@ def run_notebook(
         strays,
         tuple(lost),
         digest,
+        exported,
     )
 
 
-def _save_executed(
-    ws: Workspace, nb: Notebook, executed: object, *, html: bool, lost: list[Dl7Error]
-) -> Path | None:
-    """Save the executed copy (and its HTML); what cannot be written goes to ``lost``."""
+def _save_executed(ws: Workspace, nb: Notebook, executed: object, *, lost: list[Dl7Error]) -> Path | None:
+    """Save the executed copy, keeping the last :data:`KEEP_RUNS`; what cannot be written
+    goes to ``lost``."""
     folder = ws.runs_dir / nb.step
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = folder / f"{Path(nb.path).stem}.{stamp}.ipynb"
@@ -197,19 +201,26 @@ def _save_executed(
     except OSError as exc:
         lost.append(os_error(exc, "could not keep the executed copy", target))
         return None
-    if html:
-        from nbconvert import HTMLExporter
-
-        body, _ = HTMLExporter().from_notebook_node(executed)  # type: ignore[no-untyped-call, arg-type]
-        try:
-            write_atomic(target.with_suffix(".html"), body)
-        except OSError as exc:
-            lost.append(os_error(exc, "could not keep the HTML copy", target.with_suffix(".html")))
     old = _copies_of(folder, Path(nb.path).stem)[:-KEEP_RUNS]
     with contextlib.suppress(OSError):
         for path in old:
             path.unlink(missing_ok=True)
-            path.with_suffix(".html").unlink(missing_ok=True)
+            path.with_suffix(".html").unlink(missing_ok=True)  # an export of an older dl7 beside it
+    return target
+
+
+def _export_html(ws: Workspace, nb: Notebook, executed: object, *, lost: list[Dl7Error]) -> Path | None:
+    """The run as HTML, at one path per notebook (``.dl7/exports/<step>/<name>.html``): the
+    latest export stays however many runs follow, and the learner is told where it is."""
+    from nbconvert import HTMLExporter
+
+    target = locations.exports_dir(ws.dot) / nb.step / f"{Path(nb.path).stem}.html"
+    body, _ = HTMLExporter().from_notebook_node(executed)  # type: ignore[no-untyped-call, arg-type]
+    try:
+        write_atomic(target, body)
+    except OSError as exc:
+        lost.append(os_error(exc, "could not keep the HTML export", target))
+        return None
     return target
 
 

@@ -25,17 +25,9 @@ class Solution:
     cells: tuple[tuple[int, str], ...]  # (1-based cell number in the notebook, code)
 
 
-def find_exercise(step: Step, ref: str) -> Exercise:
-    ex_id = ref if "." in ref else f"{step.id}.{ref}"
-    for ex in step.exercises:
-        if ex.id == ex_id:
-            return ex
-    known = ", ".join(e.name for e in step.exercises) or "none"
-    raise Dl7Error(f"step {step.id} has no exercise {ref!r}", hint=f"its exercises: {known}")
-
-
 def has_passed(progress: Progress, exercise_id: str) -> bool:
-    """Whether any recorded run of this course ever passed the exercise (as rustlings does:
+    """Whether any recorded run of this course, or any check the learner ran in a notebook of
+    the workspace (:mod:`dl7.notebook_loop`), ever passed the exercise (as rustlings does:
     breaking it again later does not take the solution away)."""
     row = progress.db.execute(
         "SELECT 1 FROM results r JOIN attempts a ON a.id = r.attempt_id "

@@ -13,6 +13,8 @@ from rich.text import Text
 from dl7.statuses import describe
 
 if TYPE_CHECKING:  # for type hints only: `dl7 next` must not pay for the runner's imports
+    from pathlib import Path
+
     from dl7.curriculum import Curriculum, Reading, Step
     from dl7.journey import Journey, StepState
     from dl7.runner import StepRun
@@ -154,7 +156,7 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7:
             Text(""),
         ]
     by_id = {e.id: e for e in state.exercises}
-    todo_nb = None
+    todo_nb: Path | None = None
     if step.notebooks:
         parts.append(
             _markup(
@@ -170,13 +172,16 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7:
                 table.add_row(
                     "  ", badge(by_id[ex.id].status), escape(ex.name), f"[dim]{escape(ex.title)}[/]"
                 )
-                if todo_nb is None and by_id[ex.id].status != "passed":
-                    todo_nb = path
+                if todo_nb is None and not (by_id[ex.id].status == "passed" and by_id[ex.id].run_passed):
+                    todo_nb = path  # a pass checked only in the notebook still wants its run
             parts += [table]
         parts.append(Text(""))
     commands: list[tuple[str, str]] = []
     if todo_nb is not None:
-        commands.append((f"jupyter lab {todo_nb}", "solve the exercises there"))
+        # dl7's own commands, not `jupyter lab PATH`: they need no activated venv, work as root
+        # (a container's user), open the notebook above (the first one not passing) and check it.
+        commands.append((f"{dl7} open", f"solve them in JupyterLab, {todo_nb.name} open"))
+        commands.append((f"{dl7} watch", "in another terminal: a verdict each time you save"))
         commands.append((f"{dl7} run {step.id}", "run in a fresh kernel and check every exercise"))
         commands.append((f"{dl7} hint {step.id}", "stuck? one more hint each time"))
     unread = [n for n, r in enumerate(step.readings, start=1) if r.id not in state.readings_done]
@@ -300,7 +305,7 @@ def render_status(console: Console, journey: Journey) -> None:
     if any(s.cell_errors and not s.complete for s in journey.steps):
         console.print("[red]![/] [dim]a cell raises an error in that step: `dl7 run` shows which[/]")
     if current is not None:
-        todo = [e for e in current.exercises if e.status != "passed"]
+        todo = [e for e in current.exercises if e.status != "passed" or not e.run_passed]
         console.print(
             f"\n[bold]Still to do in {escape(current.step.id)}[/] ({len(todo)} of {len(current.exercises)}):"
         )
@@ -308,7 +313,10 @@ def render_status(console: Console, journey: Journey) -> None:
         for wrap in (False, False, False, True):
             grid.add_column(no_wrap=not wrap, ratio=1 if wrap else None)
         for e in todo:
-            grid.add_row(" ", badge(e.status), escape(e.id.split(".", 1)[-1]), f"[dim]{escape(e.title)}[/]")
+            title = escape(e.title)
+            if e.status == "passed":  # checked in the notebook; only a whole run completes the step
+                title += f" · checked in the notebook: `dl7 run {escape(current.step.id)}` makes it count"
+            grid.add_row(" ", badge(e.status), escape(e.id.split(".", 1)[-1]), f"[dim]{title}[/]")
         console.print(grid)
     zone = escape(local_zone())
     console.print(f"\n[dim]times in {zone} · workspace: {escape(str(journey.workspace))}[/]", soft_wrap=True)
