@@ -1,7 +1,8 @@
 """dl7: an interactive runner for the "7 Steps to Understanding Deep Learning" curriculum.
 
-Importing ``dl7`` is cheap: the kernel-side API (``from dl7 import check``) lives in
-``dl7.checks`` and the runner's heavy pieces are imported only by the commands that use them.
+Importing ``dl7`` is cheap: the kernel-side API (``from dl7 import check, hint, solution``)
+lives in ``dl7.checks`` and ``dl7.notebook_loop``, and the runner's heavy pieces are imported
+only by the commands that use them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.2.0"
-__all__ = ["__version__", "check", "main"]
+__all__ = ["__version__", "check", "hint", "main", "solution"]
 
 
 def main() -> None:
@@ -34,3 +35,19 @@ def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
     from dl7.checks import check as _check
 
     _check(exercise_id, *args, **kwargs)
+
+
+def hint(exercise: str) -> None:
+    """The next hint for an exercise, in a notebook: ``hint("perceptron_predict")``; the same
+    ladder as ``dl7 hint``."""
+    from dl7.notebook_loop import hint as _hint
+
+    _hint(exercise)
+
+
+def solution(exercise: str) -> None:
+    """The course's solution for an exercise, in a notebook, once it has passed (as ``dl7
+    solution``)."""
+    from dl7.notebook_loop import solution as _solution
+
+    _solution(exercise)

@@ -22,6 +22,10 @@ class ExerciseState:
     title: str
     status: str  # one of dl7.statuses.STATUSES
     message: str
+    # Whether a whole run in a fresh kernel passed it too: a pass checked only inside the
+    # learner's notebook (whose kernel may hold code no longer in the file) shows, but does not
+    # complete a step.
+    run_passed: bool = True
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,8 @@ class StepState:
     @property
     def complete(self) -> bool:
         if self.exercises:
-            return self.passed == len(self.exercises) and not self.cell_errors
+            proven = all(e.run_passed for e in self.exercises)
+            return self.passed == len(self.exercises) and proven and not self.cell_errors
         read = all(r.id in self.readings_done for r in self.step.readings if not r.optional)
         if self.step.notebooks:  # nothing in them is checked (graded by a person): run them once
             return read and self.last_run is not None and not self.cell_errors
@@ -128,7 +133,11 @@ def journey(curriculum: Curriculum, progress: Progress, workspace: Path) -> Jour
             record = latest.get(ex.id)
             exercises.append(
                 ExerciseState(
-                    ex.id, ex.title, record.status if record else NOT_RUN, record.message if record else ""
+                    ex.id,
+                    ex.title,
+                    record.status if record else NOT_RUN,
+                    record.message if record else "",
+                    record is not None and record.run_status is not None and passing(record.run_status),
                 )
             )
         last = attempts.get(step.id)

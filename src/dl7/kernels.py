@@ -29,7 +29,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
 from dl7.checks import CHECKERS_ENV
-from dl7.locations import DATASETS_ENV
+from dl7.locations import DATASETS_ENV, RUNNER_KERNEL_ENV
 
 # Generic to every course: debugpy's "frozen modules" warning would land in every executed
 # notebook, and plots go into the executed copy whatever the learner's matplotlibrc says.
@@ -94,8 +94,10 @@ class Manager(AsyncKernelManager):  # type: ignore[misc]
 
 
 def manager(env: Mapping[str, str]) -> Manager:
-    """A manager whose kernel, once started, runs this Python with ``env`` added."""
-    return Manager(kernel_name=KERNEL_NAME, kernel_spec_manager=ThisPython(env))
+    """A manager whose kernel, once started, runs this Python with ``env`` added, and marked
+    as dl7's own: a ``check(...)`` in it is the runner's to record, not the learner's."""
+    marked = {**env, RUNNER_KERNEL_ENV: "1"}
+    return Manager(kernel_name=KERNEL_NAME, kernel_spec_manager=ThisPython(marked))
 
 
 def launch_options(cwd: os.PathLike[str] | str, log: Any = None) -> dict[str, Any]:

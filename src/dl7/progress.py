@@ -6,7 +6,12 @@ land at once; opening a store whose schema is current takes no write lock, so ``
 reads while a ``dl7 run`` records. Every ``dl7 run`` records its attempt and all its exercise
 results in one transaction. Attempts are ordered by when they started (when the run read the
 notebook), never by when they finished: a slow run of an older save that ends after a fast run
-of the newer one must not overwrite it; each keeps the digest of the code it ran. Only a file
+of the newer one must not overwrite it; each keeps the digest of the code it ran. An attempt
+has a source: ``run`` (a whole notebook in a fresh kernel: ``dl7 run``, ``dl7 watch``) or
+``notebook`` (one ``check(...)`` the learner ran in JupyterLab, :func:`dl7.notebook_loop.record`):
+a notebook check shows as that exercise's latest result and unlocks its solution, but it is no
+run of the notebook, so a step's last run, its notebooks' outcomes, and whether it is complete
+come from runs only (:attr:`ExerciseRecord.run_status`). Only a file
 that is not a database, or fails ``quick_check``, is moved aside (and reported, never silently
 replaced); a busy, read-only or full store is an error that names the file, and nothing is
 moved. A store on a read-only or full disk is still read (``dl7 status`` works); only writing
@@ -15,6 +20,7 @@ it is that error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import time
@@ -81,6 +87,11 @@ def _m002_order_by_start(db: sqlite3.Connection) -> None:
     )
 
 
+RUN = "run"  # a whole notebook run in a fresh kernel by dl7 (run, watch)
+NOTEBOOK = "notebook"  # one check(...) the learner ran in their own kernel (JupyterLab)
+CHECKED = "checked"  # the outcome of a notebook check: it says nothing of how the notebook ends
+
+
 def _run_statements(db: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it COMMITs first, which would split a migration from its bookkeeping.
     for statement in script.split(";"):
@@ -88,9 +99,15 @@ def _run_statements(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
+def _m003_attempt_source(db: sqlite3.Connection) -> None:
+    # Every attempt before this one was a run of a whole notebook.
+    db.execute(f"ALTER TABLE attempts ADD COLUMN source TEXT NOT NULL DEFAULT '{RUN}'")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", _m001_initial),
     ("002_order_by_start", _m002_order_by_start),
+    ("003_attempt_source", _m003_attempt_source),
 ]
 
 
@@ -100,6 +117,8 @@ class ExerciseRecord:
     status: str
     message: str
     at: str
+    source: str = RUN  # where the latest result came from: RUN or NOTEBOOK
+    run_status: str | None = None  # its status in the latest run that checked it (None: no run did)
 
 
 @dataclass(frozen=True)
@@ -323,36 +342,71 @@ class Progress:
             )
         return attempt_id
 
+    def record_check(
+        self,
+        step: str,
+        notebook: str,
+        result: tuple[str, str, str, float],
+        *,
+        started_ns: int,
+    ) -> int:
+        """Record one ``check(...)`` the learner ran in their own kernel: an attempt of source
+        ``notebook`` holding that one result, ordered by when the check started (so a ``dl7 run``
+        that started later stays the newer)."""
+        started_at = datetime.fromtimestamp(started_ns / 1e9, UTC).isoformat(timespec="seconds")
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO attempts (course, step, notebook, started_at, seconds, outcome,"
+                " executed_path, started_ns, source) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                (self.course, step, notebook, started_at, result[3], CHECKED, started_ns, NOTEBOOK),
+            )
+            attempt_id = int(cur.lastrowid or 0)
+            db.execute(
+                "INSERT INTO results (attempt_id, exercise, status, message, seconds) VALUES (?, ?, ?, ?, ?)",
+                (attempt_id, *result),
+            )
+        return attempt_id
+
     def latest_results(self) -> dict[str, ExerciseRecord]:
-        """Exercise id → its result in the most recent attempt (by start) that checked it."""
+        """Exercise id → its result in the most recent attempt (by start) that checked it, a
+        notebook check included, with its status in the most recent run that checked it."""
         rows = self.db.execute(
-            "SELECT r.exercise, r.status, r.message, a.started_at"
+            "SELECT r.exercise, r.status, r.message, a.started_at, a.source"
             " FROM results r JOIN attempts a ON a.id = r.attempt_id"
             f" WHERE a.course = ? {_NEWEST_LAST}",
             (self.course,),
         ).fetchall()
-        return {row[0]: ExerciseRecord(*row) for row in rows}
+        latest: dict[str, ExerciseRecord] = {}
+        by_run: dict[str, str] = {}
+        for exercise, status, message, at, source in rows:
+            if source == RUN:
+                by_run[exercise] = status
+            latest[exercise] = ExerciseRecord(exercise, status, message, at, source)
+        return {ex: dataclasses.replace(record, run_status=by_run.get(ex)) for ex, record in latest.items()}
 
     def last_attempts(self) -> dict[str, Attempt]:
-        """Step id → its most recent attempt (the one that started last)."""
+        """Step id → its most recent run (the one that started last); notebook checks are no run."""
         rows = self.db.execute(
             "SELECT id, step, notebook, started_at, seconds, outcome, code_digest FROM attempts a"
-            f" WHERE course = ? {_NEWEST_LAST}",
-            (self.course,),
+            f" WHERE course = ? AND source = ? {_NEWEST_LAST}",
+            (self.course, RUN),
         ).fetchall()
         return {row[1]: Attempt(*row) for row in rows}
 
     def notebook_outcomes(self) -> dict[str, str]:
-        """Notebook path → the outcome of its most recent attempt that was not interrupted."""
+        """Notebook path → the outcome of its most recent run that was not interrupted."""
         rows = self.db.execute(
-            f"SELECT notebook, outcome FROM attempts a WHERE course = ? AND outcome != ? {_NEWEST_LAST}",
-            (self.course, _INTERRUPTED),
+            "SELECT notebook, outcome FROM attempts a WHERE course = ? AND outcome != ? AND source = ?"
+            f" {_NEWEST_LAST}",
+            (self.course, _INTERRUPTED, RUN),
         ).fetchall()
         return {row[0]: row[1] for row in rows}
 
     def attempt_count(self, step: str) -> int:
+        """How many times the step's notebooks were run (notebook checks are not runs)."""
         row = self.db.execute(
-            "SELECT COUNT(*) FROM attempts WHERE course = ? AND step = ?", (self.course, step)
+            "SELECT COUNT(*) FROM attempts WHERE course = ? AND step = ? AND source = ?",
+            (self.course, step, RUN),
         ).fetchone()
         return int(row[0])
 

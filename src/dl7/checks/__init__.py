@@ -141,9 +141,16 @@ def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
     """Check an exercise and show the result in the notebook.
 
     It returns nothing, so a check on a cell's last line is displayed once, not twice;
-    :func:`evaluate` returns the :class:`CheckResult` instead.
+    :func:`evaluate` returns the :class:`CheckResult` instead. In a learner's workspace the
+    verdict is also recorded in their progress (:func:`dl7.notebook_loop.record`).
     """
-    _show(evaluate(exercise_id, *args, **kwargs))
+    started_ns = time.time_ns()  # orders this check among the runs, as a run's start does
+    result = evaluate(exercise_id, *args, **kwargs)
+    _show(result)
+    if exercise_id in _REGISTRY:  # an exercise of the course, not a misspelt id
+        from dl7.notebook_loop import record  # upward: the learner's loop; stdlib until it writes
+
+        record(result.id, result.status, result.message, result.seconds, started_ns)
 
 
 def _code_file(fn: Any) -> str | None:
