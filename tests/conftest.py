@@ -23,6 +23,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("DL7_CHECKERS", raising=False)
     monkeypatch.delenv("DL7_DATASETS", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
+    # The course a command line named lives on in the process (cli_common.state): a test that
+    # invokes a sub-app directly must not inherit the course of the test before it.
+    from dl7 import cli_common
+
+    monkeypatch.setattr(cli_common.state, "curriculum_path", None)
+    monkeypatch.setattr(cli_common.state, "curriculum_named", False)
     return home
 
 

@@ -335,8 +335,8 @@ def test_executed_copies_of_intro_and_intro_extra_are_kept_apart(course: Path) -
     intro = dataclasses.replace(template, path="notebooks/intro.ipynb")
     extra = dataclasses.replace(template, path="notebooks/intro.extra.ipynb")
     executed = json.loads((course / "notebooks" / "basics.ipynb").read_text())
-    extras = [_save_executed(ws, extra, executed, html=False, lost=[]) for _ in range(KEEP_RUNS)]
-    intros = [_save_executed(ws, intro, executed, html=False, lost=[]) for _ in range(KEEP_RUNS + 2)]
+    extras = [_save_executed(ws, extra, executed, lost=[]) for _ in range(KEEP_RUNS)]
+    intros = [_save_executed(ws, intro, executed, lost=[]) for _ in range(KEEP_RUNS + 2)]
     folder = ws.runs_dir / template.step
     kept = [p for p in intros[-KEEP_RUNS:] + extras if p is not None]
     assert sorted(folder.glob("intro.*.ipynb")) == sorted(kept) and len(kept) == 2 * KEEP_RUNS
