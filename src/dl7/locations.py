@@ -28,15 +28,13 @@ per-user folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HOME_ENV = "DL7_HOME"  # the workspace
 CURRICULUM_ENV = "DL7_CURRICULUM"  # the course, as --curriculum names it
@@ -123,8 +121,7 @@ def _trusted_in(folder: Path, name: str) -> Path | None:
     return None
 
 
-@dataclass(frozen=True)
-class PassedBy:
+class PassedBy(NamedTuple):  # a NamedTuple, not a dataclass: `dl7 next` imports this module
     """A ``.dl7`` or ``curriculum.yaml`` a folder walk saw and did not take, and why."""
 
     path: Path
@@ -278,6 +275,8 @@ def validate_cache_dir(course_root: Path) -> Path:
     resolved path: what lies in the course folder may have come with the course, so a verdict
     is never read from there."""
     root = course_root.resolve()
+    import hashlib  # only where a cache is named: not on `dl7 next`'s path
+
     key = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", root.name)[:40].lstrip(".") or "course"
     return user_cache_dir() / "validate" / f"{name}-{key}"
