@@ -137,16 +137,9 @@ class _Note:
 
 
 def _show(note: _Note) -> None:
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        print(note)
-        return
-    if get_ipython() is None:
-        print(note)
-    else:
-        display(note)  # type: ignore[no-untyped-call]
+    from dl7.checks import show  # the one way dl7 displays in a notebook
+
+    show(note)
 
 
 def _problem(message: str, hint: str = "") -> _Note:

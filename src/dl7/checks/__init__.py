@@ -146,7 +146,7 @@ def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
     """
     started_ns = time.time_ns()  # orders this check among the runs, as a run's start does
     result = evaluate(exercise_id, *args, **kwargs)
-    _show(result)
+    show(result)
     if exercise_id in _REGISTRY:  # an exercise of the course, not a misspelt id
         from dl7.notebook_loop import record  # upward: the learner's loop; stdlib until it writes
 
@@ -219,7 +219,8 @@ def describe_exception(exc: BaseException, checker_file: str | None = None) -> s
     return f"your code raised {text}{where}"
 
 
-def _show(result: CheckResult) -> None:
+def show(result: Any) -> None:
+    """Display ``result`` as Jupyter does (its rich form), or print it outside IPython."""
     try:
         from IPython import get_ipython
         from IPython.display import display

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from dl7.authoring import hidden_lines  # upward: the markers' one owner, it imports only the stdlib
-from dl7.checks import CheckResult, _is_course_file, _is_library_file, _show
+from dl7.checks import CheckResult, _is_course_file, _is_library_file, show
 
 _SOURCES: dict[str, dict[str, str]] = {}  # course notebook → grade_id → test cell source
 _POINTS: dict[str, dict[str, float]] = {}  # course notebook → grade_id → the cell's points
@@ -60,7 +60,7 @@ _NOT_DONE = "not done yet: your code still raises NotImplementedError"
 
 def check(exercise_id: str, notebook: str, grade_id: str) -> None:
     """Run the course's test cell ``grade_id`` of ``notebook`` and show the result."""
-    _show(evaluate(exercise_id, notebook, grade_id, _namespace()))
+    show(evaluate(exercise_id, notebook, grade_id, _namespace()))
 
 
 def evaluate(exercise_id: str, notebook: str, grade_id: str, namespace: dict[str, Any]) -> CheckResult:
