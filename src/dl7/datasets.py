@@ -463,11 +463,12 @@ def _recorded_digests(folder: Path) -> dict[str, str]:
     except OSError as exc:
         raise DatasetError(f"cannot read {record} ({exc.strerror or exc}); {again}") from None
     with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as f:
-        st = os.fstat(f.fileno())
-        getuid = getattr(os, "getuid", None)
-        if getuid is not None and (st.st_uid not in (getuid(), 0) or st.st_mode & 0o022):
+        from dl7.locations import distrust_stat
+
+        why = distrust_stat(os.fstat(f.fileno()), group=True)
+        if why is not None:
             raise DatasetError(
-                f"{record} is not yours or others can write it, so the {name} data set is not "
+                f"{record} is not yours or others can write it ({why}), so the {name} data set is not "
                 f"loaded (its files are checked against it); {again}"
             )
         text = f.read()

@@ -70,10 +70,21 @@ def distrust(path: Path) -> str | None:
             st = path.stat()
     except OSError as exc:
         return f"it cannot be read ({exc.strerror or exc})"
+    return distrust_stat(st)
+
+
+def distrust_stat(st: os.stat_result, *, group: bool = False) -> str | None:
+    """The same rule for a file already open (its ``os.fstat``), so nothing can be swapped in
+    between the check and the read; ``group`` refuses a group-writable file too."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return None
     if st.st_uid not in (getuid(), 0):
         return f"it belongs to {_owner(st.st_uid)}, not to you"
     if st.st_mode & stat.S_IWOTH:
         return "everyone may write to it"
+    if group and st.st_mode & stat.S_IWGRP:
+        return "its group may write to it"
     return None
 
 
