@@ -19,8 +19,9 @@ def validate(
     steps: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="STEP...",
-            help="Only these steps (default: all). With --merge: the shards' JSON reports.",
+            metavar="STEP|NOTEBOOK...",
+            help="Only these steps or notebooks (a path, file name or stem; default: all). "
+            "With --merge: the shards' JSON reports.",
             show_default=False,
         ),
     ] = None,
@@ -70,7 +71,7 @@ def validate(
     from dl7.curriculum import resolve_path
     from dl7.errors import Dl7Error, ManifestError
     from dl7.manifest_cache import load
-    from dl7.validate import junit_xml, report_json
+    from dl7.validate import chosen_notebooks, junit_xml, report_json
     from dl7.validate import validate as run_validation
     from dl7.validate.cache import cache_file_at
     from dl7.validate.shards import durations_from_report, parse_shard
@@ -103,8 +104,7 @@ def validate(
             if exc.hint:
                 err.print(f"[dim]hint: {escape(exc.hint)}[/]")
             raise typer.Exit(int(ExitCode.BAD_INPUT)) from None  # bad input, as for every command
-        for ref in steps or []:
-            curriculum.step(ref)
+        chosen_notebooks(curriculum, tuple(steps or ()))  # an unknown step or notebook fails here
         run = functools.partial(
             run_validation,
             curriculum,

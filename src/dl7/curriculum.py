@@ -222,6 +222,18 @@ class Curriculum:
         known = ", ".join(nb.name for nb in step.notebooks) or "none"
         raise Dl7Error(f"step {step.id} has no notebook {ref!r}", hint=f"its notebooks: {known}")
 
+    def find_notebook(self, ref: str) -> Notebook | None:
+        """The one notebook ``ref`` names: its path from the course folder or from the current
+        folder, or its file name or stem when no other notebook of the course shares it."""
+        every = list(self.notebooks)
+        by_path = [nb for nb in every if ref == nb.path]
+        if not by_path and ref.endswith(".ipynb"):
+            target = Path(ref).resolve()
+            by_path = [nb for nb in every if (self.root / nb.path).resolve() == target]
+        by_name = [nb for nb in every if ref in (Path(nb.path).name, nb.name)]
+        found = by_path or by_name
+        return found[0] if len(found) == 1 else None
+
     def exercise(self, exercise_id: str) -> Exercise:
         for step in self.steps:
             for ex in step.exercises:

@@ -81,6 +81,21 @@ class _Planned:
     plans: tuple[tuple[str, tuple[KnownMistake, ...], bool], ...]  # (case, mistakes, replayed?)
 
 
+def chosen_notebooks(curriculum: Curriculum, refs: tuple[str, ...]) -> list[Notebook]:
+    """The notebooks ``refs`` name, in course order: a step takes all of its notebooks, a
+    notebook (its path, file name or stem) itself; no refs is the whole course."""
+    if not refs:
+        return list(curriculum.notebooks)
+    wanted: set[str] = set()
+    for ref in refs:
+        nb = curriculum.find_notebook(ref)
+        if nb is not None:
+            wanted.add(nb.path)
+        else:
+            wanted.update(n.path for n in curriculum.step(ref).notebooks)
+    return [nb for nb in curriculum.notebooks if nb.path in wanted]
+
+
 def validate(
     curriculum: Curriculum,
     steps: tuple[str, ...] = (),
@@ -94,8 +109,7 @@ def validate(
     """Validate the course (or ``steps``); with ``shard``, only that share of the cases, balanced
     by ``durations`` (default: the times the cache recorded)."""
     start = time.monotonic()
-    chosen = [curriculum.step(s).id for s in steps] if steps else [s.id for s in curriculum.steps]
-    notebooks = [nb for step in curriculum.steps if step.id in chosen for nb in step.notebooks]
+    notebooks = chosen_notebooks(curriculum, steps)
     cache = Cache(curriculum)  # read even with --no-cache, so other notebooks' entries survive
     lock = runner_lock()
     package = package_digest(curriculum)
