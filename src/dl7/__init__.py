@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.2.0"
-__all__ = ["__version__", "check", "hint", "main", "solution"]
+__all__ = ["__version__", "check", "demo", "hint", "main", "solution"]
 
 
 def main() -> None:
@@ -35,6 +35,14 @@ def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
     from dl7.checks import check as _check
 
     _check(exercise_id, *args, **kwargs)
+
+
+def demo() -> Any:
+    """``with demo():`` around a cell that shows an exercise at work: until the exercise is
+    written, the cell prints one line instead of stopping Run All (:mod:`dl7.notebook_demo`)."""
+    from dl7.notebook_demo import demo as _demo
+
+    return _demo()
 
 
 def hint(exercise: str) -> None:

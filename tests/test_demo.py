@@ -1,0 +1,49 @@
+"""``with demo():``: a stub does not stop Run All; a learner's real bug still does."""
+
+from __future__ import annotations
+
+import pytest
+
+import dl7.notebook_demo
+from dl7 import demo
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    dl7.notebook_demo._passed_over.clear()
+
+
+def _stub(x: int) -> int:
+    raise NotImplementedError
+
+
+def test_a_stub_is_named_and_passed_over(capsys: pytest.CaptureFixture[str]) -> None:
+    with demo():
+        _stub(1)
+        raise AssertionError("not reached")
+    out = capsys.readouterr().out
+    assert "`_stub` is not written yet" in out
+
+
+def test_a_name_an_earlier_skipped_demo_did_not_make(capsys: pytest.CaptureFixture[str]) -> None:
+    with demo():
+        made = _stub(1)
+    with demo():
+        print(made + 1)
+    assert "it needs `made`" in capsys.readouterr().out
+
+
+def test_a_name_error_without_a_skipped_demo_is_the_learners_bug() -> None:
+    with pytest.raises(NameError), demo():
+        print(undefined_name)  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_other_errors_are_never_hidden() -> None:
+    with pytest.raises(ZeroDivisionError), demo():
+        print(1 / 0)
+
+
+def test_no_error_no_message(capsys: pytest.CaptureFixture[str]) -> None:
+    with demo():
+        print("plotted")
+    assert capsys.readouterr().out == "plotted\n"
