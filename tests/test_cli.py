@@ -43,7 +43,7 @@ def test_status_json_shape(isolated: Path) -> None:
     data = json.loads(output)
     assert code == 0
     assert data["workspace"] == str(isolated)
-    assert [s["id"] for s in data["steps"]] == [f"step{n}" for n in range(1, 8)]
+    assert [s["id"] for s in data["steps"]] == [f"step{n}" for n in range(1, 9)]
     first = data["steps"][0]
     assert set(first) >= {"id", "title", "complete", "exercises", "readings"}
     assert all(e["status"] == "not_run" for e in first["exercises"])
@@ -72,7 +72,7 @@ def test_hints_are_progressive(course: Path) -> None:
 
 
 def test_reset_backs_up_the_learners_work(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")  # makes the workspace
     mine = isolated / "notebooks" / "basics.ipynb"
     mine.write_text('{"cells": [], "mine": true}')
     code, output = dl7(course, "reset", "step1", "basics")
@@ -152,7 +152,7 @@ def test_python_dash_m(isolated: Path) -> None:
 
 
 def test_corrupt_progress_file_is_moved_aside_and_reported(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")  # makes the workspace
     db = isolated / ".dl7" / "progress.sqlite"
     for side in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         side.unlink(missing_ok=True)
@@ -220,7 +220,7 @@ def test_the_parsed_manifest_is_cached_and_never_stale(
 ) -> None:
     from dl7 import curriculum
 
-    dl7(course, "status")  # creates the workspace
+    dl7(course, "next")  # creates the workspace (status only reads: it makes none)
     dl7(course, "status")  # parses, and caches the result in it
     cache = isolated / ".dl7" / "manifest-cache.json"
     assert cache.is_file()
@@ -257,7 +257,7 @@ def test_the_parsed_manifest_is_cached_and_never_stale(
 
 def test_a_cached_manifest_loads_without_pyyaml(course: Path, isolated: Path) -> None:
     for _ in range(2):
-        dl7(course, "status")
+        dl7(course, "next")
     probe = (
         "import sys\n"
         "from dl7.cli import app\n"
@@ -418,7 +418,7 @@ def test_every_sub_app_ends_quietly_with_141_when_its_reader_stops(
 ) -> None:
     # Before: `dl7 data list | head -1` exited 1 (Rich's own console), which in dl7 means "not passing".
     c = ["--curriculum", str(course)]
-    assert subprocess.run([sys.executable, "-m", "dl7", *c, "status"], capture_output=True).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "dl7", *c, "next"], capture_output=True).returncode == 0
     record(isolated, ("step1.double", "passed"))
     nb = course / "notebooks" / "basics.ipynb"  # an output left in: validate fails it statically, no kernel
     data = json.loads(nb.read_text(encoding="utf-8"))
@@ -435,7 +435,10 @@ def test_every_sub_app_ends_quietly_with_141_when_its_reader_stops(
         "main, course after the command": ["show", "step1", *c],
     }
     for name, args in commands.items():
-        assert _reader_gone(args) == (141, ""), name
+        code, stderr = _reader_gone(args)
+        # validate names its course on stderr before it writes to stdout; nothing else is said.
+        said = [line for line in stderr.splitlines() if not line.startswith("validating Fixture course")]
+        assert (code, said) == (141, []), name
     # The same commands with a reader, so the 141 above is the pipe's doing and nothing else's.
     assert subprocess.run([sys.executable, "-m", "dl7", "data", "list"], capture_output=True).returncode == 0
     done = subprocess.run(

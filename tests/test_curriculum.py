@@ -15,7 +15,7 @@ from dl7.errors import Dl7Error, ManifestError
 
 def test_the_seven_step_course_loads() -> None:
     c = load()
-    assert [s.id for s in c.steps] == [f"step{n}" for n in range(1, 8)]
+    assert [s.id for s in c.steps] == [f"step{n}" for n in range(1, 9)]
     assert all(s.readings for s in c.steps)
     for step in c.steps:
         for r in step.readings:

@@ -125,7 +125,7 @@ def test_the_fast_path_does_not_import_typer(isolated: Path) -> None:
 @pytest.mark.parametrize("args", [["status"], ["status", "--json"], ["next"], ["show", "step1"]])
 def test_a_reader_that_stops_early_is_no_error(args: list[str], isolated: Path) -> None:
     """`dl7 status | head -1`: exit 141 (128 + SIGPIPE) quietly, not "error: cannot use: Broken pipe"."""
-    subprocess.run([sys.executable, "-m", "dl7", "status"], capture_output=True, check=True)  # workspace
+    subprocess.run([sys.executable, "-m", "dl7", "next"], capture_output=True, check=True)  # workspace
     child = subprocess.Popen(
         [sys.executable, "-m", "dl7", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -124,7 +124,7 @@ def test_a_workspace_planted_by_another_user_is_passed_by_and_the_learner_is_tol
     env = {k: v for k, v in os.environ.items() if k != locations.HOME_ENV}
     env.update(HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"), COLUMNS="120")
     done = subprocess.run(
-        [sys.executable, "-m", "dl7", "--curriculum", str(course), "status"],
+        [sys.executable, "-m", "dl7", "--curriculum", str(course), "next"],
         cwd=shared / "project",
         env=env,
         capture_output=True,

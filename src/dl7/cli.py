@@ -44,7 +44,7 @@ class _LazyGroup(TyperGroup):
     """The author's and data commands (`validate`, `data`) are built only when named or listed,
     so a learner's `dl7 next` does not import and convert them on every start."""
 
-    LAZY = ("validate", "data", "solution", "doctor", "watch", "open", "import")
+    LAZY = ("validate", "data", "solution", "doctor", "watch", "open", "import", "new", "preview")
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in self.LAZY if n not in self.commands)]
@@ -323,7 +323,7 @@ def list_(as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(list_json(_load()))
         return
-    render_list(out, _journey()[2])
+    render_list(out, _journey(create=False)[2])
 
 
 @app.command()
@@ -335,11 +335,12 @@ def show(step: StepArg, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(step_json(_load().resolve(step).step))
         return
-    curriculum, _, j = _journey(step=step)
+    curriculum, _, j = _journey(step=step, create=False)
     render_show(out, j, j.state(curriculum.resolve(step).step.id))
 
 
 def _lazy_commands() -> dict[str, Any]:
+    from dl7.cli_author import register as register_author_commands
     from dl7.cli_data import app as data_app
     from dl7.cli_import import app as import_app
     from dl7.cli_learn import register as register_learner_commands
@@ -350,6 +351,7 @@ def _lazy_commands() -> dict[str, Any]:
     lazy.add_typer(data_app, name="data", help="List data sets and fetch the optional full-size ones.")
     lazy.add_typer(import_app, name="import", help="Import a course written for another tool (nbgrader).")
     register_learner_commands(lazy)
+    register_author_commands(lazy)
     group = typer.main.get_command(lazy)
     return {name: group.commands[name] for name in _LazyGroup.LAZY if name in group.commands}  # type: ignore[attr-defined]
 

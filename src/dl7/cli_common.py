@@ -153,21 +153,38 @@ def _silence_stdout() -> None:
 # -- the workspace and the course ---------------------------------------------------------------
 
 
+def course_manifest() -> tuple[str | None, Path]:
+    """Which course a command works on, and the ``.dl7`` folder that may cache its parse:
+
+    1. the course named (``--curriculum`` or ``$DL7_CURRICULUM``);
+    2. the course of the workspace the learner chose (``$DL7_HOME``, or a ``.dl7/`` at or above
+       the current folder), as recorded when a course was first named for it;
+    3. the course folder you stand in (a trusted ``curriculum.yaml`` at or above it): a teacher
+       in their course's folder works on that course, never on the seven steps;
+    4. the course the default workspace was made for; else the seven steps (None).
+    """
+    from dl7 import locations
+
+    chosen = locations.chosen_workspace()
+    dot = (chosen or locations.default_workspace()) / locations.DOT
+    if state.curriculum_path:
+        return state.curriculum_path, dot
+    if chosen is not None:
+        recorded = locations.recorded_course(dot)
+        if recorded is not None:
+            return recorded, dot
+    here = locations.enclosing_course()
+    if here is not None:
+        return str(here), dot
+    return locations.recorded_course(dot), dot
+
+
 def load_course() -> Any:
     """The manifest, from the workspace's cache while none of its files changed."""
     from dl7.manifest_cache import load
-    from dl7.workspace import DOT, locate
 
-    dot = locate() / DOT
-    return load(state.curriculum_path or _recorded_course(dot), dot)
-
-
-def _recorded_course(dot: Path) -> str | None:
-    """The course this workspace was made for (a teacher's course named once with
-    --curriculum), so that later commands typed without it use that course, not the default."""
-    from dl7.locations import recorded_course
-
-    return recorded_course(dot)
+    manifest, dot = course_manifest()
+    return load(manifest, dot)
 
 
 def dl7_call() -> str:
@@ -185,14 +202,14 @@ def open_course(quiet: bool = False, step: str | None = None) -> tuple[Any, Any,
     ``step`` (a step or an exercise, :meth:`~dl7.curriculum.Curriculum.resolve`) is resolved
     first, so an unknown one fails before the workspace is touched.
     """
-    from dl7.progress import Progress
+    from dl7.locations import workspace_for
     from dl7.views import workspace_notice
     from dl7.workspace import open_workspace
 
     curriculum = load_course()
     if step is not None:
         curriculum.resolve(step)
-    prepared = open_workspace(curriculum)
+    prepared = open_workspace(curriculum, workspace_for(curriculum.id))
     if prepared.created:
         from dl7.manifest_cache import remember
 
@@ -200,13 +217,20 @@ def open_course(quiet: bool = False, step: str | None = None) -> tuple[Any, Any,
     if not quiet:
         workspace_notice(err, prepared)
     _say_what_was_passed_by()
-    progress = Progress(prepared.workspace.progress_path, curriculum.id)
+    return curriculum, prepared, _progress(prepared.workspace.progress_path, curriculum.id)
+
+
+def _progress(path: Path, course_id: str) -> Any:
+    """The progress store, saying so when a corrupt one had to be moved aside."""
+    from dl7.progress import Progress
+
+    progress = Progress(path, course_id)
     if progress.moved_aside:
         err.print(
             f"[yellow]warning:[/] the progress file was corrupt; it was moved to "
             f"{escape(str(progress.moved_aside))} and a new one was started"
         )
-    return curriculum, prepared, progress
+    return progress
 
 
 def _say_what_was_passed_by() -> None:
@@ -220,10 +244,29 @@ def _say_what_was_passed_by() -> None:
         err.print(f"[yellow]note:[/] passed by {escape(str(seen.path))}: {escape(seen.reason)}")
 
 
-def open_journey(quiet: bool = False, step: str | None = None) -> tuple[Any, Any, Any]:
-    """Curriculum, prepared workspace and the learner's journey; the store is closed again."""
+def open_journey(
+    quiet: bool = False, step: str | None = None, *, create: bool = True
+) -> tuple[Any, Any, Any]:
+    """Curriculum, prepared workspace and the learner's journey; the store is closed again.
+
+    ``create=False`` is for the commands that only read (``status``, ``list``, ``show``): they
+    neither make nor fill nor claim a workspace, and read the journey from the progress store
+    only when one exists (the prepared workspace is then None)."""
     from dl7.journey import journey
 
+    if not create:
+        from dl7.locations import DOT, workspace_for
+
+        curriculum = load_course()
+        if step is not None:
+            curriculum.resolve(step)
+        root = workspace_for(curriculum.id)
+        if not quiet:
+            _say_what_was_passed_by()
+        store = root / DOT / "progress.sqlite"
+        # Nothing recorded yet: the journey of a learner who has not started, kept in memory.
+        with _progress(store if store.is_file() else Path(":memory:"), curriculum.id) as progress:
+            return curriculum, None, journey(curriculum, progress, root)
     curriculum, prepared, progress = open_course(quiet=quiet, step=step)
     with progress:
         return curriculum, prepared, journey(curriculum, progress, prepared.workspace.root)
@@ -266,7 +309,7 @@ def status_command(as_json: bool = False) -> None:
     """The whole journey: every step's exercises, readings and last run."""
     from dl7.views import render_status, status_json
 
-    _, _, j = open_journey(quiet=as_json)
+    _, _, j = open_journey(quiet=as_json, create=False)
     if as_json:
         print_json(status_json(j))
     else:

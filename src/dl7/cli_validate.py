@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from dl7.cli_common import err, out, state
+from dl7.cli_common import course_manifest, err, out
 from dl7.cli_common import print_json as _print_json
 from dl7.cli_types import JsonOpt
 from dl7.errors import ExitCode, os_error
@@ -56,6 +56,10 @@ def validate(
         bool,
         typer.Option("--merge", help="Merge the shards' JSON reports (given as arguments) into one report."),
     ] = False,
+    messages: Annotated[
+        bool,
+        typer.Option("--messages", help="Show what a learner is told for each known mistake."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove the course sound: every solution passes, no check passes unsolved, and every known
@@ -97,14 +101,19 @@ def validate(
         try:
             # Parsed once per change of its files, as for the learner's commands; the parse is kept
             # beside the run cache (in the per-user cache), once that folder exists.
-            manifest = resolve_path(state.curriculum_path)
+            manifest = resolve_path(course_manifest()[0])  # named, where you stand, or the default
             curriculum = load(manifest, cache_file_at(manifest.parent).parent)
         except ManifestError as exc:
             err.print(f"[bold red]invalid manifest:[/] {escape(exc.message)}")
             if exc.hint:
                 err.print(f"[dim]hint: {escape(exc.hint)}[/]")
             raise typer.Exit(int(ExitCode.BAD_INPUT)) from None  # bad input, as for every command
-        chosen_notebooks(curriculum, tuple(steps or ()))  # an unknown step or notebook fails here
+        picked = chosen_notebooks(curriculum, tuple(steps or ()))  # an unknown step or notebook fails here
+        if not as_json:  # which course, always: a teacher in the wrong folder sees it at once
+            err.print(
+                f"validating [bold]{escape(curriculum.title)}[/] ({escape(curriculum.id)}, "
+                f"{escape(str(manifest))}): {len(picked)} notebook(s)"
+            )
         run = functools.partial(
             run_validation,
             curriculum,
@@ -129,7 +138,7 @@ def validate(
     if as_json:
         _print_json(report_json(report))
     else:
-        render_validate(out, report)
+        render_validate(out, report, messages=messages)
     for warning in report.warnings:  # the verdict above stands; only the cache was not kept
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.NOT_PASSING))

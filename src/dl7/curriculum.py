@@ -132,6 +132,7 @@ class KernelNeeds:
     env: dict[str, str] = field(default_factory=dict)  # set in every kernel (run, watch, validate, lab)
     warm_timeout: int = DEFAULT_WARM_TIMEOUT  # seconds `dl7 watch` waits for a kernel started ahead
     libraries: tuple[str, ...] = ()  # modules `dl7 doctor` imports in a fresh interpreter, timed
+    install: str = ""  # the course's own line for installing them (`pip install -r requirements.txt`)
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,7 @@ class _Parser:
 
     def kernel(self, value: Any) -> KernelNeeds:
         """The ``kernel:`` block: environment variables, the warm-up time, the libraries to try."""
-        k = _mapping(self.doc, ("kernel",), value, {"env", "warm_timeout", "libraries"})
+        k = _mapping(self.doc, ("kernel",), value, {"env", "warm_timeout", "libraries", "install"})
         env: dict[str, str] = {}
         for name, text in k.get("env", dict, required=False, default={}).items():
             where = ("kernel", "env", name)
@@ -436,7 +437,10 @@ class _Parser:
             if not isinstance(name, str) or not all(part.isidentifier() for part in name.split(".")):
                 raise self.doc.error(lpath, f"{name!r} is not a module name (e.g. numpy or scipy.signal)")
             libraries.append(name)
-        return KernelNeeds(env, k.positive("warm_timeout", DEFAULT_WARM_TIMEOUT), tuple(libraries))
+        install = k.get("install", str, required=False, default="").strip()
+        if "\n" in install:
+            raise self.doc.error(("kernel", "install"), "one command line, please (it is shown as a fix)")
+        return KernelNeeds(env, k.positive("warm_timeout", DEFAULT_WARM_TIMEOUT), tuple(libraries), install)
 
     def step(self, spath: tuple[Any, ...], value: Any) -> Step:
         s = _mapping(self.doc, spath, value, {"id", "title", "summary", "readings", "notebooks"})
@@ -592,6 +596,14 @@ def _checker_spec(doc: LocatedYaml, path: tuple[Any, ...], spec: str, root: Path
         raise doc.error(
             path, f"{spec!r} is neither a dotted module name, a .py file nor a package folder (a/b)"
         )
+    # A dotted name is looked up in the course first (``linchecks.step1`` is linchecks/step1.py
+    # beside the manifest), then among installed modules: a course's own package needs no
+    # PYTHONPATH in any shell or kernel.
+    inside = root.joinpath(*spec.split("."))
+    for candidate in (inside / "__init__.py", inside.with_name(inside.name + ".py")):
+        if candidate.is_file() and candidate.resolve().is_relative_to(root.resolve()):
+            found = candidate.resolve()
+            return str(found.parent if found.name == "__init__.py" else found)
     return spec
 
 

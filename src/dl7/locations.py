@@ -174,10 +174,31 @@ def default_workspace() -> Path:
 
 def workspace_root(cwd: Path | None = None) -> Path:
     """The workspace folder for this invocation (it may not exist yet)."""
+    return chosen_workspace(cwd) or default_workspace()
+
+
+def chosen_workspace(cwd: Path | None = None) -> Path | None:
+    """The workspace the learner chose: ``$DL7_HOME``, or a trusted ``.dl7/`` at or above the
+    current folder; None when neither, and the default folder serves."""
     env = os.environ.get(HOME_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    return enclosing_workspace(cwd) or default_workspace()
+    return enclosing_workspace(cwd)
+
+
+def workspace_for(course_id: str, cwd: Path | None = None) -> Path:
+    """The workspace for one course: the chosen one; else the default folder while no other
+    course has claimed it; else a default folder of this course's own (``courses/<id>`` beside
+    it), so that a teacher's course run where it stands never collides with another's."""
+    chosen = chosen_workspace(cwd)
+    if chosen is not None:
+        return chosen
+    default = default_workspace()
+    owner = read_info(default / DOT).get("course")
+    if not owner or owner == course_id:
+        return default
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", course_id).lstrip(".") or "course"
+    return default.parent / "courses" / safe
 
 
 def info_file(dot: Path) -> Path:

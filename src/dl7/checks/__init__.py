@@ -22,6 +22,7 @@ import html
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import time
 import traceback
@@ -42,6 +43,7 @@ Checker = Callable[..., "str | None"]
 _REGISTRY: dict[str, Checker] = {}
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _BROKEN: dict[str, str] = {}  # checker module spec → why it could not be loaded
+_SHOWN: dict[str, str] = {}  # the name a course's package is imported under → its folder's name
 # Not the learner's code: every frame in these is the course's (its checkers, its data-set
 # declarations) or the runner's own (dl7.datasets raising for a course's broken declarations).
 _COURSE_DIRS: set[Path] = {_PACKAGE_DIR.parent}
@@ -282,6 +284,9 @@ def load_failure(spec: str, exc: BaseException, kind: str = "checker module") ->
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         where = _where(frames[-1]) if frames else spec
+    # The name a course's package is imported under (dl7_course_<its path>) is dl7's business:
+    # the author reads their own folder's name.
+    what = re.sub(r"\bdl7_course_\w+", lambda m: _SHOWN.get(m.group(0), m.group(0)), what)
     return f"the course's {kind} {spec} cannot be loaded ({what} at {where}); {COURSE_FAULT}"
 
 
@@ -292,8 +297,8 @@ def _checker_modules() -> list[str]:
 
 
 def load_module(spec: str) -> Any:
-    """Import a checker module given as a dotted name, a path to a ``.py`` file, or a path to
-    a package's folder (``/course/checks/step3``).
+    """Import a checker module given as a dotted name, a path to a ``.py`` file (of a package
+    or not), or a path to a package's folder (``/course/checks/step3``).
 
     A file or a package is imported under a name made from its path, so two courses' ``checks``
     never collide with each other or with an installed module. A package inside a package
@@ -302,6 +307,11 @@ def load_module(spec: str) -> Any:
     """
     if spec.endswith(".py"):
         path = Path(spec).resolve()
+        if (path.parent / "__init__.py").is_file():
+            # A module of a package (``linchecks/step1.py``): imported as that package's
+            # submodule, so ``from ._common import x`` works as it does in any package.
+            package = load_module(str(path.parent))
+            return _own(importlib.import_module(f"{package.__name__}.{path.stem}"))
         return _own(_exec_module(_path_name(path), path, None))
     if "/" in spec or os.sep in spec:
         folder = Path(spec).resolve()
@@ -309,6 +319,7 @@ def load_module(spec: str) -> Any:
             raise ImportError(f"{folder} is not a package: it has no __init__.py")
         top = _package_top(folder)
         name = _path_name(top)
+        _SHOWN[name] = top.name
         if name not in sys.modules:
             _exec_module(name, top / "__init__.py", [str(top)])
         parts = folder.relative_to(top).parts

@@ -150,9 +150,11 @@ def validate(
             key = case_key(curriculum, nb, case, source, extra, lock, package, digest)
             entry = cache.lookup(key) if use_cache else None
             if entry is not None:
+                statuses = entry.get("statuses", ["failed"] * len(round_))
+                messages = entry.get("messages", [""] * len(round_))  # kept since 0.3.0
                 outcomes = tuple(
-                    MistakeOutcome(k.exercise, k.label, str(s), "", True)
-                    for k, s in zip(round_, entry.get("statuses", ["failed"] * len(round_)), strict=False)
+                    MistakeOutcome(k.exercise, k.label, str(s), str(m), True)
+                    for k, s, m in zip(round_, statuses, messages, strict=False)
                 )
                 cases.append(CaseResult(nb.path, case, True, cached=True, mistakes=outcomes))
                 if listener:
@@ -202,7 +204,14 @@ def validate(
                         "seconds": round(result.seconds, 2),
                         "deps": fingerprint(list(imported.files), curriculum),
                         "dists": cache.installed.distributions(imported.modules),
-                        **({"statuses": [m.status for m in result.mistakes]} if result.mistakes else {}),
+                        **(
+                            {
+                                "statuses": [m.status for m in result.mistakes],
+                                "messages": [m.message for m in result.mistakes],
+                            }
+                            if result.mistakes
+                            else {}
+                        ),
                     },
                 )
     unsaved = cache.write() if finished or use_cache else None
