@@ -53,7 +53,7 @@ def test_a_damaged_progress_file_is_a_problem_with_a_fix_and_is_left_alone(isola
 
 
 def test_a_healthy_progress_file_counts_its_runs(isolated: Path) -> None:
-    runner.invoke(app, ["--curriculum", "tests/fixtures/course", "status"])
+    runner.invoke(app, ["--curriculum", "tests/fixtures/course", "next"])
     found = doctor.progress_file(isolated / ".dl7" / "progress.sqlite")
     assert found.ok and "0 run(s)" in found.detail
     sqlite3.connect(isolated / ".dl7" / "progress.sqlite").close()
@@ -176,7 +176,7 @@ def test_the_progress_file_is_read_in_a_workspace_whose_path_has_uri_characters(
 ) -> None:
     home = tmp_path / name
     monkeypatch.setenv("DL7_HOME", str(home))
-    assert runner.invoke(app, ["--curriculum", "tests/fixtures/course", "status"]).exit_code == 0
+    assert runner.invoke(app, ["--curriculum", "tests/fixtures/course", "next"]).exit_code == 0
     progress = home / ".dl7" / "progress.sqlite"
     assert progress.is_file()
     before = sorted(p.name for p in tmp_path.iterdir())

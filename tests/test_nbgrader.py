@@ -334,7 +334,7 @@ def test_a_learner_runs_an_imported_assignment_end_to_end(imported: Path, isolat
     assert found["ps1.test_mean"]["status"] == "not_attempted"
     # solved: every test passes (hidden ones included), the step completes, next moves on
     (isolated / "ps1" / "squares.ipynb").unlink()
-    dl7(*course, "status")  # a fresh copy of the deleted notebook
+    dl7(*course, "next")  # a fresh copy of the deleted notebook
     solve(imported, isolated, "ps1/squares.ipynb")
     code, output = dl7(*course, "run", "ps1", "--json")
     assert code == 0, output
@@ -353,7 +353,7 @@ def test_a_learner_runs_an_imported_assignment_end_to_end(imported: Path, isolat
     code, output = dl7(*course, "run", "ps1")
     assert code == 0 and "graded by your teacher, not by dl7: Why do squares grow faster than n?" in output
     (isolated / "ps1" / "numbers.txt").write_text("mine\n")  # a data file the learner changed stays theirs
-    dl7(*course, "status")
+    dl7(*course, "next")
     assert (isolated / "ps1" / "numbers.txt").read_text() == "mine\n"
     # nothing of the hidden tests anywhere in the workspace: notebooks, executed copies, progress
     for path in isolated.rglob("*"):

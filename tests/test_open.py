@@ -218,7 +218,7 @@ def test_the_notebook_opens_in_a_real_browser_and_a_check_cell_shows_its_verdict
 
     from dl7.cli import app
 
-    assert CliRunner().invoke(app, ["--curriculum", str(course), "status"]).exit_code == 0
+    assert CliRunner().invoke(app, ["--curriculum", str(course), "next"]).exit_code == 0
     mine = isolated / "notebooks" / "basics.ipynb"
     nb = json.loads(mine.read_text())
     solved = json.loads((course / "notebooks" / "basics.ipynb").read_text())

@@ -100,7 +100,7 @@ def test_a_full_workspace_still_reads_and_every_write_says_the_disk_is_full(tmp_
         tmp_path,
         "mount -t tmpfs -o size=512k tmpfs ws",
         """
-dl7("status")
+dl7("next")
 dl7("hint", "1")
 import shutil
 shutil.copy(Path(COURSE) / "notebooks" / "basics.ipynb", HOME / "notebooks" / "basics.ipynb")
@@ -144,7 +144,7 @@ def test_a_run_whose_executed_copy_cannot_be_saved_shows_its_results_and_says_so
         tmp_path,
         "mount -t tmpfs -o size=64k tmpfs ws/.dl7/runs",
         """
-dl7("status")
+dl7("next")
 import shutil
 shutil.copy(Path(COURSE) / "notebooks" / "basics.ipynb", HOME / "notebooks" / "basics.ipynb")
 fill(HOME / ".dl7" / "runs")
@@ -212,7 +212,7 @@ def test_a_read_only_workspace_serves_every_reading_command(tmp_path: Path) -> N
         tmp_path,
         "true",  # the read-only mount is made once the workspace is set up
         """
-dl7("status")
+dl7("next")
 dl7("read", "1", "1")
 (HOME / ".dl7" / "manifest-cache.json").unlink()  # it cannot be written again: silently skipped
 import subprocess
@@ -285,7 +285,7 @@ def test_a_file_where_the_runs_folder_should_be_loses_only_the_executed_copy(
     course: Path, isolated: Path
 ) -> None:
     # Before: "FileExistsError: [Errno 17] File exists: .../.dl7/runs", a traceback, exit 1.
-    dl7(course, "status")
+    dl7(course, "next")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     (isolated / ".dl7" / "runs").write_text("in the way")
     before = snapshot(isolated / "notebooks")
@@ -306,7 +306,7 @@ def test_a_run_that_cannot_be_recorded_shows_its_results_and_records_none_of_it(
 ) -> None:
     # Injected: SQLite says the disk is full when the attempt is written. Before: the error
     # line alone, the results of the run (which had finished) never shown.
-    dl7(course, "status")
+    dl7(course, "next")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     real = Progress.transaction
 
@@ -338,7 +338,7 @@ def test_a_folder_dl7_may_not_write_keeps_the_learners_notebook_and_no_backup(
     # reset that never happened.
     import subprocess
 
-    dl7(course, "status")
+    dl7(course, "next")
     notebooks = isolated / "notebooks"
     (notebooks / "basics.ipynb").write_text('{"cells": [], "mine": true}')
     before = snapshot(notebooks)
@@ -365,7 +365,7 @@ def test_any_os_error_reaching_the_cli_is_one_line_and_exit_2(
         raise OSError(errno.ENOSPC, "No space left on device", "/somewhere/file")
 
     monkeypatch.setattr("dl7.workspace.open_workspace", no_space)
-    code, out, err = dl7(course, "status")
+    code, out, err = dl7(course, "next")
     assert code == 2 and "Traceback" not in out + err
     assert err.splitlines() == [
         "error: cannot use /somewhere/file: No space left on device",
@@ -404,7 +404,7 @@ def test_a_validate_cache_that_cannot_be_saved_is_one_warning_and_the_verdict_st
     monkeypatch.setenv("DL7_VALIDATE_CACHE", str(blocker / "validate.json"))
     result = runner.invoke(app, ["--curriculum", str(course), "validate", "step3"])
     assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines() == [
+    assert result.stderr.splitlines()[1:] == [  # after the line naming the course
         f"warning: the validate cache was not saved to {blocker / 'validate.json'}: File exists; "
         "the next validate runs these notebooks again. Something is in the way (a file where a "
         "folder should be?): move it aside, then try again."

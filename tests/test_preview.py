@@ -69,7 +69,7 @@ def test_missing_cell_ids_get_fresh_ones_and_the_file_is_untouched() -> None:
 @pytest.mark.kernel
 def test_a_notebook_without_cell_ids_runs_without_nbformat_warnings(course: Path, isolated: Path) -> None:
     runner = CliRunner()
-    assert runner.invoke(app, ["--curriculum", str(course), "status"]).exit_code == 0
+    assert runner.invoke(app, ["--curriculum", str(course), "next"]).exit_code == 0
     mine = isolated / "notebooks" / "basics.ipynb"
     shutil.copy(course / "notebooks" / "basics.ipynb", mine)
     nb = json.loads(mine.read_text())

@@ -434,7 +434,7 @@ def test_one_notebook_of_a_longer_step_does_not_call_the_step_done(isolated: Pat
     from dl7.curriculum import load
 
     course = load(None)
-    runner.invoke(app, ["status"])
+    runner.invoke(app, ["next"])  # makes the workspace
     source = course.source_path(course.step("step2").notebooks[0])
     solved = solved_version(json.loads(source.read_text(encoding="utf-8")))
     (isolated / "notebooks" / "step2" / source.name).write_text(json.dumps(solved), encoding="utf-8")
