@@ -3,8 +3,8 @@
 Run: python scripts/check_pythons.py [python3.12 python3.13 ...]
 
 For each interpreter (default: every ``python3.X`` on PATH whose version is inside the range that
-``pyproject.toml``'s ``requires-python`` allows): a fresh venv, ``pip install .`` (a real wheel
-build, not editable), ``dl7 next``, and ``dl7 validate step4`` — step 4's notebooks import
+``pyproject.toml``'s ``requires-python`` allows): a fresh venv, ``pip install ".[seven-steps]"``
+(a real wheel build, not editable), ``dl7 next``, and ``dl7 validate step4`` — step 4's notebooks import
 TensorFlow in a kernel started from that venv, solved and unsolved. It prints one line per
 stage with its wall time and exits non-zero if any stage fails. An interpreter outside the range
 is tried too when named explicitly, and must be refused by pip (exit 0 means it was refused).
@@ -92,7 +92,9 @@ def check(python: str, low: tuple[int, int], high: tuple[int, int]) -> None:
                 raise SystemExit(f"{python}: pip failed, but not because of requires-python")
             print(f"  pip says: {refusal[0]}")
             return
-        stage("pip install .", [str(bin_ / "pip"), "install", "-q", str(ROOT)], env)
+        stage(
+            'pip install ".[seven-steps]"', [str(bin_ / "pip"), "install", "-q", f"{ROOT}[seven-steps]"], env
+        )
         stage("dl7 next", [str(bin_ / "dl7"), "next"], env)
         stage("dl7 validate step4 (TensorFlow)", [str(bin_ / "dl7"), "validate", "step4", "--jobs", "1"], env)
 
