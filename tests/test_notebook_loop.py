@@ -83,7 +83,7 @@ def attempts_by_source(home: Path) -> dict[str, int]:
 
 
 def test_a_pass_in_the_notebook_shows_in_status_and_unlocks_solution(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     assert dl7(course, "solution", "step1", "double")[0] == 1
     outputs = in_lab(isolated / NOTEBOOK, "from dl7 import check", DOUBLE, 'check("step1.double", double)')
     assert "passed" in outputs[2] and "not recorded" not in outputs[2], outputs
@@ -97,7 +97,7 @@ def test_a_pass_in_the_notebook_shows_in_status_and_unlocks_solution(course: Pat
 
 
 def test_a_step_is_complete_only_after_a_whole_run(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     cells = ("from dl7 import check", DOUBLE, CHECK_DOUBLE, GREET, 'check("step1.greet", greet)')
     in_lab(isolated / NOTEBOOK, *cells)
     state = step1(course)
@@ -115,14 +115,14 @@ def test_a_step_is_complete_only_after_a_whole_run(course: Path, isolated: Path)
 
 def test_a_check_in_a_kernel_dl7_started_is_not_recorded(course: Path, isolated: Path) -> None:
     """Even for a course with no checker modules to name (so no DL7_CHECKERS): the runner's mark."""
-    dl7(course, "status")
+    dl7(course, "next")
     cells = ("from dl7 import check", DOUBLE, 'check("step1.double", double)')
     in_lab(isolated / NOTEBOOK, *cells, env={locations.RUNNER_KERNEL_ENV: "1"})
     assert statuses(course)["step1.double"] == "not_run"
 
 
 def test_hint_climbs_the_same_ladder_as_dl7_hint(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     outputs = in_lab(isolated / NOTEBOOK, "from dl7 import hint", 'hint("double")')
     assert "Hint 1 of 2: Multiply by two." in outputs[1] and "Hint 2" not in outputs[1], outputs
     code, output = dl7(course, "hint", "step1", "double")
@@ -133,7 +133,7 @@ def test_hint_climbs_the_same_ladder_as_dl7_hint(course: Path, isolated: Path) -
 
 
 def test_solution_in_the_notebook_only_after_a_pass(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     cells = (
         "from dl7 import check, solution",
         'solution("double")',
@@ -149,7 +149,7 @@ def test_solution_in_the_notebook_only_after_a_pass(course: Path, isolated: Path
 
 def test_a_notebook_outside_a_workspace_is_untouched(course: Path, isolated: Path, tmp_path: Path) -> None:
     """The checker module named as an author previewing would; no workspace above: nothing written."""
-    dl7(course, "status")
+    dl7(course, "next")
     elsewhere = tmp_path / "elsewhere" / "scratch.ipynb"
     cells = (
         f"from dl7.checks import load_module; load_module({str(course / 'checks.py')!r})",
@@ -182,7 +182,7 @@ def test_a_check_started_before_a_run_does_not_hide_the_run(isolated: Path) -> N
 def test_a_busy_store_costs_one_line_not_the_check(course: Path, isolated: Path) -> None:
     """Another process holds the store's write lock (a run recording): the check still shows
     its verdict within the store's short wait, says it was not recorded, and raises nothing."""
-    dl7(course, "status")
+    dl7(course, "next")
     holder = subprocess.Popen(
         [
             sys.executable,

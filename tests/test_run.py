@@ -45,7 +45,7 @@ def test_unsolved_is_not_attempted(course: Path, isolated: Path) -> None:
 
 
 def test_solved_passes_and_completes_the_step(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     before = (isolated / "notebooks" / "basics.ipynb").read_bytes()
     code, output = dl7(course, "run", "1")
@@ -64,7 +64,7 @@ def test_solved_passes_and_completes_the_step(course: Path, isolated: Path) -> N
 
 
 def test_wrong_answer_fails_with_the_checkers_message(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     edit_cell(isolated, 2, "def double(x):\n    return x + 1")
     code, results = run_json(course, "step1")
     assert code == 1
@@ -73,7 +73,7 @@ def test_wrong_answer_fails_with_the_checkers_message(course: Path, isolated: Pa
 
 
 def test_learner_exception_is_an_error_with_its_line(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     edit_cell(isolated, 2, "def double(x):\n    y = 2\n    return x * undefined_name")
     _, results = run_json(course, "step1")
     message = results["step1.double"]["message"]
@@ -82,7 +82,7 @@ def test_learner_exception_is_an_error_with_its_line(course: Path, isolated: Pat
 
 
 def test_a_failed_cell_makes_later_dependent_exercises_not_reached(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     edit_cell(isolated, 2, "raise ValueError('boom')")
     edit_cell(isolated, 4, "greet = double")
     _, results = run_json(course, "step1")
@@ -100,7 +100,7 @@ def test_cell_timeout_stops_the_run(course: Path, isolated: Path) -> None:
 
 
 def test_dead_kernel_is_an_outcome(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     edit_cell(isolated, 4, "import os\nos._exit(1)")
     code, output = dl7(course, "run", "step1", "--json")
     data = json.loads(output)
@@ -111,7 +111,7 @@ def test_dead_kernel_is_an_outcome(course: Path, isolated: Path) -> None:
 
 
 def test_unreadable_notebook_is_exit_2_and_changes_nothing(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     (isolated / "notebooks" / "basics.ipynb").write_text("{ not json")
     before = snapshot(isolated)
     code, output = dl7(course, "run", "step1")
@@ -173,7 +173,7 @@ def test_two_runs_at_once_both_land(course: Path, isolated: Path) -> None:
     import subprocess
     import sys
 
-    dl7(course, "status")
+    dl7(course, "next")
     env = {**os.environ, "DL7_CURRICULUM": str(course)}
     procs = [
         subprocess.Popen(
@@ -222,7 +222,7 @@ def add_cell(home: Path, source: str, tags: tuple[str, ...] = ()) -> None:
 
 
 def test_a_cell_raising_after_the_checks_fails_the_run(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     add_cell(isolated, "x = 1\nraise ValueError('the plot needs two lists')")
     code, output = dl7(course, "run", "step1")
@@ -241,7 +241,7 @@ def test_a_cell_raising_after_the_checks_fails_the_run(course: Path, isolated: P
 def test_cells_failing_after_an_unfinished_exercise_are_named_as_its_consequence(
     course: Path, isolated: Path
 ) -> None:
-    dl7(course, "status")  # the learner's copy: its exercises still raise NotImplementedError
+    dl7(course, "next")  # the learner's copy: its exercises still raise NotImplementedError
     add_cell(isolated, "x = 1\nraise NameError('model')")
     code, output = dl7(course, "run", "step1")
     assert code == 1, output
@@ -251,7 +251,7 @@ def test_cells_failing_after_an_unfinished_exercise_are_named_as_its_consequence
 
 
 def test_a_cell_tagged_raises_exception_may_raise(course: Path, isolated: Path) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     add_cell(isolated, "1 / 0", tags=("raises-exception",))
     code, output = dl7(course, "run", "step1")
@@ -265,7 +265,7 @@ def test_a_broken_checker_module_is_the_courses_fault_exit_2(course: Path, isola
     broken = lines.index("def check_greet(greet):")
     lines[broken] = "def check_greet(greet)"  # the colon is missing
     checks.write_text("\n".join(lines) + "\n")
-    dl7(course, "status")
+    dl7(course, "next")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     result = runner.invoke(app, ["--curriculum", str(course), "run", "step1", "--json"])
     code, output = result.exit_code, result.output
@@ -344,7 +344,7 @@ def open_files(pid: int) -> list[str]:
 def test_ctrl_c_at_any_moment_of_run_is_exit_130_one_line_and_no_kernel(
     course: Path, isolated: Path, moment: str
 ) -> None:
-    dl7(course, "status")
+    dl7(course, "next")
     log = isolated / ".dl7" / "runs" / "kernel.log"
 
     def ready(pid: int) -> bool:
@@ -393,7 +393,7 @@ def test_run_gives_the_kernel_the_courses_env_and_leaves_none_of_its_processes(
     declare_kernel_env(course)
     manifest = course / "curriculum.yaml"  # basics' 30 s cell limit: 3 s for the sleeping cell
     manifest.write_text(manifest.read_text().replace("cell_timeout: 30\n", "cell_timeout: 3\n", 1))
-    dl7(course, "status")
+    dl7(course, "next")
     add_cell(isolated, CHILD_CELL + "print(os.environ.get('COURSE_GREETING'))\n" + last)
     child = None
     try:
@@ -414,7 +414,7 @@ def test_run_gives_the_kernel_the_courses_env_and_leaves_none_of_its_processes(
 def test_ctrl_c_during_run_leaves_none_of_the_kernels_processes(course: Path, isolated: Path) -> None:
     from tests.processes import CHILD_CELL, kill_if_alive, wait_gone
 
-    dl7(course, "status")
+    dl7(course, "next")
     add_cell(isolated, CHILD_CELL + "import time\ntime.sleep(120)")
     pid_file = isolated / "notebooks" / "child.pid"
     child = None
@@ -478,7 +478,7 @@ def test_a_cell_that_times_out_or_kills_the_kernel_after_the_checks_is_no_pass(
     course: Path, isolated: Path, last: str
 ) -> None:
     basics_limits(course, 8, 60)  # the sleeping cell stops at 8 s; the others take far less
-    dl7(course, "status")
+    dl7(course, "next")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     add_cell(isolated, last)
     code, output = dl7(course, "run", "step1", "--json")
@@ -493,7 +493,7 @@ def test_a_cell_that_times_out_or_kills_the_kernel_after_the_checks_is_no_pass(
 
 def test_ctrl_c_after_the_step_passed_leaves_it_passed(course: Path, isolated: Path) -> None:
     basics_limits(course, 300, 600)
-    dl7(course, "status")
+    dl7(course, "next")
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     assert dl7(course, "run", "step1")[0] == 0
     started = isolated / "waiting"
@@ -526,7 +526,7 @@ def test_the_run_of_the_newer_save_wins_over_a_slower_run_of_an_older_one(
     from tests.processes import wait_for_file
 
     basics_limits(course, 300, 600)
-    dl7(course, "status")
+    dl7(course, "next")
     learner = isolated / "notebooks" / "basics.ipynb"
     edit_cell(isolated, 2, "def double(x):\n    return x + 1")  # the older save: wrong
     started, go = isolated / "slow-started", isolated / "go"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -115,6 +116,10 @@ def watch(
     Every run is a fresh kernel, as with `dl7 run`, but the next one is started (and the
     libraries your notebook imports are loaded) while you type, so a verdict comes moments
     after you save. Only a change to your code re-runs a notebook. Each run is recorded.
+
+    On a terminal the screen shows one notebook, redrawn after each run, and takes keys: h hint,
+    s solution, r run again, n next notebook, l list, q quit. When the notebook passes, watch
+    moves on to the next unfinished one. Ctrl-C stops a run (nothing recorded); again, it quits.
     """
     import json
     from datetime import datetime
@@ -145,6 +150,11 @@ def watch(
             chosen if chosen is not None and notebook is None else curriculum.notebook(the_step, notebook)
         )
         progress.check_writable("cannot record a run")
+        if not as_json and sys.stdin.isatty() and out.is_terminal:  # a screen and keys, as rustlings
+            from dl7.watch import interactive
+
+            interactive(curriculum, ws, progress, notebooks, out)
+            return
         # Kernels' own output: the watcher opens kernel.log for each kernel, so that it rotates.
 
         def on_start(nb: Any) -> None:

@@ -10,6 +10,7 @@ from the course's manifest.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -128,11 +129,15 @@ def libraries(needs: KernelNeeds) -> list[Finding]:
     from dl7 import kernels
 
     env = {**os.environ, **kernels.environment(needs.env)}
-    return [_library(name, env) for name in needs.libraries]
+    return [_library(name, env, needs.install) for name in needs.libraries]
 
 
-def _library(name: str, env: dict[str, str]) -> Finding:
-    fix = f"{sys.executable} -m pip install {name} (or reinstall the course's requirements)"
+def _library(name: str, env: dict[str, str], install: str = "") -> Finding:
+    fix = (
+        f"install what the course needs: {install}"
+        if install
+        else f"{sys.executable} -m pip install {name} (or reinstall the course's requirements)"
+    )
     start = time.monotonic()
     try:
         done = subprocess.run(
@@ -153,6 +158,88 @@ def _library(name: str, env: dict[str, str]) -> Finding:
         return Finding(name, False, f"does not import: {last}", fix, seconds)
     version = (done.stdout.strip().splitlines() or ["?"])[-1]
     return Finding(name, True, f"{version} imports in {seconds:.1f} s", seconds=seconds)
+
+
+# A kernelspec whose command is one of these runs this very interpreter: jupyter_client puts
+# sys.executable in their place when it starts the kernel (KernelManager.format_kernel_cmd).
+_THIS_PYTHON = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
+_NO_DL7 = "No module named 'dl7'"
+
+
+@functools.cache
+def _kernel_has_dl7(name: str) -> tuple[bool, str, str]:
+    """Whether the kernelspec ``name`` runs a Python that imports dl7; its display name, and
+    what it runs (for the message)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        return False, name, "not installed on this machine"
+    except Exception:  # an unreadable kernel.json is JupyterLab's to report
+        return True, name, ""
+    argv0 = spec.argv[0] if spec.argv else ""
+    if argv0 in _THIS_PYTHON or os.path.abspath(argv0) == os.path.abspath(sys.executable):
+        return True, spec.display_name, sys.executable
+    if (spec.language or "").lower() != "python":
+        return False, spec.display_name, f"a {spec.language} kernel"
+    try:
+        done = subprocess.run([argv0, "-c", "import dl7"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False, spec.display_name, argv0
+    return done.returncode == 0, spec.display_name, argv0
+
+
+def dl7_kernel_name() -> str:
+    """How JupyterLab names the kernel that runs dl7's Python (the native ``python3``)."""
+    ok, display, _ = _kernel_has_dl7("python3")
+    return display if ok else "Python 3 (ipykernel)"
+
+
+def kernel_fix() -> str:
+    return (
+        f"in JupyterLab choose Kernel ▸ Change Kernel… ▸ “{dl7_kernel_name()}” "
+        f"(dl7's Python, {sys.executable})"
+    )
+
+
+def kernel_trouble(nb: Mapping[str, object]) -> str:
+    """Why JupyterLab cannot run this notebook's checks (its kernel is another Python, without
+    dl7; or its saved outputs say `No module named 'dl7'`); "" if nothing is wrong. The fix
+    is :func:`kernel_fix`. `dl7 run` itself always uses dl7's Python, whatever the notebook names."""
+    meta = nb.get("metadata")
+    spec = meta.get("kernelspec") if isinstance(meta, dict) else None
+    name = spec.get("name") if isinstance(spec, dict) else None
+    ok, display, runs = _kernel_has_dl7(name) if isinstance(name, str) and name else (True, "", "")
+    if not ok:
+        return f"JupyterLab runs it in the kernel “{display}” ({runs}), which cannot import dl7"
+    cells = nb.get("cells")
+    for cell in cells if isinstance(cells, list) else []:
+        for output in cell.get("outputs", []) if isinstance(cell, dict) else []:
+            if isinstance(output, dict) and _NO_DL7 in str(output.get("evalue", "")):
+                return f"in JupyterLab it said “{_NO_DL7}”: its kernel is not dl7's Python"
+    return ""
+
+
+def notebook_kernels(root: Path, loaded: Curriculum | None) -> Finding:
+    """The learner's notebooks name a kernel that runs dl7's Python (JupyterLab uses it)."""
+    from dl7.workspace import Workspace
+
+    if loaded is None:
+        return Finding("notebook kernels", True, "no course to look at")
+    ws = Workspace(root)
+    wrong = []
+    for nb in loaded.notebooks:
+        path = ws.learner_path(nb)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # missing or unreadable: `dl7 run` says so, not the doctor
+        if isinstance(data, dict) and (trouble := kernel_trouble(data)):
+            wrong.append(f"{nb.path}: {trouble}")
+    if not wrong:
+        return Finding("notebook kernels", True, "every notebook of your workspace uses dl7's Python")
+    return Finding("notebook kernels", False, "; ".join(wrong), kernel_fix())
 
 
 def jupyterlab() -> Finding:
@@ -266,8 +353,9 @@ def diagnose(
     needs = loaded.kernel if loaded is not None else KernelNeeds()
     checks: list[Callable[[], Finding | list[Finding]]] = [
         lambda: kernel(needs.env),
-        lambda: [] if skip_libraries else libraries(needs),
+        lambda: _skipped(needs) if skip_libraries else libraries(needs),
         jupyterlab,
+        lambda: notebook_kernels(root, loaded),
         lambda: workspace(root),
         lambda: disk(root),
         lambda: datasets(loaded),
@@ -276,6 +364,14 @@ def diagnose(
         result = check()
         found.extend(result if isinstance(result, list) else [result])
     return found
+
+
+def _skipped(needs: KernelNeeds) -> list[Finding]:
+    """--quick: say which libraries were not tried, rather than nothing (or that they import)."""
+    if not needs.libraries:
+        return []
+    names = ", ".join(needs.libraries)
+    return [Finding("libraries", True, f"not imported (--quick): {names}; `dl7 doctor` tries them")]
 
 
 def report_json(findings: list[Finding]) -> str:

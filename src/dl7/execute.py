@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -81,6 +81,11 @@ def interrupt_all() -> None:
         _kill(client)
 
 
+def clear_interrupt() -> None:
+    """Forget a Ctrl-C once the run it stopped is over: ``dl7 watch`` goes on to the next save."""
+    _stop.clear()
+
+
 def _ask_to_stop(signum: int, frame: Any) -> None:
     """SIGINT while a notebook runs: stop every kernel, raise nothing (see execute)."""
     interrupt_all()
@@ -96,6 +101,7 @@ class _Client(NotebookClient):  # type: ignore[misc]
         self._env = env
         # Ours to stop, kept here: nbclient forgets its manager (km = None) when it cleans up.
         self.kernel: kernels.Manager | None = kwargs.get("km")
+        self.borrowed = self.kernel is not None  # started ahead, by dl7 watch
         self.interrupted = False
         self.started_cells = False
 
@@ -123,6 +129,17 @@ class _Client(NotebookClient):  # type: ignore[misc]
         if _stop.is_set():
             raise KeyboardInterrupt
         await super().async_start_new_kernel(**kwargs)
+
+    @contextlib.asynccontextmanager
+    async def async_setup_kernel(self, **kwargs: Any) -> AsyncIterator[None]:
+        async with super().async_setup_kernel(**kwargs):
+            if self.borrowed:
+                # A kernel started ahead (`dl7 watch`): nbclient never calls
+                # async_start_new_kernel, so its own SIGINT handler stayed, and it kills the
+                # kernel without a word: the run read as "the kernel died". Ours again.
+                with contextlib.suppress(RuntimeError, NotImplementedError):
+                    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._on_sigint, None)
+            yield
 
     def _on_sigint(self, task: asyncio.Task[Any] | None) -> None:
         self.interrupted = True

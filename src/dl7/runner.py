@@ -2,7 +2,8 @@
 
 The learner's notebook is read, never written: the executed copy goes to ``.dl7/runs/<step>/``
 (the last few of each notebook are kept), an HTML export to ``.dl7/exports/<step>/`` (the
-latest of each, apart from that pruning). Each notebook's attempt lands in the progress store
+latest of each, apart from that pruning), whose maths MathJax renders offline when a copy is
+installed on the machine (:func:`local_mathjax`). Each notebook's attempt lands in the progress store
 in one transaction, ordered by the moment its notebook was read (the save it checks) and with
 its code's digest. A run stopped by Ctrl-C records only the exercises it reached.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import site
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +45,9 @@ class NotebookRun:
     lost: tuple[Dl7Error, ...] = ()  # what could not be kept (a full or read-only disk): say so
     code_digest: str | None = None  # of the learner's code that ran (dl7.watch.code_digest)
     html_path: Path | None = None  # `--html`: where this run's export was written
+    # Why JupyterLab cannot run this notebook's checks (a kernel without dl7), with the fix;
+    # the run itself used dl7's Python. "" when nothing is wrong.
+    kernel_note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -122,10 +128,13 @@ def run_notebook(
     html: bool = False,
     kernel: object = None,
     started_ns: int | None = None,
+    record_interrupted: bool = True,
 ) -> NotebookRun:
     """``kernel``: a fresh kernel started ahead (``dl7 watch``); by default one is started here.
     ``started_ns``: when ``source`` was read from the learner's file (nanoseconds since the
-    epoch), which orders this attempt among the others; by default, now."""
+    epoch), which orders this attempt among the others; by default, now.
+    ``record_interrupted``: False (``dl7 watch``): a run stopped by Ctrl-C keeps nothing, no
+    attempt and no executed copy; the learner stopped it to save again, not to be judged."""
     from dl7.execute import execute  # nbclient and jupyter_client load only when running
     from dl7.results import collect, observed, stray_errors
     from dl7.testcells import for_run
@@ -155,6 +164,19 @@ def run_notebook(
     # The run is done: from here a full or read-only disk loses only what it cannot keep, and
     # the results are still shown with a line saying what was not kept.
     lost: list[Dl7Error] = []
+    if execution.outcome == "interrupted" and not record_interrupted:
+        return NotebookRun(
+            nb,
+            learner,
+            None,
+            execution.outcome,
+            execution.message,
+            execution.seconds,
+            tuple(observed(execution, results)),
+            (),
+            (),
+            digest,
+        )
     executed = _save_executed(ws, nb, execution.nb, lost=lost)
     exported = _export_html(ws, nb, execution.nb, lost=lost) if html else None
     # A notebook whose every check passed but a cell raised is recorded as such, so the
@@ -175,6 +197,9 @@ def run_notebook(
         )
     except Dl7Error as exc:  # the whole attempt or none of it: here, none
         lost.append(Dl7Error(f"this run of {nb.path} was not recorded: {exc.message}", hint=exc.hint))
+    from dl7.doctor import kernel_fix, kernel_trouble
+
+    trouble = kernel_trouble(source)
     return NotebookRun(
         nb,
         learner,
@@ -187,6 +212,7 @@ def run_notebook(
         tuple(lost),
         digest,
         exported,
+        f"{trouble}: {kernel_fix()}" if trouble else "",
     )
 
 
@@ -215,13 +241,42 @@ def _export_html(ws: Workspace, nb: Notebook, executed: object, *, lost: list[Dl
     from nbconvert import HTMLExporter
 
     target = locations.exports_dir(ws.dot) / nb.step / f"{Path(nb.path).stem}.html"
-    body, _ = HTMLExporter().from_notebook_node(executed)  # type: ignore[no-untyped-call, arg-type]
+    exporter = HTMLExporter()  # type: ignore[no-untyped-call]
+    mathjax = local_mathjax()
+    if mathjax is not None:  # maths renders offline; else nbconvert's default (a CDN)
+        exporter.mathjax_url = mathjax.as_uri() + MATHJAX_CONFIG
+    # require.js serves only saved widget state, which an export of a run has none of; from a
+    # CDN, it is a blocking script that an offline page waits on before it shows.
+    exporter.require_js_url = ""
+    body, _ = exporter.from_notebook_node(executed)  # type: ignore[no-untyped-call, arg-type]
     try:
         write_atomic(target, body)
     except OSError as exc:
         lost.append(os_error(exc, "could not keep the HTML export", target))
         return None
     return target
+
+
+# MathJax 2, as nbconvert's template configures it (MathJax.Hub.Config), installed on this
+# machine: in a Jupyter package's static files, or the system's (Debian: libjs-mathjax). JupyterLab
+# bundles MathJax 3 into its own scripts, which no page of ours can load.
+MATHJAX_CANDIDATES: tuple[Path, ...] = (
+    Path(sys.prefix, "share", "jupyter", "nbextensions", "mathjax", "MathJax.js"),
+    *(
+        Path(p, pkg, "static", "components", "MathJax", "MathJax.js")
+        for p in site.getsitepackages()
+        for pkg in ("nbclassic", "notebook")
+    ),
+    Path("/usr/share/javascript/mathjax/MathJax.js"),
+    Path("/usr/share/mathjax/MathJax.js"),
+    Path("/usr/local/share/mathjax/MathJax.js"),
+)
+MATHJAX_CONFIG = "?config=TeX-AMS_CHTML-full,Safe"  # nbconvert's own choice, for its CDN copy
+
+
+def local_mathjax() -> Path | None:
+    """A MathJax 2 on this machine for `run --html` to point at (a file URL), or None."""
+    return next((p for p in MATHJAX_CANDIDATES if p.is_file()), None)
 
 
 def _copies_of(folder: Path, stem: str) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -51,6 +52,38 @@ def workspace_notice(console: Console, prepared: Prepared) -> None:
             + ", ".join(escape(p) for p in prepared.added)
             + "\n"
         )
+    for moved in prepared.renamed:
+        expected = _shown(moved.expected, ws.root)
+        if len(moved.found) == 1:
+            found = _shown(moved.found[0], ws.root)
+            console.print(
+                f"[yellow]{escape(expected)} was renamed to {escape(found)}[/]: dl7 checks {escape(found)} "
+                f"in its place. To give it back its name: [bold]mv {_quote(moved.found[0])} "
+                f"{_quote(moved.expected)}[/]\n",
+                soft_wrap=True,
+            )
+        else:
+            names = " and ".join(escape(_shown(p, ws.root)) for p in moved.found)
+            console.print(
+                f"[yellow]{escape(expected)} is missing, and {names} both hold its cells[/]: dl7 made no "
+                f"fresh copy. Give the one you work in its name back: [bold]mv {_quote(moved.found[0])} "
+                f"{_quote(moved.expected)}[/] "
+                f"(or `dl7 reset {moved.step} {escape(moved.expected.name)}` for a fresh copy)\n",
+                soft_wrap=True,
+            )
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _quote(path: Path) -> str:
+    import shlex
+
+    return escape(shlex.quote(str(path)))
 
 
 class Whole:
@@ -128,10 +161,18 @@ def _command(console: Console, command: str, comment: str) -> list[Any]:
     return [Whole(escape(line), line), Text(f"    # {comment}", style="dim")]
 
 
+def reading_note(step: Step, reading: str | None) -> str:
+    """`` · reading 2``: which of the step's numbered readings an exercise builds on."""
+    numbers = {r.id: n for n, r in enumerate(step.readings, start=1)}
+    return f" · reading {numbers[reading]}" if reading in numbers else ""
+
+
 def exercises_table(state: StepState) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+    readings = {e.id: e.reading for e in state.step.exercises}
     for ex in state.exercises:
-        table.add_row(badge(ex.status), escape(ex.id), f"[dim]{escape(ex.title)}[/]")
+        note = reading_note(state.step, readings.get(ex.id))
+        table.add_row(badge(ex.status), escape(ex.id), f"[dim]{escape(ex.title)}{note}[/]")
     return table
 
 
@@ -169,8 +210,9 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7:
             parts.append(Whole(f"[cyan]{escape(str(path))}[/]", str(path)))
             table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
             for ex in nb.exercises:
+                note = reading_note(step, ex.reading)
                 table.add_row(
-                    "  ", badge(by_id[ex.id].status), escape(ex.name), f"[dim]{escape(ex.title)}[/]"
+                    "  ", badge(by_id[ex.id].status), escape(ex.name), f"[dim]{escape(ex.title)}{note}[/]"
                 )
                 if todo_nb is None and not (by_id[ex.id].status == "passed" and by_id[ex.id].run_passed):
                     todo_nb = path  # a pass checked only in the notebook still wants its run
@@ -285,7 +327,10 @@ def render_status(console: Console, journey: Journey) -> None:
     current = journey.current
     for s in journey.steps:
         mark = "[green]✔ done[/]" if s.complete else ("[cyan]◀ now[/]" if s is current else "")
-        if s.cell_errors and not s.complete:
+        # A cell that fails while an exercise is unfinished most likely fails because of it
+        # (it uses what the exercise makes): that is the exercise's "…", not a crash's "!".
+        crashed = s.cell_errors and not s.complete and s.passed == len(s.exercises)
+        if crashed:
             mark += " [red]![/]"
         last = local_time(s.last_run) if s.last_run else "[dim]never[/]"
         table.add_row(
@@ -302,7 +347,7 @@ def render_status(console: Console, journey: Journey) -> None:
         by_hand = sum(s.manual_points for s in journey.steps)
         extra = f" [dim]({by_hand:g} of them graded by hand by your teacher)[/]" if by_hand else ""
         console.print(f"[bold]Points:[/] {points[0]:g} of {points[1]:g}{extra}")
-    if any(s.cell_errors and not s.complete for s in journey.steps):
+    if any(s.cell_errors and not s.complete and s.passed == len(s.exercises) for s in journey.steps):
         console.print("[red]![/] [dim]a cell raises an error in that step: `dl7 run` shows which[/]")
     if current is not None:
         todo = [e for e in current.exercises if e.status != "passed" or not e.run_passed]
@@ -350,6 +395,7 @@ def local_zone() -> str:
 
 def status_json(journey: Journey) -> dict[str, Any]:
     return {
+        "course_title": journey.course_title,
         "workspace": str(journey.workspace),
         "current": journey.current.step.id if journey.current else None,
         "steps": [
@@ -396,6 +442,13 @@ def render_run(console: Console, run: StepRun, again: str = "") -> None:
         console.print(table)
         if nbrun.outcome != "completed":
             console.print(f"[yellow]The run stopped: {escape(nbrun.message)}[/]")
+        if nbrun.kernel_note:
+            console.print(f"[yellow]{escape(nbrun.notebook.path)}:[/] {escape(nbrun.kernel_note)}")
+        if any(r.status == "not_attempted" for r in nbrun.results):
+            console.print(
+                "[dim]dl7 checks the notebook as saved on disk: if you wrote an answer above in "
+                "JupyterLab, save the notebook first (Ctrl-S), then check again.[/]"
+            )
         unfinished = any(r.status != "passed" for r in nbrun.results)
         if nbrun.cell_errors and unfinished:
             # Later cells often use what an unfinished exercise should have made: say so once,
@@ -470,6 +523,7 @@ def run_json(run: StepRun) -> dict[str, Any]:
 
 
 def render_list(console: Console, journey: Journey) -> None:
+    console.print(f"[bold]{escape(journey.course_title)}[/]")  # which course, always
     table = Table(box=None, show_header=True, header_style="bold")
     for col in ("step", "title", "notebooks", "exercises", "readings", "minutes"):
         table.add_column(col)
@@ -535,6 +589,7 @@ def step_json(step: Step) -> dict[str, Any]:
 def render_show(console: Console, journey: Journey, state: StepState) -> None:
     step = state.step
     parts: list[Any] = [
+        _markup(f"[dim]{escape(journey.course_title)}[/]"),
         _markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]"),
         Text(reflow(step.summary) + "\n"),
     ]
@@ -601,18 +656,51 @@ class ValidateProgress:
         self.console.print(f"{verdict} {escape(notebook)} {case} [dim]({detail})[/]")
 
 
-def render_validate(console: Console, report: Report) -> None:
+def render_validate(console: Console, report: Report, *, messages: bool = False) -> None:
+    import re
+
+    from dl7.checks import COURSE_FAULT
+
+    course_module_fault = re.compile(
+        r"the course's (?:checker module|data-set declarations) .*? cannot be loaded \(.*"
+    )
     failed = [c for c in report.cases if not c.ok]
-    if failed:
+    # A module of the course that cannot load fails every check of its exercises, in every case
+    # of every notebook: one line each, with its file and line, instead of a row per check.
+    faults: dict[str, set[tuple[str, str, str | None]]] = {}
+    rows: list[tuple[str, str, str, str]] = []
+    for case in failed:
+        for problem in case.problems or ():
+            fault = course_module_fault.search(problem.reason)
+            if fault is not None:
+                text = fault.group(0).removesuffix("; " + COURSE_FAULT)
+                faults.setdefault(text, set()).add((case.notebook, case.case, problem.exercise))
+            else:
+                rows.append((case.notebook, case.case, problem.exercise or "-", problem.reason))
+    # The known mistakes of a notebook whose checker cannot load cannot be judged either: that is
+    # the same fault, counted there, not a row of its own.
+    faulted = {nb for seen in faults.values() for nb, _, _ in seen}
+    consequences = [r for r in rows if r[0] in faulted and "course_error" in r[3]]
+    rows = [r for r in rows if r not in consequences]
+    if faults and consequences:
+        first = next(iter(faults))
+        faults[first] |= {(nb, case, ex) for nb, case, ex, _ in consequences}
+    for text, seen in faults.items():
+        notebooks = len({nb for nb, _, _ in seen})
+        console.print(
+            f"[bold red]course fault[/] ({len(seen)} check(s) in {notebooks} notebook(s) fail "
+            f"because of it): {escape(text)}; fix it there",
+            soft_wrap=True,
+        )
+    if rows:
         table = Table(title="Validation failures", title_justify="left")
         for col in ("notebook", "case", "exercise", "reason"):
             table.add_column(col)
-        for case in failed:
-            for problem in case.problems or ():
-                table.add_row(
-                    escape(case.notebook), case.case, escape(problem.exercise or "-"), escape(problem.reason)
-                )
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
         console.print(table)
+    if messages:
+        _render_mistake_messages(console, report)
     cached = sum(c.cached for c in report.cases)
     passed = sum(c.ok for c in report.cases)
     colour = "green" if report.ok else "red"
@@ -620,3 +708,151 @@ def render_validate(console: Console, report: Report) -> None:
         f"[bold {colour}]{passed} passed, {len(failed)} failed[/] "
         f"[dim]({cached} cached, {report.executed} notebook runs executed, {report.seconds:.1f} s)[/]"
     )
+
+
+def _render_mistake_messages(console: Console, report: Report) -> None:
+    """Each known mistake and what its learner reads: the teacher's proof that the message
+    names the mistake, not just that the check fails."""
+    outcomes = [(c.notebook, m) for c in report.cases for m in c.mistakes]
+    if not outcomes:
+        return
+    console.print("[bold]Known mistakes, and what the learner is told[/]")
+    shown = None
+    for notebook, m in sorted(outcomes, key=lambda o: (o[0], o[1].exercise)):
+        if notebook != shown:
+            console.print(f"[dim]{escape(notebook)}[/]")
+            shown = notebook
+        mark = "[green]✓[/]" if m.ok else "[red]✗ passes[/]"
+        said = m.message or "(cached before messages were kept: --no-cache shows it)"
+        console.print(
+            f"  {mark} {escape(m.exercise)} ‹{escape(m.label)}› {escape(m.status)}: {escape(said)}",
+            soft_wrap=True,
+        )
+
+
+# --- `dl7 watch` on a terminal: one screen, redrawn, that fits 80×24 ---------------------------
+
+WATCH_KEYS = (
+    ("h", "hint"),
+    ("s", "solution"),
+    ("r", "run again"),
+    ("n", "next"),
+    ("l", "list"),
+    ("q", "quit"),
+)
+
+
+@dataclass(frozen=True)
+class WatchScreen:
+    """What the watch screen shows; :func:`watch_lines` lays it out."""
+
+    course: str
+    notebook: str  # the learner's notebook, as the course names it
+    title: str
+    # (id, status, message, title) of each exercise: the last run's verdicts, else the recorded ones
+    exercises: tuple[tuple[str, str, str, str], ...]
+    done: int  # exercises passed in the whole course
+    total: int
+    step: str
+    step_done: int
+    step_total: int
+    status: str  # the line above the keys: running, or when the last verdict came
+    note: tuple[str, ...] = ()  # a hint, a solution, the list, "moved on": shown instead of the failure
+    note_title: str = ""
+    problem: str = ""  # what else went wrong in the run (a cell outside the checks, a stop)
+    solution_allowed: bool = False
+
+
+def _fit(text: Text, width: int) -> Text:
+    text = text.copy()
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
+def _wrapped(text: str, width: int, indent: str = "  ") -> list[str]:
+    import textwrap
+
+    lines: list[str] = []
+    room = width - len(indent)
+    for para in text.expandtabs(4).splitlines() or [""]:
+        para = para.rstrip()
+        lines += [para] if len(para) <= room else textwrap.wrap(para, room, subsequent_indent="  ") or [""]
+    return [indent + line for line in lines]
+
+
+def watch_lines(screen: WatchScreen, width: int = 80, height: int = 24) -> list[Text]:
+    """The screen as exactly ``height`` lines of at most ``width`` cells: the notebook, its
+    exercises, the first failing one's message in full (or a note: a hint, a solution, the
+    list), the course's progress bar, what the watch is doing, and the keys."""
+    width = max(40, width)
+    height = max(12, height)
+    head = [
+        _fit(Text.assemble(("dl7 watch", "bold"), " · ", screen.course), width),
+        _fit(Text.assemble(("▶ ", "cyan"), (screen.notebook, "bold cyan"), " — ", screen.title), width),
+        Text(""),
+    ]
+    keys = Text()
+    for n, (key, what) in enumerate(WATCH_KEYS):
+        if n:
+            keys.append(" · ", style="dim")
+        dim = key == "s" and not screen.solution_allowed
+        keys.append(key, style="dim" if dim else "bold")
+        keys.append(f" {what}", style="dim")
+    course_bar = Text("course ")
+    course_bar.append_text(bar(screen.done, screen.total, width=max(10, width - 40)))
+    course_bar.append(f" · {screen.step} {screen.step_done}/{screen.step_total}", style="dim")
+    foot = [
+        Text(""),
+        _fit(course_bar, width),
+        _fit(Text(screen.status, style="dim"), width),
+        _fit(keys, width),
+    ]
+    room = height - len(head) - len(foot)
+    rows = []
+    shown = list(screen.exercises)
+    limit = max(1, min(len(shown), room // 2))
+    for ex_id, status, _message, title in shown[:limit]:
+        row = badge(status)
+        row.append(f" {ex_id.split('.', 1)[-1]}")
+        row.append(f" · {title}", style="dim")
+        rows.append(_fit(row, width))
+    if len(shown) > limit:
+        rows[-1] = Text(f"  … and {len(shown) - limit + 1} more: `l` lists them", style="dim")
+    body: list[Text] = []
+    if screen.note:
+        body.append(_fit(Text(screen.note_title, style="bold yellow"), width))
+        body += [Text(line) for line in screen.note]
+    else:
+        failing = next(((i, s, m) for i, s, m, _ in shown if s != "passed"), None)
+        if failing is not None:
+            ex_id, status, message = failing
+            look = describe(status)
+            body.append(
+                _fit(
+                    Text.assemble((f"{look.symbol} {ex_id}", f"bold {look.colour}"), f" ({look.label}):"),
+                    width,
+                )
+            )
+            body += [Text(line) for line in _wrapped(message, width)]
+        elif shown:
+            body.append(Text("✔ every exercise of this notebook passes", style="bold green"))
+        if screen.problem:
+            body += [Text(line, style="yellow") for line in _wrapped(screen.problem, width, "")]
+    space = room - len(rows) - 1
+    if len(body) > space:
+        body = body[: max(0, space - 1)] + [
+            Text("  … (the rest: press r, or run `dl7 run` in a terminal)", style="dim")
+        ]
+    lines = head + rows + [Text("")] + body
+    lines += [Text("")] * (height - len(lines) - len(foot)) + foot
+    return [_fit(line, width) for line in lines[:height]]
+
+
+def draw_watch(console: Console, screen: WatchScreen) -> None:
+    """Redraw the whole screen in place (home, clear, draw): nothing scrolls."""
+    width, height = console.size
+    lines = watch_lines(screen, min(width, 100), height)
+    console.file.write("\x1b[H\x1b[2J")
+    for n, line in enumerate(lines):
+        console.print(line, end="" if n == len(lines) - 1 else "\n", soft_wrap=True, overflow="crop")
+    console.file.flush()

@@ -10,8 +10,11 @@ What: ``<workspace>/<notebook path in the course>`` for every learner copy,
 reset copies.
 
 dl7 never overwrites a learner's notebook: copies are created only where none exists, and a
-reset keeps the current copy as a timestamped backup first. Files are written atomically, and
-a notebook read during a save in progress is read again once the save has ended.
+reset keeps the current copy as a timestamped backup first. A learner copy that is gone while a
+notebook beside it holds its cells was renamed (JupyterLab's File ▸ Rename): that notebook is
+the learner's copy from then on (:func:`find_renamed`), never a blank one made in its place.
+Files are written atomically, and a notebook read during a save in progress is read again once
+the save has ended.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,15 +44,29 @@ def locate(cwd: Path | None = None) -> Path:
 
 
 @dataclass(frozen=True)
+class Renamed:
+    """A learner copy gone from ``expected``; ``found``: the notebooks beside it that hold its
+    cells. One: it was renamed, and is used. Several: the learner says which (no copy is made)."""
+
+    notebook: str  # the course's path
+    step: str
+    expected: Path
+    found: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
 class Prepared:
     workspace: Workspace
     created: bool  # the workspace did not exist before
     added: tuple[str, ...]  # learner notebooks written now (relative paths)
+    renamed: tuple[Renamed, ...] = ()
 
 
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    # course path -> the learner's renamed copy, while the course's name is gone (find_renamed)
+    renamed: dict[str, Path] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def dot(self) -> Path:
@@ -82,9 +99,14 @@ class Workspace:
     def learner_path(self, nb: Notebook) -> Path:
         """Where the learner's copy of ``nb`` lives: always inside the workspace.
 
-        Symbolic links the learner made inside the workspace are theirs to follow.
+        Symbolic links the learner made inside the workspace are theirs to follow. A copy the
+        learner renamed is found under its new name while the course's name stays free.
         """
-        return path_inside(self.root, nb.path, "the workspace")
+        expected = path_inside(self.root, nb.path, "the workspace")
+        moved = self.renamed.get(nb.path)
+        if moved is not None and not expected.exists():
+            return moved
+        return expected
 
     def exists(self) -> bool:
         return self.info_path.is_file()
@@ -99,10 +121,69 @@ def open_workspace(curriculum: Curriculum, root: Path | None = None) -> Prepared
     except OSError as exc:
         raise os_error(exc, "cannot create the workspace folder", ws.dot) from None
     _claim(ws, curriculum)
-    added = tuple(nb.path for nb in curriculum.notebooks if _add_learner_copy(ws, curriculum, nb))
+    added: list[str] = []
+    renamed: list[Renamed] = []
+    for nb in curriculum.notebooks:
+        if not created and not ws.learner_path(nb).exists():
+            found = find_renamed(curriculum, ws, nb)
+            if found:  # renamed: used as it is, or the learner picks one; never a blank copy
+                renamed.append(Renamed(nb.path, nb.step, ws.learner_path(nb), found))
+                if len(found) == 1:
+                    ws.renamed[nb.path] = found[0]
+                continue
+        if _add_learner_copy(ws, curriculum, nb):
+            added.append(nb.path)
     for nb in curriculum.notebooks:
         _add_side_files(ws, curriculum, nb)
-    return Prepared(ws, created, added)
+    return Prepared(ws, created, tuple(added), tuple(renamed))
+
+
+RENAMED_SHARE = 0.6  # of a notebook's markdown and check cells found in another: its renamed copy
+
+
+def find_renamed(curriculum: Curriculum, ws: Workspace, nb: Notebook) -> tuple[Path, ...]:
+    """The notebooks beside ``nb``'s missing learner copy that hold its cells: what JupyterLab's
+    rename leaves. A notebook counts when most of the course's markdown cells and check cells of
+    ``nb`` are in it word for word (a learner edits the solution cells, rarely those); another
+    notebook of the course, or one already taken as another's renamed copy, never does."""
+    expected = ws.learner_path(nb)
+    folder = expected.parent
+    try:
+        candidates = sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink())
+    except OSError:
+        return ()
+    taken = {path_inside(ws.root, other.path, "the workspace") for other in curriculum.notebooks}
+    taken |= {p for name, p in ws.renamed.items() if name != nb.path}
+    candidates = [p for p in candidates if p not in taken]
+    if not candidates:
+        return ()
+    try:
+        marks = _landmarks(pristine(curriculum, nb))
+    except Dl7Error:
+        return ()
+    if not marks:
+        return ()
+    found = []
+    for path in candidates:
+        try:
+            sources = _landmarks(read_notebook(path), every=True)
+        except Dl7Error:
+            continue
+        if len(marks & sources) >= RENAMED_SHARE * len(marks):
+            found.append(path)
+    return tuple(found)
+
+
+def _landmarks(nb: dict[str, Any], *, every: bool = False) -> set[str]:
+    """The cells that identify a course notebook: its markdown and its ``check(`` cells
+    (``every``: all its cells, to look the landmarks up in)."""
+    marks = set()
+    for cell in nb.get("cells", []):
+        source = cell.get("source", "")
+        text = ("".join(source) if isinstance(source, list) else str(source)).strip()
+        if text and (every or cell.get("cell_type") == "markdown" or "check(" in text):
+            marks.add(text)
+    return marks
 
 
 def _add_side_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> None:
@@ -199,7 +280,11 @@ def _parse(path: Path) -> tuple[Any, Dl7Error | None, tuple[int, int, int] | Non
             raw = fh.read()
             st = os.fstat(fh.fileno())
     except FileNotFoundError:
-        raise Dl7Error(f"notebook not found: {path}") from None
+        raise Dl7Error(
+            f"notebook not found: {path}",
+            hint="renamed in JupyterLab? give it back its name (File ▸ Rename), "
+            "or `dl7 reset` makes a fresh copy",
+        ) from None
     except OSError as exc:
         raise Dl7Error(f"cannot read notebook {path}: {exc}") from None
     # Read fewer bytes than the file now holds: it grew while being read.
@@ -316,16 +401,17 @@ def reset(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> ResetResult:
     then the fresh copy replaces the name in the notebooks folder atomically: a JupyterLab save
     still in progress goes on into the backup, whole, instead of a copy of half of it.
     """
-    target = ws.learner_path(nb)
+    target = path_inside(ws.root, nb.path, "the workspace")  # the fresh copy takes the course's name
+    current = ws.learner_path(nb)  # the learner's copy, renamed or not: the one backed up
     fresh = notebook_text(pristine(curriculum, nb))
     backup = None
     how = ""
-    if target.exists():
+    if current.exists():
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        backup = ws.backups_dir / Path(nb.path).parent / f"{target.stem}.{stamp}{target.suffix}"
+        backup = ws.backups_dir / Path(nb.path).parent / f"{current.stem}.{stamp}{current.suffix}"
         try:
             backup.parent.mkdir(parents=True, exist_ok=True)
-            how = keep_as(target, backup)
+            how = keep_as(current, backup)
         except OSError as exc:
             _discard(backup)  # never half a backup; the learner's file is untouched
             raise os_error(exc, "cannot back up your notebook to", backup) from None
@@ -334,7 +420,7 @@ def reset(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> ResetResult:
     except OSError as exc:
         if backup is not None:  # nothing was reset: the learner's file is as it was
             if how == "rename":
-                _put_back(backup, target)
+                _put_back(backup, current)
             else:
                 _discard(backup)
         raise os_error(exc, "cannot restore a fresh copy of", target) from None
