@@ -164,3 +164,31 @@ def test_the_ci_workflow_passes_on_a_fresh_clone(tmp_path: Path, made: Path) -> 
         done = subprocess.run(["bash", "-c", line], cwd=clone, env=env, capture_output=True, text=True)
         assert done.returncode == 0, (line, done.stdout, done.stderr)
     assert 'failures="0"' in (clone / "validate.xml").read_text()
+
+
+def test_a_data_file_the_course_changes_reaches_learners_but_never_over_their_own(
+    tmp_path: Path, made: Path
+) -> None:
+    course_file = made / "notebooks" / "step1" / "points.csv"
+    assert dl7(tmp_path, made, "next").returncode == 0
+    mine = tmp_path / "home" / "data" / "dl7" / "workspace" / "notebooks" / "step1" / "points.csv"
+    assert mine.read_text() == course_file.read_text()
+    # The teacher fixes the data; the learner never touched theirs: it is brought up to date.
+    course_file.write_text("x,t\n0,1.0\n1,3.0\n")
+    done = dl7(tmp_path, made, "next")
+    assert "Updated notebooks/step1/points.csv: the course changed it" in done.stderr + done.stdout
+    assert mine.read_text() == "x,t\n0,1.0\n1,3.0\n"
+    # The learner edits theirs, then the course changes again: theirs stays, and they are told once.
+    mine.write_text("x,t\n0,9\n")
+    course_file.write_text("x,t\n0,1.0\n1,3.0\n2,5.0\n")
+    told = dl7(tmp_path, made, "next")
+    assert "The course changed notebooks/step1/points.csv, and so did you" in told.stderr + told.stdout
+    assert mine.read_text() == "x,t\n0,9\n"
+    again = dl7(tmp_path, made, "next")
+    assert "so did you" not in again.stderr + again.stdout
+    # reset gives the course's file back, the learner's kept as a backup.
+    reset = dl7(tmp_path, made, "reset", "step1")
+    assert reset.returncode == 0, reset.stderr
+    assert mine.read_text() == course_file.read_text()
+    backups = list((mine.parents[2] / "backups").rglob("points.*.csv"))
+    assert len(backups) == 1 and backups[0].read_text() == "x,t\n0,9\n"

@@ -303,6 +303,7 @@ def reset(
 ) -> None:
     """Restore a fresh notebook; your current one is kept as a timestamped backup."""
     from dl7.workspace import reset as reset_notebook
+    from dl7.workspace import reset_files
 
     curriculum, prepared, progress = _open(step=step)
     progress.close()
@@ -312,6 +313,10 @@ def reset(
         out.print(f"Restored [cyan]{escape(str(done.path))}[/]")
         if done.backup:
             out.print(f"  your previous version is kept at [cyan]{escape(str(done.backup))}[/]")
+        for path, backup in reset_files(prepared.workspace, curriculum, nb):  # its data files too
+            out.print(f"Restored [cyan]{escape(str(path))}[/] as the course has it")
+            if backup:
+                out.print(f"  your previous version is kept at [cyan]{escape(str(backup))}[/]")
 
 
 @app.command("list")

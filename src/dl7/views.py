@@ -52,6 +52,20 @@ def workspace_notice(console: Console, prepared: Prepared) -> None:
             + ", ".join(escape(p) for p in prepared.added)
             + "\n"
         )
+    for path in prepared.files_updated:
+        console.print(
+            f"Updated {escape(_shown(path, ws.root))}: the course changed it, and you had not.\n",
+            soft_wrap=True,
+        )
+    for path, _step in prepared.files_kept:
+        shown = escape(_shown(path, ws.root))
+        aside = _quote(path.with_name(path.name + ".mine"))
+        console.print(
+            f"[yellow]The course changed {shown}, and so did you[/]: yours is kept. For the course's "
+            f"version, move yours aside ([bold]mv {_quote(path)} {aside}[/]): the next dl7 command "
+            "copies it.\n",
+            soft_wrap=True,
+        )
     for moved in prepared.renamed:
         expected = _shown(moved.expected, ws.root)
         if len(moved.found) == 1:

@@ -60,6 +60,8 @@ class Prepared:
     created: bool  # the workspace did not exist before
     added: tuple[str, ...]  # learner notebooks written now (relative paths)
     renamed: tuple[Renamed, ...] = ()
+    files_updated: tuple[Path, ...] = ()  # data files the course changed, brought up to date now
+    files_kept: tuple[tuple[Path, str], ...] = ()  # ... that the learner changed too: (file, step)
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,51 @@ def open_workspace(curriculum: Curriculum, root: Path | None = None) -> Prepared
                 continue
         if _add_learner_copy(ws, curriculum, nb):
             added.append(nb.path)
+    record = _FileRecord(ws)
+    updated: list[Path] = []
+    kept: list[tuple[Path, str]] = []
     for nb in curriculum.notebooks:
-        _add_side_files(ws, curriculum, nb)
-    return Prepared(ws, created, tuple(added), tuple(renamed))
+        for target, outcome in _add_side_files(ws, curriculum, nb, record):
+            if outcome == "updated":
+                updated.append(target)
+            elif outcome == "kept":
+                kept.append((target, nb.step))
+    record.save()
+    return Prepared(ws, created, tuple(added), tuple(renamed), tuple(updated), tuple(kept))
+
+
+class _FileRecord:
+    """``.dl7/files.json``: for each file copied beside a learner's notebook, the digest of the
+    course's version it was copied from, so that a file the course changes later reaches the
+    learner while theirs is still that copy, and one they changed is never written over."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.path = ws.dot / "files.json"
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        self.copied: dict[str, str] = data.get("copied", {}) if isinstance(data, dict) else {}
+        self.told: dict[str, str] = data.get("told", {}) if isinstance(data, dict) else {}
+        self.changed = False
+
+    def set(self, table: dict[str, str], key: str, digest: str) -> None:
+        if table.get(key) != digest:
+            table[key] = digest
+            self.changed = True
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        with contextlib.suppress(OSError):  # a read-only workspace: the next write records it
+            write_atomic(self.path, json.dumps({"copied": self.copied, "told": self.told}, indent=1) + "\n")
+
+
+def _digest(path: Path) -> str:
+    import hashlib  # only where a notebook ships files
+
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 RENAMED_SHARE = 0.6  # of a notebook's markdown and check cells found in another: its renamed copy
@@ -186,32 +230,100 @@ def _landmarks(nb: dict[str, Any], *, every: bool = False) -> set[str]:
     return marks
 
 
-def _add_side_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> None:
-    """The files a notebook reads beside it (its manifest's ``files``), copied where missing:
-    a file already in the workspace is the learner's and stays as it is."""
+def _add_side_files(
+    ws: Workspace, curriculum: Curriculum, nb: Notebook, record: _FileRecord
+) -> list[tuple[Path, str]]:
+    """The files a notebook reads beside it (its manifest's ``files``): copied where missing;
+    brought up to date where the course changed one and the learner's is still the copy dl7
+    made ("updated"); left alone, and said once, where the learner changed theirs ("kept")."""
+    outcomes: list[tuple[Path, str]] = []
     if not nb.files:
-        return
+        return outcomes
     folder = ws.learner_path(nb).parent
     source = curriculum.source_path(nb).parent
     for rel in nb.files:
         target = path_inside(folder, rel, "the workspace")
-        if target.exists():
-            continue
+        key = str(target.relative_to(ws.root)) if target.is_relative_to(ws.root) else str(target)
         try:
+            real = _course_file(curriculum, source, rel)
+            wanted = _digest(real)
+            if target.exists():
+                copied = record.copied.get(key)
+                if copied is None or copied == wanted:
+                    if copied is None and _digest(target) == wanted:
+                        record.set(record.copied, key, wanted)  # made before dl7 kept digests
+                    continue
+                if _digest(target) != copied:  # the learner's own version: never written over
+                    if record.told.get(key) != wanted:
+                        record.set(record.told, key, wanted)
+                        outcomes.append((target, "kept"))
+                    continue
+                outcomes.append((target, "updated"))
             target.parent.mkdir(parents=True, exist_ok=True)
-            import shutil  # only when copying: it pulls in bz2 and lzma
-
-            # Resolved and checked here, not only at load: a cached parse does not see a file
-            # of the course turned into a link since (to ~/.ssh, to /proc/self/environ).
-            real = path_inside(source, rel, "the course folder").resolve()
-            if not real.is_relative_to(curriculum.root.resolve()):
-                raise Dl7Error(
-                    f"{source / rel}: not copied to the workspace: it leads to {real}, outside the course",
-                    hint="a course holds its files beside its notebooks, not links out of it; ask its author",
-                )
-            shutil.copyfile(real, target)
+            _copy_whole(real, target)
+            record.set(record.copied, key, wanted)
         except OSError as exc:
             raise os_error(exc, "cannot copy a file the notebook needs to", target) from None
+    return outcomes
+
+
+def _course_file(curriculum: Curriculum, source: Path, rel: str) -> Path:
+    # Resolved and checked here, not only at load: a cached parse does not see a file of the
+    # course turned into a link since (to ~/.ssh, to /proc/self/environ).
+    real = path_inside(source, rel, "the course folder").resolve()
+    if not real.is_relative_to(curriculum.root.resolve()):
+        raise Dl7Error(
+            f"{source / rel}: not copied to the workspace: it leads to {real}, outside the course",
+            hint="a course holds its files beside its notebooks, not links out of it; ask its author",
+        )
+    return real
+
+
+def _copy_whole(real: Path, target: Path) -> None:
+    """The course's file in place of ``target``, whole or not at all (a reader never sees half)."""
+    import shutil  # only when copying: it pulls in bz2 and lzma
+
+    partial = target.with_name(f".{target.name}.dl7-partial")
+    try:
+        shutil.copyfile(real, partial)
+        os.replace(partial, target)
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+
+
+def reset_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> list[tuple[Path, Path | None]]:
+    """``dl7 reset``: the notebook's files as the course has them now; a learner's changed file
+    is backed up first, like their notebook. Returns (file, backup or None) for each file put back."""
+    done: list[tuple[Path, Path | None]] = []
+    record = _FileRecord(ws)
+    folder = ws.learner_path(nb).parent
+    source = curriculum.source_path(nb).parent
+    for rel in nb.files:
+        target = path_inside(folder, rel, "the workspace")
+        key = str(target.relative_to(ws.root)) if target.is_relative_to(ws.root) else str(target)
+        try:
+            real = _course_file(curriculum, source, rel)
+            wanted = _digest(real)
+            backup = None
+            if target.exists():
+                if _digest(target) == wanted:
+                    record.set(record.copied, key, wanted)
+                    continue
+                stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+                backup = ws.backups_dir / Path(nb.path).parent / f"{target.stem}.{stamp}{target.suffix}"
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                import shutil
+
+                shutil.copyfile(target, backup)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _copy_whole(real, target)
+            record.set(record.copied, key, wanted)
+            done.append((target, backup))
+        except OSError as exc:
+            raise os_error(exc, "cannot restore a file the notebook needs:", target) from None
+    record.save()
+    return done
 
 
 def _claim(ws: Workspace, curriculum: Curriculum) -> None:
