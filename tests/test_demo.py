@@ -22,7 +22,7 @@ def test_a_stub_is_named_and_passed_over(capsys: pytest.CaptureFixture[str]) -> 
         _stub(1)
         raise AssertionError("not reached")
     out = capsys.readouterr().out
-    assert "`_stub` is not written yet" in out
+    assert out == "(skipped: `_stub` is not written yet)\n"
 
 
 def test_a_name_an_earlier_skipped_demo_did_not_make(capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,7 +30,7 @@ def test_a_name_an_earlier_skipped_demo_did_not_make(capsys: pytest.CaptureFixtu
         made = _stub(1)
     with demo():
         print(made + 1)
-    assert "it needs `made`" in capsys.readouterr().out
+    assert "(skipped: needs `made`, which a skipped cell above did not make)" in capsys.readouterr().out
 
 
 def test_a_name_error_without_a_skipped_demo_is_the_learners_bug() -> None:
@@ -47,3 +47,17 @@ def test_no_error_no_message(capsys: pytest.CaptureFixture[str]) -> None:
     with demo():
         print("plotted")
     assert capsys.readouterr().out == "plotted\n"
+
+
+def test_a_skipped_demo_leaves_no_empty_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kept = plt.figure()
+    with demo():
+        plt.subplots()
+        _stub(1)
+    assert plt.get_fignums() == [kept.number]
+    plt.close("all")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from dl7.checks import CheckFailed, checker
-from dl7.checks.helpers import as_array, expect_callable, expect_close, expect_shape
+from dl7.checks.helpers import as_array, expect_callable, expect_shape
 
 from ._common import (
     SEPARABLE_3,
@@ -124,7 +124,7 @@ def check_perceptron_train(train_perceptron: Callable[..., Any]) -> str:
         epochs_used[name] = len(mistakes)
         # The rule is deterministic from w = 0, b = 0 with the rows in order: the whole run is known.
         w_ref, b_ref, m_ref = _rosenblatt(X_BOOL, y, epochs=100)
-        if mistakes != m_ref or not (np.allclose(w, w_ref) and math.isclose(b, b_ref, abs_tol=1e-9)):
+        if not _same_run((w, b, mistakes), (w_ref, b_ref, m_ref)):
             raise CheckFailed(
                 f"{what} fits {name}, but not the way the rule does from w = 0, b = 0 with the rows "
                 f"visited in order: you returned w = {_fmt(w)}, b = {b:g}, mistakes {mistakes}; the rule "
@@ -157,17 +157,24 @@ def check_perceptron_train(train_perceptron: Callable[..., Any]) -> str:
             )
         worst = max(worst, len(mistakes))
 
-    # From w = 0 and b = 0 every update is lr times the lr = 1 update, so w and b scale with lr.
-    _, w1, b1, m1 = _run_train(train_perceptron, X_BOOL, Y_AND, epochs=100, lr=1.0)
+    # From w = 0 and b = 0 every update is lr times the lr = 1 update, so the lr = 0.5 run is known
+    # exactly (halves are exact in binary): w and b are half those of lr = 1, the mistakes the same.
+    _, w1, b1, _ = _run_train(train_perceptron, X_BOOL, Y_AND, epochs=100, lr=1.0)
     what, w2, b2, m2 = _run_train(train_perceptron, X_BOOL, Y_AND, epochs=100, lr=0.5)
-    if m1 == m2:
-        if np.allclose(w2, w1) and np.allclose(b2, b1):
+    got = (w2, b2, m2)
+    w_ref, b_ref, m_ref = _rosenblatt(X_BOOL, Y_AND, epochs=100, lr=0.5)
+    if not _same_run(got, (w_ref, b_ref, m_ref)):
+        if np.allclose(w2, w1) and math.isclose(b2, b1, abs_tol=1e-9):
             raise CheckFailed(f"{what} returned the same w and b as with lr=1.0: scale every update by lr")
-        expect_close(
-            np.append(w2, b2),
-            0.5 * np.append(w1, b1),
-            f"(w, b) from {what}",
-            hint="start from w = 0, b = 0 and multiply each update by lr",
+        if _same_run(got, _rosenblatt(X_BOOL, Y_AND, epochs=100, lr=0.5, bias_lr=1.0)):
+            why = "the bias update leaves out the learning rate: b ← b + lr·(y − ŷ), like w"
+        elif _same_run(got, _rosenblatt(X_BOOL, Y_AND, epochs=100, lr=1.0, bias_lr=0.5)):
+            why = "the weight update leaves out the learning rate: w ← w + lr·(y − ŷ)·x, like b"
+        else:
+            why = "start from w = 0, b = 0 and multiply both updates, w's and b's, by lr"
+        raise CheckFailed(
+            f"{what} returned w = {_fmt(w2)}, b = {b2:g}, mistakes {m2}; the rule gives "
+            f"w = {_fmt(w_ref)}, b = {b_ref:g}, mistakes {m_ref} — {why}"
         )
     return (
         f"AND learned in {epochs_used['AND']} epochs, OR in {epochs_used['OR']}; XOR never converges; "
@@ -176,20 +183,31 @@ def check_perceptron_train(train_perceptron: Callable[..., Any]) -> str:
 
 
 def _rosenblatt(
-    X: np.ndarray, y: np.ndarray, epochs: int, lr: float = 1.0
+    X: np.ndarray, y: np.ndarray, epochs: int, lr: float = 1.0, bias_lr: float | None = None
 ) -> tuple[np.ndarray, float, list[int]]:
-    """The reference run of the perceptron rule: w = 0, b = 0, rows in order, stop after a clean epoch."""
+    """The reference run of the perceptron rule: w = 0, b = 0, rows in order, stop after a clean epoch.
+    ``bias_lr`` (default ``lr``) steps the bias: a different one replays a mistake."""
+    step_b = lr if bias_lr is None else bias_lr
     w, b, mistakes = np.zeros(X.shape[1]), 0.0, []
     for _ in range(epochs):
         wrong = 0
         for x, target in zip(X, y, strict=True):  # x: (d,)
             error = int(target) - int(float(x @ w) + b > 0)
             if error:
-                w, b, wrong = w + lr * error * x, b + lr * error, wrong + 1
+                w, b, wrong = w + lr * error * x, b + step_b * error, wrong + 1
         mistakes.append(wrong)
         if wrong == 0:
             break
     return w, b, mistakes
+
+
+def _same_run(got: tuple[np.ndarray, float, list[int]], want: tuple[np.ndarray, float, list[int]]) -> bool:
+    """Whether two runs of the rule ended alike: the same mistakes per epoch, w and b."""
+    return (
+        got[2] == want[2]
+        and bool(np.allclose(got[0], want[0]))
+        and math.isclose(got[1], want[1], abs_tol=1e-9)
+    )
 
 
 def separable_data(

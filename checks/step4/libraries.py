@@ -181,10 +181,15 @@ def check_time_per_call(time_per_call: Any) -> str:
     a = jax.random.normal(key, (300, 300), dtype=jnp.float32)
     heavy = jax.jit(lambda a: jnp.linalg.matrix_power(a / 20, 16).sum())
     heavy(a).block_until_ready()
-    start = time.perf_counter()
-    for _ in range(3):
+    # The fastest of several waited-for calls: what the computation costs when nothing else runs
+    # (a busy machine only makes a call slower). The mean was a flake: two notebooks validated
+    # side by side once made it 20 ms against the learner's honest 4 ms.
+    singles = []
+    for _ in range(5):
+        start = time.perf_counter()
         heavy(a).block_until_ready()
-    truth = (time.perf_counter() - start) / 3
+        singles.append(time.perf_counter() - start)
+    truth = min(singles)
     got = _timed(time_per_call, heavy, (a,), 3)
     if got < 0.25 * truth:
         raise CheckFailed(

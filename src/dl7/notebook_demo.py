@@ -36,13 +36,15 @@ def _stub_name(exc: BaseException) -> str | None:
 def demo() -> Iterator[None]:
     """Run the block; if an exercise it uses is not written yet, say so in one line instead of
     stopping the notebook."""
+    figures = _open_figures()
     try:
         yield
     except NotImplementedError as exc:
         name = _stub_name(exc)
         what = f"`{name}` is" if name else "an exercise above is"
         _passed_over.append(name or "?")
-        print(f"(demo skipped: {what} not written yet; write it, then run this cell again)")
+        _close_new_figures(figures)
+        print(f"(skipped: {what} not written yet)")
     except NameError as exc:
         if not _passed_over:
             raise
@@ -50,9 +52,21 @@ def demo() -> Iterator[None]:
         # names it in the message.
         quoted = re.search(r"'(\w+)'", str(exc))
         missing = getattr(exc, "name", None) or (quoted.group(1) if quoted else "a name")
-        print(
-            f"(demo skipped: it needs `{missing}`, which a skipped demo above did not make; "
-            "write the exercises above, then run again)"
-        )
+        _close_new_figures(figures)
+        print(f"(skipped: needs `{missing}`, which a skipped cell above did not make)")
     finally:
         sys.stdout.flush()
+
+
+def _open_figures() -> set[int]:
+    """Figure numbers open before the block, when the notebook uses pyplot at all."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    return set(pyplot.get_fignums()) if pyplot is not None else set()
+
+
+def _close_new_figures(before: set[int]) -> None:
+    """A skipped demo leaves no empty axes behind: the figures it opened are closed."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        for number in set(pyplot.get_fignums()) - before:
+            pyplot.close(number)

@@ -64,21 +64,24 @@ def test_predict_returning_none_fails():
 # ------------------------------------------------------------------------------ train_perceptron
 
 
-def make_train(*, sign=1.0, update_bias=True, early_stop=True, record_last=True, use_lr=True):
+def make_train(
+    *, sign=1.0, update_bias=True, early_stop=True, record_last=True, use_lr=True, lr_on_w=True, lr_on_b=True
+):
     """A perceptron trainer, right by default; each flag switches on one typical mistake."""
 
     def train(X, y, epochs=100, lr=1.0):
         X = np.asarray(X, dtype=float)
         step = lr if use_lr else 1.0
+        step_w, step_b = step if lr_on_w else 1.0, step if lr_on_b else 1.0
         w, b, mistakes = np.zeros(X.shape[1]), 0.0, []
         for _ in range(epochs):
             wrong = 0
             for x, t in zip(X, y, strict=True):
                 err = t - (1 if x @ w + b > 0 else 0)
                 if err:
-                    w = w + sign * step * err * x
+                    w = w + sign * step_w * err * x
                     if update_bias:
-                        b = b + sign * step * err
+                        b = b + sign * step_b * err
                     wrong += 1
             if wrong == 0 and early_stop:
                 if record_last:
@@ -120,6 +123,38 @@ def test_train_not_recording_the_final_zero_fails():
 
 def test_train_ignoring_lr_fails():
     expect_failed(evaluate("step1.perceptron_train", make_train(use_lr=False)), "scale every update by lr")
+
+
+def test_train_without_lr_on_the_bias_update_fails():
+    # Its mistake counts differ from the lr = 1 run's, which once let it pass without a word.
+    r = evaluate("step1.perceptron_train", make_train(lr_on_b=False))
+    expect_failed(
+        r, "lr=0.5", "b = -2", "the rule gives", "b = -1", "bias update leaves out the learning rate"
+    )
+
+
+def test_train_without_lr_on_the_weight_update_fails():
+    r = evaluate("step1.perceptron_train", make_train(lr_on_w=False))
+    expect_failed(r, "lr=0.5", "the rule gives", "weight update leaves out the learning rate")
+
+
+def test_train_with_lr_written_as_a_division_passes():
+    # A different but exact form of the rule: dividing by 1 / lr is multiplying by lr.
+    def divided(X, y, epochs=100, lr=1.0):
+        X = np.asarray(X, dtype=float)
+        w, b, mistakes = np.zeros(X.shape[1]), 0.0, []
+        for _ in range(epochs):
+            wrong = 0
+            for x, t in zip(X, y, strict=True):
+                err = int(t) - int(x @ w + b > 0)
+                if err:
+                    w, b, wrong = w + err * x / (1 / lr), b + err / (1 / lr), wrong + 1
+            mistakes.append(wrong)
+            if not wrong:
+                break
+        return w, b, mistakes
+
+    assert evaluate("step1.perceptron_train", divided).status == "passed"
 
 
 def test_train_giving_up_on_xor_fails():

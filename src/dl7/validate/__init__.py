@@ -33,7 +33,7 @@ from dl7.validate.cache import (
     runner_lock,
 )
 from dl7.validate.cases import Imported, run_case, run_solved_with_replays
-from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem, Report
+from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem, Report, RunAllStop
 from dl7.validate.reports import junit_xml, report_json
 from dl7.validate.rounds import last_cell, plan
 from dl7.validate.shards import Durations, Shard, Unit, rank, share
@@ -156,7 +156,10 @@ def validate(
                     MistakeOutcome(k.exercise, k.label, str(s), str(m), True)
                     for k, s, m in zip(round_, statuses, messages, strict=False)
                 )
-                cases.append(CaseResult(nb.path, case, True, cached=True, mistakes=outcomes))
+                stops = tuple(RunAllStop(int(c), str(e)) for c, e in entry.get("stopped_run_all", []))
+                cases.append(
+                    CaseResult(nb.path, case, True, cached=True, mistakes=outcomes, stopped_run_all=stops)
+                )
                 if listener:
                     listener(nb.path, case, "cached", cases[-1])
             else:
@@ -204,6 +207,11 @@ def validate(
                         "seconds": round(result.seconds, 2),
                         "deps": fingerprint(list(imported.files), curriculum),
                         "dists": cache.installed.distributions(imported.modules),
+                        **(
+                            {"stopped_run_all": [[r.cell, r.error] for r in result.stopped_run_all]}
+                            if result.stopped_run_all
+                            else {}
+                        ),
                         **(
                             {
                                 "statuses": [m.status for m in result.mistakes],

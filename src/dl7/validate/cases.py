@@ -3,7 +3,9 @@
 * *solved*: the source notebook with its known mistakes dropped: every exercise passes, within
   the notebook's budget;
 * *unsolved*: the learner version: every exercise is not attempted or failed (a pass means the
-  check is vacuous, anything else means a result was lost);
+  check is vacuous, anything else means a result was lost); the cells that raised are recorded
+  (:attr:`~dl7.validate.model.CaseResult.stopped_run_all`): JupyterLab's Run All would stop at
+  the first, short of the verdicts below it;
 * *mistakes N*: the solved notebook with a few known mistakes, each in place of its solution
   (see :mod:`dl7.validate.rounds`), cut after the last check it judges: each of those
   exercises does not pass. A *replayed* run is the solved notebook where, after an exercise's
@@ -30,7 +32,7 @@ from dl7.checks import MIME_TYPE
 from dl7.curriculum import Curriculum, Notebook
 from dl7.results import ExerciseResult
 from dl7.validate.cache import tracked_roots
-from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem
+from dl7.validate.model import CaseResult, KnownMistake, MistakeOutcome, Problem, RunAllStop
 from dl7.validate.rounds import Taint, check_cell, last_cell
 
 if TYPE_CHECKING:
@@ -268,10 +270,23 @@ def _judge(
         if case == "solved":  # every cell of a solved notebook runs, not only the checks
             for error in stray_errors(nb, execution, list(results.values())):
                 problems.append(Problem(None, f"a cell raises outside the checks: {error.describe()}"))
-    result = CaseResult(
-        nb.path, case, not problems, tuple(problems), execution.seconds, mistakes=tuple(outcomes)
+    return CaseResult(
+        nb.path,
+        case,
+        not problems,
+        tuple(problems),
+        execution.seconds,
+        mistakes=tuple(outcomes),
+        stopped_run_all=_run_all_stops(execution) if case == "unsolved" else (),
     )
-    return result
+
+
+def _run_all_stops(execution: Execution) -> tuple[RunAllStop, ...]:
+    """The cells of the learner's copy that raised: each would stop JupyterLab's Run All there
+    (validate runs every cell; a ``check`` cell that raises stops it as well)."""
+    from dl7.results import cell_errors
+
+    return tuple(RunAllStop(i + 1, e.ename) for i, e in sorted(cell_errors(execution.nb).items()))
 
 
 def _replayed(data: dict[str, Any], chosen: tuple[KnownMistake, ...], whole: bool = False) -> dict[str, Any]:

@@ -37,6 +37,15 @@ class MistakeOutcome:
 
 
 @dataclass(frozen=True)
+class RunAllStop:
+    """A cell of the learner's copy that raised in the unsolved run: JupyterLab's Run All stops
+    there, and the learner sees no verdict below it."""
+
+    cell: int  # 1-based, as the cells are counted in every message
+    error: str  # the exception's type, e.g. "NotImplementedError"
+
+
+@dataclass(frozen=True)
 class CaseResult:
     """One test case: a notebook × {static, solved, unsolved, mistakes N}."""
 
@@ -48,6 +57,9 @@ class CaseResult:
     cached: bool = False
     skipped: bool = False  # not run because the static checks failed
     mistakes: tuple[MistakeOutcome, ...] = ()
+    # unsolved case only: information, not a failure (an nbgrader import's stubs raise in its
+    # demo cells by design); a course may require none (this repository's tests do)
+    stopped_run_all: tuple[RunAllStop, ...] = ()
 
 
 @dataclass(frozen=True)

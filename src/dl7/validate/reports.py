@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dl7.validate.model import CaseResult, MistakeOutcome, Problem, Report, ShardPlan
+from dl7.validate.model import CaseResult, MistakeOutcome, Problem, Report, RunAllStop, ShardPlan
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -42,6 +42,11 @@ def report_json(report: Report) -> dict[str, Any]:
                         ]
                     }
                     if c.mistakes
+                    else {}
+                ),
+                **(
+                    {"stopped_run_all": [{"cell": s.cell, "error": s.error} for s in c.stopped_run_all]}
+                    if c.stopped_run_all
                     else {}
                 ),
             }
@@ -81,6 +86,9 @@ def report_from_json(data: dict[str, Any]) -> Report:
                     str(m["exercise"]), str(m["label"]), str(m["status"]), str(m["message"]), bool(m["ok"])
                 )
                 for m in c.get("mistakes", [])
+            ),
+            stopped_run_all=tuple(
+                RunAllStop(int(s["cell"]), str(s["error"])) for s in c.get("stopped_run_all", [])
             ),
         )
         for c in data["cases"]
@@ -152,6 +160,10 @@ def junit_xml(report: Report) -> str:
             ET.SubElement(case, "failure", message=message, type="dl7.validate").text = text
         elif c.cached:
             ET.SubElement(case, "system-out").text = "cached: inputs unchanged since it last passed"
+        elif c.stopped_run_all:
+            ET.SubElement(case, "system-out").text = "Run All in JupyterLab stops at " + ", ".join(
+                f"cell {s.cell} ({s.error})" for s in c.stopped_run_all
+            )
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("time", f"{report.seconds:.2f}")
