@@ -8,5 +8,6 @@ from . import (
     char_rnn,  # noqa: F401  (importing registers the checkers)
     embeddings,  # noqa: F401
     language_model,  # noqa: F401
+    ngram,  # noqa: F401
     text_cnn,  # noqa: F401
 )

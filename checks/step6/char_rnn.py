@@ -58,13 +58,23 @@ def forward(inputs: Any, targets: Any, h_prev: np.ndarray, p: Params) -> tuple[f
 
 
 def backward_variant(
-    inputs: Any, targets: Any, h_prev: np.ndarray, p: Params, *, dhnext: bool = True, tanh_h: bool = False
+    inputs: Any,
+    targets: Any,
+    h_prev: np.ndarray,
+    p: Params,
+    *,
+    dhnext: bool = True,
+    tanh_h: bool = False,
+    skip: int | None = None,
 ) -> Params:
-    """Analytic gradients, right or with one named beginner mistake (used to diagnose only)."""
+    """Analytic gradients, right or with one named beginner mistake (used to diagnose only);
+    ``skip`` leaves one step out of the backward loop, as ``range(1, T)`` or ``range(T - 1)`` do."""
     _, hs, ps = forward(inputs, targets, h_prev, p)
     g = {k: np.zeros_like(v) for k, v in p.items()}
     dh_next = np.zeros(hs.shape[1])
     for t in reversed(range(len(inputs))):
+        if t == skip:
+            continue
         dy = ps[t].copy()
         dy[targets[t]] -= 1
         g["Why"] += np.outer(dy, hs[t])
@@ -112,6 +122,12 @@ def _case(seed: int, vocab: int, hidden: int, steps: int) -> tuple[list[int], li
 
 def _same(a: np.ndarray, b: np.ndarray, tol: float = 1e-6) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, atol=tol, rtol=tol))
+
+
+def _tolerance(*arrays: Any) -> float:
+    """1e-6 for float64 answers; float32 carries about 7 digits, so it gets 1e-4."""
+    low = any(np.asarray(a).dtype.kind == "f" and np.asarray(a).dtype.itemsize < 8 for a in arrays)
+    return 1e-4 if low else 1e-6
 
 
 def _unchanged(before: Params, after: dict[str, Any], what: str) -> None:
@@ -163,14 +179,14 @@ def check_rnn_forward(rnn_forward: Any) -> str:
         h_given = h_prev.copy()
         what = f"rnn_forward with {_describe(inputs, hidden, vocab)}"
         with np.errstate(all="ignore"):
-            loss, hs, ps = _forward_result(
-                rnn_forward(inputs, targets, h_given, given), what, steps, hidden, vocab
-            )
+            result = rnn_forward(inputs, targets, h_given, given)
+            loss, hs, ps = _forward_result(result, what, steps, hidden, vocab)
         _unchanged(params, given, "rnn_forward")
         if not np.array_equal(h_given, h_prev):
             raise CheckFailed("rnn_forward changed h_prev in place; compute each new h as a new array")
         want_loss, want_hs, want_ps = forward(inputs, targets, h_prev, params)
-        if not _same(hs, want_hs):
+        tol = _tolerance(*result)
+        if not _same(hs, want_hs, tol):
             diagnoses = [
                 (
                     forward(inputs, targets, np.zeros(hidden), params)[1],
@@ -186,47 +202,55 @@ def check_rnn_forward(rnn_forward: Any) -> str:
                 ),
             ]
             why = next(
-                (msg for alt, msg in diagnoses if _same(hs, alt)), "h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)"
+                (msg for alt, msg in diagnoses if _same(hs, alt, tol)),
+                "h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)",
             )
             t = int(np.argmax(np.abs(hs - want_hs).max(axis=1)))
             raise CheckFailed(
                 f"{what}: the hidden state at step t = {t} is off by up to "
                 f"{np.abs(hs[t] - want_hs[t]).max():.3g} — {why}"
             )
-        if not _same(ps, want_ps):
+        if not _same(ps, want_ps, tol):
             if not np.all(np.isfinite(ps)):
                 raise CheckFailed(f"{what}: ps contains nan or inf; subtract the largest logit before exp")
             sums = ps.sum(axis=1)
-            if not np.allclose(sums, 1.0):
+            if not np.allclose(sums, 1.0, atol=tol):
                 raise CheckFailed(
                     f"{what}: each row of ps should sum to 1 (a softmax); yours sum to {sums[0]:.4g}, ..."
                 )
             raise CheckFailed(
                 f"{what}: ps is off by up to {np.abs(ps - want_ps).max():.3g} — p_t = softmax(Why h_t + by)"
             )
-        if not np.isclose(loss, want_loss, rtol=1e-6, atol=1e-8):
+        if not np.isclose(loss, want_loss, rtol=tol, atol=tol):
             why = "the loss is the sum over t of -log ps[t, targets[t]]"
-            if np.isclose(loss, want_loss / steps, rtol=1e-6):
+            if np.isclose(loss, want_loss / steps, rtol=tol):
                 why = "you averaged over time; this notebook (like min-char-rnn) sums the T losses"
-            elif np.isclose(loss, -want_loss, rtol=1e-6):
+            elif np.isclose(loss, -want_loss, rtol=tol):
                 why = "the sign is flipped: the loss is -log p, a positive number"
-            elif np.isclose(loss, -np.log(want_ps[np.arange(steps), inputs]).sum(), rtol=1e-6):
+            elif np.isclose(loss, -np.log(want_ps[np.arange(steps), inputs]).sum(), rtol=tol):
                 why = "you scored the inputs; the target at step t is targets[t], the next character"
-            raise CheckFailed(f"{what} returned loss {loss:.6g}; expected {want_loss:.6g} — {why}")
+            raise CheckFailed(f"{what} returned loss {loss:.10g}; expected {want_loss:.10g} — {why}")
 
     # Softmax is shift-invariant: adding 1000 to every output bias must change nothing.
     inputs, targets, h_prev, params = _case(4, 6, 4, 5)
     shifted = {**copy_params(params), "by": params["by"] + 1000.0}
     with np.errstate(all="ignore"):
-        loss, _, ps = _forward_result(
-            rnn_forward(inputs, targets, h_prev.copy(), shifted), "rnn_forward", 5, 4, 6
-        )
+        result = rnn_forward(inputs, targets, h_prev.copy(), shifted)
+        loss, hs, ps = _forward_result(result, "rnn_forward", 5, 4, 6)
     want_loss = forward(inputs, targets, h_prev, params)[0]
-    if not (np.isfinite(loss) and np.all(np.isfinite(ps))) or not np.isclose(loss, want_loss, rtol=1e-6):
+    # float32 holds 1000 + b only to about 6e-5, so a float32 answer may move in the 4th digit.
+    tol = 1e-3 if _tolerance(*result) > 1e-6 else 1e-6
+    if not (np.isfinite(loss) and np.all(np.isfinite(ps))):
         raise CheckFailed(
             f"with 1000 added to every output bias the loss became {loss:.6g} (expected {want_loss:.6g}, "
             "the same as without: softmax ignores a constant shift) — exp(1000) overflows; "
             "subtract the max logit first"
+        )
+    if not np.isclose(loss, want_loss, rtol=tol):
+        raise CheckFailed(
+            f"with 1000 added to every output bias the loss became {loss:.10g}; expected {want_loss:.10g}, "
+            "the same as without — softmax ignores a constant shift: subtract the max of the logits "
+            "(all of them, the bias included), not some other number"
         )
     return (
         f"loss, states and probabilities match on {len(FORWARD_CASES)} random cases; "
@@ -257,13 +281,14 @@ def check_rnn_backward(rnn_backward: Any) -> str:
         loss, grads, h_last = result
         _unchanged(params, given, "rnn_backward")
         want_loss, want_hs, _ = forward(inputs, targets, h_prev, params)
-        if not np.isclose(float(as_array(loss, f"{what}'s loss").sum()), want_loss, rtol=1e-6):
+        tol = _tolerance(loss, h_last, *(grads.values() if isinstance(grads, dict) else ()))
+        if not np.isclose(float(as_array(loss, f"{what}'s loss").sum()), want_loss, rtol=tol):
             raise CheckFailed(
                 f"{what} returned loss {float(np.sum(loss)):.6g}; expected {want_loss:.6g} "
                 "(fix rnn_forward first)"
             )
         h_last = as_array(h_last, f"{what}'s h_last")
-        if not _same(h_last, want_hs[-1]):
+        if not _same(h_last, want_hs[-1], tol):
             raise CheckFailed(
                 f"{what}: h_last should be the hidden state after the last step, hs[-1], "
                 "so the next sequence can start from it"
@@ -280,18 +305,36 @@ def check_rnn_backward(rnn_backward: Any) -> str:
                 )
             err = rel_error(g, numeric[k])
             worst = max(worst, err)
-            if err < 1e-6:
+            if err < tol:
                 continue
             full = {kk: as_array(grads[kk], kk) for kk in KEYS}
             right = backward_variant(inputs, targets, h_prev, params)
-            if all(_same(full[kk], np.clip(v, -5, 5)) for kk, v in right.items()):
+            skipped = [
+                t
+                for t in sorted({0, steps - 1})
+                if all(
+                    _same(full[kk], v, tol)
+                    for kk, v in backward_variant(inputs, targets, h_prev, params, skip=t).items()
+                )
+            ]
+            if all(_same(full[kk], np.clip(v, -5, 5), tol) for kk, v in right.items()):
                 largest = max(float(np.abs(v).max()) for v in right.values())
                 why = (
                     f"your gradients stop at ±5, the true ones reach {largest:.3g}: "
                     "return the raw gradients; adagrad_update clips them (section 3)"
                 )
+            elif skipped:
+                t = skipped[0]
+                loop = "reversed(range(1, T)) does" if t == 0 else "reversed(range(T - 1)) does"
+                if steps == 1:
+                    loop = "range(1, T) and range(T - 1) do: both are empty when T = 1"
+                why = (
+                    f"your loop over time leaves out step t = {t} (as {loop}): "
+                    "backpropagate through all T steps, for t in reversed(range(T)); "
+                    "the formulas at the other steps are right"
+                )
             elif all(
-                _same(full[kk], v)
+                _same(full[kk], v, tol)
                 for kk, v in backward_variant(inputs, targets, h_prev, params, dhnext=False).items()
             ):
                 why = (
@@ -300,11 +343,11 @@ def check_rnn_backward(rnn_backward: Any) -> str:
                     "to dh at the step before (right for T = 1, wrong for longer sequences)"
                 )
             elif all(
-                _same(full[kk], v)
+                _same(full[kk], v, tol)
                 for kk, v in backward_variant(inputs, targets, h_prev, params, tanh_h=True).items()
             ):
                 why = "tanh'(a) = 1 - tanh(a)² = 1 - h², not 1 - h"
-            elif k == "Whh" and all(_same(full[kk], right[kk]) for kk in KEYS if kk != "Whh"):
+            elif k == "Whh" and all(_same(full[kk], right[kk], tol) for kk in KEYS if kk != "Whh"):
                 why = (
                     "every other gradient is right, so dh_raw is: dWhh sums outer(dh_raw_t, h_(t-1)), "
                     "the state *before* step t — h_prev itself at t = 0, not zeros and not h_t"
@@ -527,10 +570,38 @@ def check_sample_chars(sample: Any) -> str:
         raise CheckFailed(
             f"an RNN whose memory counts steps gave {got} from h = e_0; expected {chain} — {why}"
         )
+    # seed_ix is the first input: from seed 2 the chain starts at 3.
+    params = {**_zero_params(vocab, hidden), "Wxh": 10 * shift, "Why": 20 * np.eye(vocab)}
+    got = _draw(sample, params, np.zeros(hidden), 2, 8, 1.0, 3, vocab).tolist()
+    if got != [3, 0, 1, 2, 3, 0, 1, 2]:
+        raise CheckFailed(
+            f"an RNN that always predicts 'the next id after the input' gave {got} from seed_ix = 2; "
+            "expected [3, 0, 1, 2, 3, 0, 1, 2] — the first input is seed_ix, not a fixed character"
+        )
+    _check_uses_rng(sample)
     return (
         f"frequencies match softmax(logits / T) for T = 0.5, 1, 2 ({n} draws each); "
-        "input fed back, state carried"
+        "input fed back from seed_ix, state carried, every draw from the rng given"
     )
+
+
+def _check_uses_rng(sample: Any) -> None:
+    """The draws come from the ``rng`` argument: the same seed repeats them, another seed does not."""
+    vocab, hidden = 5, 3
+    params = {**_zero_params(vocab, hidden), "by": np.zeros(vocab)}  # uniform: 200 draws, 5**200 outcomes
+    runs = [_draw(sample, params, np.zeros(hidden), 0, 200, 1.0, seed, vocab) for seed in (5, 5, 6)]
+    if not np.array_equal(runs[0], runs[1]):
+        raise CheckFailed(
+            "two calls with rng = np.random.default_rng(5) drew different characters — draw from the "
+            "rng you are given (rng.choice(V, p=p)), not from np.random's global generator or a new "
+            "default_rng() of your own; the same seed must give the same text"
+        )
+    if np.array_equal(runs[0], runs[2]):
+        raise CheckFailed(
+            "rng = np.random.default_rng(5) and default_rng(6) drew the same 200 characters — the rng "
+            "argument is ignored: draw with rng.choice(V, p=p), and make a default_rng() only when rng "
+            "is None"
+        )
 
 
 # step6.train_char_rnn ---------------------------------------------------------------------------
@@ -573,9 +644,104 @@ def unigram_loss(train: np.ndarray, heldout: np.ndarray, vocab: int) -> float:
     return float(-np.log(counts[heldout[1:]] / counts.sum()).mean())
 
 
+def _init(vocab: int, hidden: int, seed: int) -> Params:
+    rng = np.random.default_rng(seed)  # the notebook's init_params, in its order
+    return {
+        "Wxh": rng.standard_normal((hidden, vocab)) * 0.01,
+        "Whh": rng.standard_normal((hidden, hidden)) * 0.01,
+        "Why": rng.standard_normal((vocab, hidden)) * 0.01,
+        "bh": np.zeros(hidden),
+        "by": np.zeros(vocab),
+    }
+
+
+def reference_train(
+    data: np.ndarray,
+    vocab: int,
+    n_iter: int,
+    hidden: int,
+    seed: int,
+    *,
+    carry: bool = True,
+    wrap: bool = True,
+) -> Params:
+    """The loop the notebook specifies (seq_length 25, lr 0.1); ``carry=False`` resets h every
+    window, ``wrap=False`` keeps h at the wrap-around."""
+    params, seq = _init(vocab, hidden, seed), 25
+    memory = {k: np.zeros_like(v) for k, v in params.items()}
+    p, h = 0, np.zeros(hidden)
+    for _ in range(n_iter):
+        if p + seq + 1 > len(data):
+            p, h = 0, (np.zeros(hidden) if wrap else h)
+        inputs, targets = data[p : p + seq], data[p + 1 : p + seq + 1]
+        grads = backward_variant(inputs, targets, h if carry else np.zeros(hidden), params)
+        _, hs, _ = forward(inputs, targets, h if carry else np.zeros(hidden), params)
+        _adagrad(params, grads, memory, 0.1, 5.0, True)
+        h = hs[-1]
+        p += seq
+    return params
+
+
+REPLAY_SEED, REPLAY_VOCAB, REPLAY_HIDDEN, REPLAY_ITER = 3, 6, 5, 5
+
+
+def _check_replay(train: Callable[..., Any]) -> str | None:
+    """Five iterations on 90 random ids (windows at 0, 25, 50, then a wrap-around), step by step
+    against the loop the notebook specifies: the seed, the carried state and the wrap-around."""
+    data = np.random.default_rng(61).integers(0, REPLAY_VOCAB, 90)
+    what = (
+        f"train(90 random ids, vocab_size={REPLAY_VOCAB}, n_iter={REPLAY_ITER}, "
+        f"hidden_size={REPLAY_HIDDEN}, seed={REPLAY_SEED})"
+    )
+    with np.errstate(all="ignore"):
+        result = train(data.copy(), REPLAY_VOCAB, REPLAY_ITER, hidden_size=REPLAY_HIDDEN, seed=REPLAY_SEED)
+    if not isinstance(result, tuple | list) or len(result) != 2 or not isinstance(result[0], dict):
+        raise CheckFailed(
+            f"{what} returned {type(result).__name__}; expected a tuple (params, smooth_losses)"
+        )
+    got = result[0]
+    if set(KEYS) - set(got):
+        raise CheckFailed(f"{what}: params should be a dict with the keys {', '.join(KEYS)}")
+    got = {k: as_array(got[k], f"params[{k!r}]") for k in KEYS}
+
+    def matches(want: Params) -> bool:
+        return all(_same(got[k], want[k], 1e-5) for k in KEYS)
+
+    want = reference_train(data, REPLAY_VOCAB, REPLAY_ITER, REPLAY_HIDDEN, REPLAY_SEED)
+    if matches(want):
+        return None
+    if any(
+        matches(reference_train(data, REPLAY_VOCAB, REPLAY_ITER, REPLAY_HIDDEN, other))
+        for other in (0, 1, 42)
+        if other != REPLAY_SEED
+    ):
+        raise CheckFailed(
+            f"{what} trained from the weights of another seed — the initial weights must come from "
+            "init_params(vocab_size, hidden_size, np.random.default_rng(seed)), with the seed given"
+        )
+    if matches(reference_train(data, REPLAY_VOCAB, REPLAY_ITER, REPLAY_HIDDEN, REPLAY_SEED, carry=False)):
+        raise CheckFailed(
+            f"{what}: every window starts from h = zeros — the windows are consecutive text, so the "
+            "state must be carried: pass the h that rnn_backward returned into the next window "
+            "(reset it only when the pointer wraps around)"
+        )
+    if matches(reference_train(data, REPLAY_VOCAB, REPLAY_ITER, REPLAY_HIDDEN, REPLAY_SEED, wrap=False)):
+        return (
+            f"{what}: at the wrap-around (iteration 4, when p + seq_length + 1 > len(data)) the "
+            "state must start again from zeros along with p = 0"
+        )
+    worst = max(KEYS, key=lambda k: float(np.abs(got[k] - want[k]).max()))
+    return (
+        f"{what}: params[{worst!r}] differs from the loop the exercise describes by up to "
+        f"{float(np.abs(got[worst] - want[worst]).max()):.3g} — go through the bullet points again "
+        "(init_params with default_rng(seed), windows of seq_length, h carried, adagrad_update)"
+    )
+
+
 @checker("step6.train_char_rnn")
 def check_train_char_rnn(train: Callable[..., Any]) -> str:
     expect_callable(train, "train")
+    replay = _check_replay(train)
     train_ids, heldout, vocab = _corpus()
     what = f"train(data, vocab_size={vocab}, n_iter={CHECK_ITERATIONS}, hidden_size={CHECK_HIDDEN})"
     start = time.perf_counter()
@@ -613,8 +779,10 @@ def check_train_char_rnn(train: Callable[..., Any]) -> str:
         f"held-out loss {held:.3f} nats/char vs the unigram baseline {base:.3f} "
         f"(training's smoothed loss {curve[0]:.1f} → {curve[-1]:.1f} per {25} characters)"
     )
+    if held < base - MARGIN and replay is not None:
+        raise CheckFailed(f"{summary}, but {replay}")
     if held < base - MARGIN:
-        return f"{summary}; trained in {seconds:.1f} s"
+        return f"{summary}; a 5-iteration replay matches step by step; trained in {seconds:.1f} s"
     if per_char_loss(trained, heldout, predict_current=True) < held - 0.5:
         why = (
             "the model learned to predict the character it is reading, not the next one: "
@@ -631,3 +799,47 @@ def check_train_char_rnn(train: Callable[..., Any]) -> str:
             "and carry h from one sequence to the next"
         )
     raise CheckFailed(f"{summary}; it should be at least {MARGIN} below the baseline — {why}")
+
+
+# step6.truncated_bptt ---------------------------------------------------------------------------
+
+
+SEQ_LENGTH = 25
+
+
+@checker("step6.truncated_bptt")
+def check_truncated_bptt(predictions: Any) -> str:
+    if callable(predictions):  # the notebook passes a function, so its stub means "not done yet"
+        predictions = predictions()
+    if not isinstance(predictions, dict) or "longest_dependency" not in predictions:
+        raise CheckFailed(
+            f"predictions() should return a dict with the key 'longest_dependency'; got {predictions!r}"
+        )
+    value = predictions["longest_dependency"]
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise CheckFailed(
+            f"predictions()['longest_dependency'] is {value!r}; expected a number of characters"
+        )
+    if not np.isfinite(float(value)) or float(value) > SEQ_LENGTH:
+        raise CheckFailed(
+            f"predictions()['longest_dependency'] is {value}: the hidden state does carry information "
+            "across windows in the forward pass, but rnn_backward treats h_prev as a constant, so no "
+            "gradient reaches an input before the window's first character — nothing teaches the "
+            "weights to use it"
+        )
+    if float(value) == SEQ_LENGTH - 1:
+        raise CheckFailed(
+            f"predictions()['longest_dependency'] is {SEQ_LENGTH - 1}: that many multiplications by Whh "
+            f"separate inputs[0] from the last state, but the last target is one character further "
+            f"on — inputs[0] = data[p], targets[{SEQ_LENGTH - 1}] = data[p + {SEQ_LENGTH}]"
+        )
+    if float(value) != SEQ_LENGTH:
+        raise CheckFailed(
+            f"predictions()['longest_dependency'] is {value}; count from the first input of a window, "
+            f"data[p], to the last character it is asked to predict, data[p + seq_length] "
+            f"(seq_length = {SEQ_LENGTH})"
+        )
+    return (
+        f"{SEQ_LENGTH} characters: from data[p] to data[p + {SEQ_LENGTH}], the last target of its "
+        "window; the gradient stops at the window's start"
+    )

@@ -281,9 +281,37 @@ def _find_embedding(model: Any, keras: Any) -> Any:
     return None
 
 
+def shuffle_words(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of (N, T) ids with each row's words in a random order; the padding stays at the end."""
+    out = np.array(X, copy=True)
+    for row in out:
+        n = int(np.count_nonzero(row))
+        row[:n] = rng.permutation(row[:n])
+    return out
+
+
+def _check_shuffle_prediction(predicted: Any, change: float) -> None:
+    """The learner's predicted change (in points) of held-out accuracy when the words are shuffled."""
+    value = predicted() if callable(predicted) else predicted  # a stub raises NotImplementedError
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise CheckFailed(
+            f"predicted_shuffle_change() returned {value!r}; expected one number, the change in points"
+        )
+    if abs(float(value) - change) > 0.5:
+        raise CheckFailed(
+            f"you predicted a change of {float(value):+.1f} points; shuffling the words of every held-out "
+            f"sentence changed the accuracy by {change:+.2f} — the model averages the word vectors, and "
+            "a mean is the same in any order: it cannot see word order at all, so not one prediction "
+            "moves"
+        )
+
+
 @checker("step6.sentiment_embedding")
-def check_sentiment_embedding(build_model: Any) -> str:
+def check_sentiment_embedding(build_model: Any, predicted_shuffle_change: Any = None) -> str:
     expect_callable(build_model, "build_model")
+    if predicted_shuffle_change is not None:
+        expect_callable(predicted_shuffle_change, "predicted_shuffle_change")
+        predicted_shuffle_change()  # a stub: not done yet, before seconds of training
     keras = _keras()
     from dl7 import datasets
 
@@ -333,6 +361,12 @@ def check_sentiment_embedding(build_model: Any) -> str:
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(X_train, y_train, epochs=EPOCHS, batch_size=64, verbose=0)
     accuracy = float(np.mean((np.asarray(model.predict(X_test, verbose=0)).ravel() > 0.5) == y_test))
+    if predicted_shuffle_change is not None:
+        shuffled = shuffle_words(X_test, np.random.default_rng(0))
+        in_any_order = float(
+            np.mean((np.asarray(model.predict(shuffled, verbose=0)).ravel() > 0.5) == y_test)
+        )
+        change = 100 * (in_any_order - accuracy)
 
     E = np.asarray(layer.get_weights()[0], dtype=float)  # (V, d)
     pos = [word_to_id[w] for w in POSITIVE if w in word_to_id]
@@ -362,4 +396,7 @@ def check_sentiment_embedding(build_model: Any) -> str:
         )
     if score <= max(top, 0.5):
         raise CheckFailed(f"{summary} — the sentiment words should cluster by sentiment far beyond chance")
+    if predicted_shuffle_change is not None:
+        _check_shuffle_prediction(predicted_shuffle_change, change)
+        summary += f"; words shuffled in every held-out sentence: {change:+.2f} points, as you predicted"
     return summary

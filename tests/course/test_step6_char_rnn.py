@@ -126,7 +126,7 @@ def make_train(back: Any = backward, **bugs: bool) -> Any:
         report: Any = None,
         report_every: int = 1000,
     ) -> Any:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(0 if bugs.get("fixed_seed") else seed)  # its own generator
         params = {
             "Wxh": rng.standard_normal((hidden_size, vocab_size)) * 0.01,
             "Whh": rng.standard_normal((hidden_size, hidden_size)) * 0.01,
@@ -141,6 +141,8 @@ def make_train(back: Any = backward, **bugs: bool) -> Any:
                 p, h = 0, np.zeros(hidden_size)
             inputs = data[p : p + seq_length]
             targets = inputs if bugs.get("same_targets") else data[p + 1 : p + seq_length + 1]
+            if bugs.get("reset_h"):  # a fresh state every window, though the text is consecutive
+                h = np.zeros(hidden_size)
             loss, grads, h = back(inputs, targets, h, params)
             if not bugs.get("no_update"):
                 adagrad(params, grads, memory, lr)
@@ -395,3 +397,136 @@ def test_train_no_update() -> None:
 
 def test_train_stub() -> None:
     assert evaluate("step6.train_char_rnn", stub).status == "not_attempted"
+
+
+# float32 answers, a skipped step, ignored arguments (issue 24's sweep) --------------------------
+
+
+def forward32(inputs: Any, targets: Any, h_prev: np.ndarray, p: dict[str, np.ndarray]) -> Any:
+    """A right answer in float32 throughout."""
+    q = {k: v.astype(np.float32) for k, v in p.items()}
+    hs = np.zeros((len(inputs), q["Whh"].shape[0]), dtype=np.float32)
+    ps = np.zeros((len(inputs), q["Why"].shape[0]), dtype=np.float32)
+    h, loss = h_prev.astype(np.float32), np.float32(0.0)
+    for t, (x, y) in enumerate(zip(inputs, targets, strict=True)):
+        h = np.tanh(q["Wxh"][:, x] + q["Whh"] @ h + q["bh"])
+        z = q["Why"] @ h + q["by"]
+        e = np.exp(z - z.max())
+        hs[t], ps[t] = h, e / e.sum()
+        loss -= np.log(ps[t, y])
+    return loss, hs, ps
+
+
+def backward32(inputs: Any, targets: Any, h_prev: np.ndarray, p: dict[str, np.ndarray]) -> Any:
+    loss, hs, ps = forward32(inputs, targets, h_prev, p)
+    q = {k: v.astype(np.float32) for k, v in p.items()}
+    dys = ps.copy()
+    dys[np.arange(len(inputs)), targets] -= 1  # the softmax-CE gradient, in float32
+    draws, dhnext = np.zeros_like(hs), np.zeros(hs.shape[1], dtype=np.float32)
+    for t in reversed(range(len(inputs))):
+        draws[t] = (1 - hs[t] ** 2) * (q["Why"].T @ dys[t] + dhnext)
+        dhnext = q["Whh"].T @ draws[t]
+    dWxh = np.zeros_like(q["Wxh"])
+    np.add.at(dWxh.T, inputs, draws)
+    h_before = np.vstack([h_prev.astype(np.float32), hs[:-1]])
+    g = {"Wxh": dWxh, "Whh": draws.T @ h_before, "Why": dys.T @ hs, "bh": draws.sum(0), "by": dys.sum(0)}
+    return loss, g, hs[-1]
+
+
+def test_forward_float32_passes() -> None:
+    r = evaluate("step6.rnn_forward", forward32)
+    assert r.status == "passed", r.message
+
+
+def test_backward_float32_passes() -> None:
+    r = evaluate("step6.rnn_backward", backward32)
+    assert r.status == "passed", r.message
+
+
+@pytest.mark.parametrize(("skip", "loop"), [(0, "range(1, T)"), (-1, "range(T - 1)")])
+def test_backward_loop_skips_a_step(skip: int, loop: str) -> None:
+    def skips(inputs: Any, targets: Any, h_prev: np.ndarray, p: dict[str, np.ndarray]) -> Any:
+        loss, hs, ps = forward(inputs, targets, h_prev, p)
+        g = {k: np.zeros_like(v) for k, v in p.items()}
+        dhnext = np.zeros_like(h_prev)
+        steps = range(1, len(inputs)) if skip == 0 else range(len(inputs) - 1)
+        for t in reversed(steps):
+            dy = ps[t].copy()
+            dy[targets[t]] -= 1
+            g["Why"] += np.outer(dy, hs[t])
+            g["by"] += dy
+            draw = (1 - hs[t] ** 2) * (p["Why"].T @ dy + dhnext)
+            g["bh"] += draw
+            g["Wxh"][:, inputs[t]] += draw
+            g["Whh"] += np.outer(draw, hs[t - 1] if t else h_prev)
+            dhnext = p["Whh"].T @ draw
+        return loss, g, hs[-1]
+
+    r = evaluate("step6.rnn_backward", skips)
+    expect_failed(r, "leaves out step t =", loop, "formulas at the other steps are right")
+
+
+def test_sample_ignores_the_rng_it_is_given() -> None:
+    def own(
+        params: Any, h: np.ndarray, seed_ix: int, n: int, temperature: float = 1.0, rng: Any = None
+    ) -> Any:
+        return sample(params, h, seed_ix, n, temperature, np.random.default_rng(0))
+
+    expect_failed(evaluate("step6.sample_chars", own), "default_rng(6) drew the same", "ignored")
+
+
+def test_sample_draws_from_the_global_generator() -> None:
+    class Global:
+        def choice(self, n: int, p: Any) -> Any:
+            return np.random.choice(n, p=p)
+
+    def glob(
+        params: Any, h: np.ndarray, seed_ix: int, n: int, temperature: float = 1.0, rng: Any = None
+    ) -> Any:
+        return sample(params, h, seed_ix, n, temperature, Global())
+
+    expect_failed(evaluate("step6.sample_chars", glob), "drew different characters", "global generator")
+
+
+def test_sample_ignores_seed_ix() -> None:
+    def from_zero(
+        params: Any, h: np.ndarray, seed_ix: int, n: int, temperature: float = 1.0, rng: Any = None
+    ) -> Any:
+        return sample(params, h, 0, n, temperature, rng)
+
+    expect_failed(evaluate("step6.sample_chars", from_zero), "seed_ix = 2", "the first input is seed_ix")
+
+
+def test_train_own_fixed_generator() -> None:
+    r = evaluate("step6.train_char_rnn", make_train(fast_backward, fixed_seed=True))
+    expect_failed(r, "another seed", "default_rng(seed)")
+
+
+def test_train_resets_h_every_window() -> None:
+    r = evaluate("step6.train_char_rnn", make_train(fast_backward, reset_h=True))
+    expect_failed(r, "every window starts from h = zeros", "carried")
+
+
+# truncated_bptt (a prediction) ---------------------------------------------------------------
+
+
+def test_truncated_bptt_right() -> None:
+    r = evaluate("step6.truncated_bptt", lambda: {"longest_dependency": 25})
+    assert r.status == "passed", r.message
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (24, "one character further"),
+        (float("inf"), "h_prev as a constant"),
+        (1000, "no gradient"),
+        (5, "data[p]"),
+    ],
+)
+def test_truncated_bptt_wrong(value: float, fragment: str) -> None:
+    expect_failed(evaluate("step6.truncated_bptt", lambda: {"longest_dependency": value}), fragment)
+
+
+def test_truncated_bptt_stub() -> None:
+    assert evaluate("step6.truncated_bptt", stub).status == "not_attempted"

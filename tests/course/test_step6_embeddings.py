@@ -285,3 +285,39 @@ def test_notebook_finds_the_embedding_of_a_functional_model() -> None:
     namespace = {"model": model, "layers": layers, "vocab": vocab, "nearest_neighbours": nearest_neighbours}
     exec(cell.source, namespace)
     assert seen["E"].shape == (30, 16)
+
+
+# the prediction: shuffled words ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("said", [0.0, 0, np.float32(0.2)])
+def test_sentiment_shuffle_prediction_right(said: Any) -> None:
+    r = evaluate("step6.sentiment_embedding", make_builder(), lambda: said)
+    assert r.status == "passed", r.message
+    assert "as you predicted" in r.message
+
+
+@pytest.mark.slow
+def test_sentiment_shuffle_prediction_expects_a_fall() -> None:
+    r = evaluate("step6.sentiment_embedding", make_builder(), lambda: -5.0)
+    expect_failed(r, "you predicted a change of -5.0 points", "a mean is the same in any order")
+
+
+@pytest.mark.slow
+def test_sentiment_shuffle_prediction_not_a_number() -> None:
+    r = evaluate("step6.sentiment_embedding", make_builder(), lambda: "none")
+    expect_failed(r, "expected one number")
+
+
+def test_sentiment_shuffle_prediction_stub() -> None:
+    assert evaluate("step6.sentiment_embedding", make_builder(), stub).status == "not_attempted"
+
+
+def test_shuffle_words_keeps_each_rows_words_and_padding() -> None:
+    from tests.course import course
+
+    X = np.array([[4, 5, 6, 0, 0], [7, 0, 0, 0, 0]])
+    got = course("step6.embeddings").shuffle_words(X, np.random.default_rng(0))
+    assert sorted(got[0, :3]) == [4, 5, 6] and got[0, 3:].tolist() == [0, 0]
+    assert got[1].tolist() == [7, 0, 0, 0, 0] and X[0].tolist() == [4, 5, 6, 0, 0]

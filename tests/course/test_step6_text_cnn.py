@@ -492,3 +492,190 @@ def test_text_cnn_britz_layout_with_sigmoid_passes(
 
 def test_reference_tokenizer_is_the_tests_tokenizer(split: datasets.Split) -> None:
     assert all(reference_tokenize(s) == tokenize(s) for s in split.x_train[:500])
+
+
+# the checks that the sweep of learners' answers judged wrongly ---------------------------------
+
+
+def kim_cnn_pooled_over_filters(vocab_size: int, max_len: int) -> Any:
+    """GlobalMaxPooling1D(data_format="channels_first"): one maximum per position, over the filters."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(max_len,), dtype="int32")
+    x = layers.Embedding(vocab_size, 16)(inputs)
+    pooled = [
+        layers.GlobalMaxPooling1D(data_format="channels_first")(layers.Conv1D(100, h, activation="relu")(x))
+        for h in (3, 4, 5)
+    ]
+    x = layers.Dropout(0.5)(layers.Concatenate()(pooled))
+    return keras.Model(inputs, layers.Dense(2)(x))
+
+
+def test_text_cnn_pooling_over_the_filters_names_the_axis(vocab: dict[str, int]) -> None:
+    # It used to pass the layer checks and be told about widths, dropout and a learning rate.
+    model = kim_cnn_pooled_over_filters(len(vocab), MAX_LEN)
+    r = evaluate("step6.text_cnn", model, _preprocess(vocab), vocab, FakeHistory(2, 191), 20.0)
+    expect_failed(r, "one per window position", "over the filters axis", "Take it over time")
+    assert "dropout" not in r.message.lower() and "learning rate" not in r.message
+
+
+def params_right(vocab_size: int) -> int:
+    return vocab_size * 64 + sum(h * 64 * 100 + 100 for h in (3, 4, 5)) + 300 * 2 + 2
+
+
+def params_by_layer(vocab_size: int) -> np.int64:
+    """Written differently: layer by layer, as numpy integers."""
+    shapes = [(vocab_size, 64), *[(h * 64 + 1, 100) for h in (3, 4, 5)], (301, 2)]
+    return np.sum([np.prod(s) for s in shapes])
+
+
+@pytest.mark.parametrize("fn", [params_right, params_by_layer])
+def test_text_cnn_params_right_reaches_the_fit_checks(vocab: dict[str, int], fn: Any) -> None:
+    model = kim_cnn(len(vocab), MAX_LEN)
+    r = evaluate("step6.text_cnn", model, _preprocess(vocab), vocab, FakeHistory(2, 191), 20.0, None, fn)
+    expect_failed(r, "about chance")  # past the count: the untrained model is at chance
+
+
+@pytest.mark.parametrize(
+    ("fn", "cause"),
+    [
+        (lambda v: v * 64 + sum(h * 64 * 100 for h in (3, 4, 5)) + 600, "the biases are missing"),
+        (lambda v: v * 64 + sum(h * 100 + 100 for h in (3, 4, 5)) + 602, "h × 64 weights, not h"),
+        (lambda v: sum(h * 64 * 100 + 100 for h in (3, 4, 5)) + 602, "the embedding is a layer"),
+        (lambda v: params_right(17273), "use the vocab_size argument"),
+        (lambda v: float(params_right(v)), "expected a whole number"),
+    ],
+)
+def test_text_cnn_params_wrong(vocab: dict[str, int], fn: Any, cause: str) -> None:
+    model = kim_cnn(len(vocab), MAX_LEN)
+    r = evaluate("step6.text_cnn", model, _preprocess(vocab), vocab, FakeHistory(2, 191), 20.0, None, fn)
+    expect_failed(r, cause)
+
+
+def test_text_cnn_params_stub(vocab: dict[str, int]) -> None:
+    model = kim_cnn(len(vocab), MAX_LEN)
+    args = (model, _preprocess(vocab), vocab, FakeHistory(2, 191), 20.0, None, stub)
+    assert evaluate("step6.text_cnn", *args).status == "not_attempted"
+
+
+@pytest.mark.slow
+def test_text_cnn_trained_on_the_held_out_sentences_too_fails(
+    split: datasets.Split, vocab: dict[str, int], no_time_limit: None
+) -> None:
+    # It used to pass at 91.67 %: the checker trusted a model fitted on every sentence.
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = kim_cnn(len(vocab), MAX_LEN)
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, 2 * 212)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    everything = np.concatenate([encode(split.x_train, vocab, MAX_LEN), encode(split.x_test, vocab, MAX_LEN)])
+    start = time.perf_counter()
+    history = model.fit(
+        everything, np.concatenate([split.y_train, split.y_test]), epochs=2, batch_size=50, verbose=0
+    )
+    r = evaluate("step6.text_cnn", model, _preprocess(vocab), vocab, history, time.perf_counter() - start)
+    expect_failed(r, "above every published result on MR", "has seen the held-out sentences", "ids_train")
+
+
+# word_order ---------------------------------------------------------------------------------
+
+
+def shuffle_loop(ids: Any, rng: np.random.Generator) -> np.ndarray:
+    out = np.array(ids, copy=True)
+    for row in out:
+        n = int(np.count_nonzero(row))
+        row[:n] = rng.permutation(row[:n])
+    return out
+
+
+def shuffle_by_keys(ids: Any, rng: np.random.Generator) -> list[list[int]]:
+    """Written differently: random sort keys, padding keyed last; nested lists."""
+    ids = np.asarray(ids)
+    keys = rng.random(ids.shape) + (ids == 0) * 2.0
+    return np.take_along_axis(ids, np.argsort(keys, axis=1), axis=1).tolist()
+
+
+def test_reference_shuffle_keeps_words_and_padding() -> None:
+    ids = np.array([[5, 6, 7, 0], [3, 0, 0, 0]])
+    got = _text_cnn.reference_shuffle_words(ids, np.random.default_rng(0))
+    assert sorted(got[0][:3]) == [5, 6, 7] and got[0][3] == 0 and got[1].tolist() == [3, 0, 0, 0]
+
+
+def prediction(choice: str) -> Any:
+    return lambda: choice
+
+
+@pytest.mark.parametrize(
+    ("fn", "cause"),
+    [
+        (lambda ids, rng: np.array([rng.permutation(r) for r in ids]), "moved padding into the sentences"),
+        (lambda ids, rng: rng.permutation(ids), "shuffled the sentences (the rows)"),
+        (lambda ids, rng: np.asarray(ids), "left 100% of 300 sentences"),
+        (
+            lambda ids, rng: shuffle_loop(ids, np.random.default_rng()),
+            "draw the orders from the rng argument",
+        ),
+    ],
+)
+def test_word_order_shuffle_wrong(fn: Any, cause: str) -> None:
+    expect_failed(evaluate("step6.word_order", fn, prediction("none"), None, None), cause)
+
+
+def test_word_order_shuffle_in_place() -> None:
+    def in_place(ids: Any, rng: np.random.Generator) -> Any:
+        for row in ids:
+            n = int(np.count_nonzero(row))
+            row[:n] = rng.permutation(row[:n])
+        return ids
+
+    expect_failed(evaluate("step6.word_order", in_place, prediction("none"), None, None), "in place")
+
+
+def test_word_order_same_order_for_every_row() -> None:
+    def one_order(ids: Any, rng: np.random.Generator) -> np.ndarray:
+        out = np.array(ids, copy=True)
+        order = rng.permutation(8)
+        for row in out:
+            n = int(np.count_nonzero(row))
+            row[:n] = row[:n][order[order < n]]
+        return out
+
+    expect_failed(evaluate("step6.word_order", one_order, prediction("none"), None, None), "the same way")
+
+
+@pytest.mark.parametrize("fn", [shuffle_loop, shuffle_by_keys])
+def test_word_order_shuffle_right_then_needs_the_model(fn: Any) -> None:
+    r = evaluate("step6.word_order", fn, prediction("none"), None, None)
+    expect_failed(r, "train the text CNN above first")
+
+
+def test_word_order_prediction_not_a_choice() -> None:
+    r = evaluate("step6.word_order", shuffle_loop, prediction("a little"), None, None)
+    expect_failed(r, "expected one of ['chance', 'none', 'some']")
+
+
+def test_word_order_stubs() -> None:
+    assert evaluate("step6.word_order", stub, prediction("none"), None, None).status == "not_attempted"
+    assert evaluate("step6.word_order", shuffle_loop, stub, None, None).status == "not_attempted"
+
+
+def test_shuffle_effect_bands() -> None:
+    effect = _text_cnn.shuffle_effect
+    assert effect(0.01, 0.78, 1057) == "none"  # 1 point: under 2 standard errors (2.5 points)
+    assert effect(0.08, 0.78, 1057) == "some"
+    assert effect(0.27, 0.78, 1057) == "chance"
+
+
+@pytest.mark.slow
+def test_word_order_trained_cnn(trained: tuple[Any, Any, float], vocab: dict[str, int]) -> None:
+    model = trained[0]
+    r = evaluate("step6.word_order", shuffle_loop, prediction("none"), model, _preprocess(vocab))
+    assert r.status == "passed", r.message
+    assert "standard error" in r.message
+    wrong = evaluate("step6.word_order", shuffle_loop, prediction("chance"), model, _preprocess(vocab))
+    expect_failed(wrong, "you predicted 'chance'", "measured:", "that is 'none'")
