@@ -9,5 +9,6 @@ from . import (
     cells,  # noqa: F401  (01_lstm_gru_by_hand; importing registers the checkers)
     gan,  # noqa: F401  (04_gan)
     gates,  # noqa: F401  (02_why_gates_matter)
+    gradients,  # noqa: F401  (02_why_gates_matter: the gradient exercises)
     rbm,  # noqa: F401  (05_rbm)
 )

@@ -1,5 +1,5 @@
 """Checkers for step 7's first notebook (01_lstm_gru_by_hand): ``step7.lstm_forward``,
-``step7.gru_forward`` and ``step7.param_counts``.
+``step7.gru_forward``, ``step7.forget_bias`` (a prediction) and ``step7.param_counts``.
 
 The facts are Keras 3's own ``layers.LSTM`` and ``layers.GRU`` (``reset_after=True``, the
 default): the checker builds each layer with random weights, biases included, copies the weights
@@ -319,4 +319,48 @@ def check_param_counts(lstm_params: Any, gru_params: Any) -> str:
     return (
         f"both formulas match Keras's count_params() on {len(COUNT_SIZES)} sizes, from 1→1 to "
         f"{COUNT_SIZES[-1][0]}→{COUNT_SIZES[-1][1]}"
+    )
+
+
+# The forget gate's half-life -----------------------------------------------------------------
+
+HALF_LIFE_STEPS = 40  # the notebook asks for C_40 = C_0 / 2
+BIAS_TOLERANCE = 0.05
+
+
+@checker("step7.forget_bias")
+def check_forget_bias(half_life_bias: Any) -> str:
+    """The prediction: the forget-gate bias whose gate, sigma(b_f), halves the cell in 40 steps."""
+    if callable(half_life_bias):  # the notebook passes a function, so a stub is "not done yet"
+        half_life_bias = half_life_bias()
+    if isinstance(half_life_bias, bool) or not isinstance(half_life_bias, int | float | np.number):
+        raise CheckFailed(f"half_life_bias() returned {half_life_bias!r}; expected one number, the bias b_f")
+    got = float(half_life_bias)
+    keep = 0.5 ** (1 / HALF_LIFE_STEPS)  # sigma(b_f) needed
+    want = float(np.log(keep / (1 - keep)))
+    kept = float(_sigmoid(np.array(got)) ** HALF_LIFE_STEPS)
+    if abs(got - want) <= BIAS_TOLERANCE:
+        return (
+            f"b_f = {got:g}: σ(b_f)^{HALF_LIFE_STEPS} = {kept:.3f} of the cell is left after "
+            f"{HALF_LIFE_STEPS} steps"
+        )
+    linear = 1 - 0.5 / HALF_LIFE_STEPS
+    causes = [
+        (
+            abs(got - keep) < 2e-3,
+            f"{got:g} is the value the gate σ(b_f) must take, 0.5^(1/{HALF_LIFE_STEPS}); the bias is its "
+            "logit, ln(q / (1 - q))",
+        ),
+        (
+            abs(got - float(np.log(linear / (1 - linear)))) <= BIAS_TOLERANCE,
+            f"that gate, 1 - 0.5/{HALF_LIFE_STEPS}, takes away an equal amount each step; the cell is "
+            f"multiplied by σ(b_f) at every step, so σ(b_f)^{HALF_LIFE_STEPS} = 1/2",
+        ),
+        (abs(got) < 1e-9, "σ(0) = 0.5 halves the cell at every step, not once in 40"),
+    ]
+    cause = next((text for hit, text in causes if hit), "")
+    raise CheckFailed(
+        f"half_life_bias() is {got:g}: a gate of σ({got:g}) = {float(_sigmoid(np.array(got))):.4f} keeps "
+        f"{kept:.3g} of the cell after {HALF_LIFE_STEPS} steps, not 0.5"
+        + (f" — {cause}" if cause else " — solve σ(b_f)^40 = 1/2 for b_f")
     )

@@ -1,12 +1,14 @@
 """Checkers for step 7's fourth notebook (04_gan): ``step7.gan_losses``,
-``step7.gan_train_step`` and ``step7.gan_samples``.
+``step7.gan_saturation``, ``step7.optimal_discriminator``, ``step7.gan_train_step`` and
+``step7.dirac_gan``.
 
 The facts: the losses computed here from logits with a stable softplus, on values worked by hand
-and on extreme logits; one alternating update computed here with plain SGD on tiny models whose
-weights this module sets, compared weight by weight with the learner's update; and statistics of
-the learner's generated samples (mean, covariance, closeness to a mode, modes covered) measured
-here against the target distribution, a ring of eight Gaussians. TensorFlow and Keras are
-imported inside the checkers only.
+and on extreme logits; the derivatives of the two generator losses with respect to the logit;
+the optimal discriminator p_data / (p_data + p_g) of Goodfellow et al.'s Proposition 1; one
+alternating update computed here with plain SGD on tiny models whose weights this module sets,
+compared weight by weight with the learner's update; and the Dirac-GAN of Mescheder, Geiger and
+Nowozin (2018), iterated here in numpy. TensorFlow and Keras are imported inside the checkers
+only.
 """
 
 from __future__ import annotations
@@ -23,16 +25,6 @@ from dl7.checks.helpers import as_array, expect_callable
 RING_MODES = 8
 RING_RADIUS = 2.0
 RING_STD = 0.1
-NEAR = 3 * RING_STD  # a sample within this distance of a centre counts as "on" that mode
-SAMPLES = 4000
-SAMPLES_SEED = 2024
-# Bounds on the learner's samples; the notebook's GAN (seeds 0, 1, 2) and the target itself
-# are reported in the issue note.
-MAX_MEAN = 0.25  # |mean| per coordinate; the target's is 0
-COV_DIAG = (1.5, 2.5)  # the target's variance per coordinate is R²/2 + σ² = 2.01
-MAX_COV_OFF = 0.4
-MIN_NEAR = 0.6  # fraction of samples within 3σ of a centre; the target: 98.9 %
-MIN_MODE_SHARE = 0.015  # every mode must receive this share (a fair share is 12.5 %)
 
 
 def ring_centres() -> np.ndarray:
@@ -238,10 +230,21 @@ def _tf_g_loss(tf: Any, f: Any) -> Any:
     return tf.reduce_mean(tf.nn.softplus(-f))
 
 
+def _tf_g_loss_saturating(tf: Any, f: Any) -> Any:
+    """The minimax game's generator loss, mean log(1 − σ(f)), as the notebook's section 8 uses it."""
+    return -tf.reduce_mean(tf.nn.softplus(f))
+
+
 def _reference_step(
-    tf: Any, keras: Any, weights: tuple[list[np.ndarray], list[np.ndarray]], real: Any, z: Any
+    tf: Any,
+    keras: Any,
+    weights: tuple[list[np.ndarray], list[np.ndarray]],
+    real: Any,
+    z: Any,
+    g_loss_fn: Any = None,
 ) -> dict[str, Any]:
     """The right update, and the wrong ones a learner is likely to make, by plain SGD."""
+    g_loss_fn = g_loss_fn or _tf_g_loss
     gen, disc = _tiny_models(keras, np.random.default_rng(0))
     g0, d0 = weights
     gen.set_weights(g0)
@@ -251,11 +254,15 @@ def _reference_step(
     def d_loss() -> Any:
         return _tf_d_loss(tf, disc(real), disc(gen(z)))
 
+    def d_loss_swapped() -> Any:  # real labelled 0, generated 1
+        return _tf_d_loss(tf, disc(gen(z)), disc(real))
+
     def g_loss() -> Any:
-        return _tf_g_loss(tf, disc(gen(z)))
+        return g_loss_fn(tf, disc(gen(z)))
 
     out: dict[str, Any] = {"d_loss0": float(d_loss())}
     d_grad_d = _grads(tf, d_loss, dv)
+    out["d1_swapped"] = [w - STEP_LR * g for w, g in zip(d0, _grads(tf, d_loss_swapped, dv), strict=True)]
     d_grad_g = _grads(tf, d_loss, gv)  # the generator's share of the discriminator loss: must be unused
     g_grad_simultaneous = _grads(tf, g_loss, gv)  # against the discriminator before its update
     d1 = [w - STEP_LR * g for w, g in zip(d0, d_grad_d, strict=True)]
@@ -309,6 +316,12 @@ def check_gan_train_step(train_step: Any) -> str:
                 "the discriminator moved up its loss: apply_gradients already subtracts the gradient, "
                 "so pass the gradients themselves"
             )
+        elif _same(d1, ref["d1_swapped"]):
+            why = (
+                "the real and generated labels are swapped: the discriminator was taught to call the "
+                "generated samples real and the real ones fake. Pass the logits on real first: "
+                "discriminator_loss(discriminator(real), discriminator(generator(z)))"
+            )
         elif _same(d1, ref["d1_moved_by_g"]):
             why = (
                 "the discriminator was also moved by the generator's loss: in the generator's step take "
@@ -318,8 +331,8 @@ def check_gan_train_step(train_step: Any) -> str:
             why = "the discriminator's weights were replaced: check which variables each optimizer updates"
         else:
             why = (
-                "expected one SGD step down the discriminator loss on real and generated samples "
-                "(is step7.gan_losses passing?)"
+                "expected one SGD step down discriminator_loss(logits on real, logits on generator(z)), "
+                "with the gradient of that loss taken with respect to discriminator.trainable_variables"
             )
         raise CheckFailed(f"{what}: the discriminator's new weights are wrong — {why}")
     if not _same(g1, ref["g1"]):
@@ -345,8 +358,8 @@ def check_gan_train_step(train_step: Any) -> str:
             )
         else:
             why = (
-                "expected one SGD step down the non-saturating generator loss against the updated "
-                "discriminator (is step7.gan_losses passing?)"
+                "expected one SGD step down g_loss(discriminator(generator(z))) against the updated "
+                "discriminator, with respect to generator.trainable_variables"
             )
         raise CheckFailed(f"{what}: the generator's new weights are wrong — {why}")
     if not isinstance(out, tuple | list) or len(out) != 2:
@@ -362,10 +375,50 @@ def check_gan_train_step(train_step: Any) -> str:
             f"{what} returned g_loss = {g_loss:.4f}; expected {ref['g_loss1']:.4f}, "
             "the generator's loss against the updated discriminator"
         )
+    _check_g_loss_argument(tf, keras, train_step)
     return (
         "one alternating step: the discriminator moved down its loss with its own variables only, "
-        "then the generator down the non-saturating loss against the updated discriminator"
+        "then the generator down its loss against the updated discriminator; g_loss is used when given"
     )
+
+
+def _check_g_loss_argument(tf: Any, keras: Any, train_step: Any) -> None:
+    """Section 8 passes the saturating loss as g_loss: the step must use the loss it is given."""
+    rng = np.random.default_rng(43)
+    gen, disc = _tiny_models(keras, rng)
+    g0, d0 = gen.get_weights(), disc.get_weights()
+    real = tf.constant(sample_ring(STEP_BATCH, rng), tf.float32)
+    z = tf.constant(rng.normal(size=(STEP_BATCH, STEP_NOISE)), tf.float32)
+    ref = _reference_step(tf, keras, (g0, d0), real, z, _tf_g_loss_saturating)
+    what = "train_step(..., g_loss=saturating) with g_loss(f) = mean log(1 − σ(f))"
+    try:
+        train_step(
+            gen,
+            disc,
+            keras.optimizers.SGD(learning_rate=STEP_LR),
+            keras.optimizers.SGD(learning_rate=STEP_LR),
+            real,
+            z,
+            g_loss=lambda f: _tf_g_loss_saturating(tf, f),
+        )
+    except TypeError as exc:
+        if "g_loss" not in str(exc):
+            raise
+        raise CheckFailed(
+            f"train_step takes no g_loss argument ({exc}): keep the parameter g_loss=generator_loss "
+            "and compute the generator's loss with g_loss(...)"
+        ) from None
+    g1 = gen.get_weights()
+    if _same(g1, ref["g1"]):
+        return
+    if _same(g1, _reference_step(tf, keras, (g0, d0), real, z)["g1"]):
+        why = (
+            "the generator was trained with generator_loss although g_loss was passed: "
+            "compute the generator's loss with g_loss(...), the parameter"
+        )
+    else:
+        why = "expected one SGD step down g_loss against the updated discriminator"
+    raise CheckFailed(f"{what}: the generator's new weights are wrong — {why}")
 
 
 def _moved_like(g0: list[np.ndarray], g1: list[np.ndarray], wrong: list[np.ndarray]) -> bool:
@@ -377,60 +430,226 @@ def _moved_like(g0: list[np.ndarray], g1: list[np.ndarray], wrong: list[np.ndarr
     return bool(float(moved @ push) / (np.linalg.norm(moved) * np.linalg.norm(push) + 1e-12) > 0.1)
 
 
-# Samples ------------------------------------------------------------------------------------
+# Predictions: the saturating loss and the optimal discriminator ------------------------------
 
 
-def sample_statistics(x: np.ndarray) -> dict[str, Any]:
-    """Mean, covariance, share of samples near a mode, and each mode's share."""
-    centres = ring_centres()
-    dist = np.linalg.norm(x[:, None, :] - centres[None], axis=2)  # (N, 8)
-    near = dist.min(axis=1) < NEAR
-    shares = np.bincount(dist.argmin(axis=1)[near], minlength=RING_MODES) / len(x)
-    return {
-        "mean": x.mean(axis=0),
-        "cov": np.cov(x.T),
-        "near": float(near.mean()),
-        "shares": shares,
-        "covered": int(np.sum(shares >= MIN_MODE_SHARE)),
-    }
+def _number(value: Any, what: str) -> float:
+    if callable(value):  # the notebook passes its prediction as a function: a stub is "not done yet"
+        value = value()
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise CheckFailed(f"{what} returned {value!r}; expected one number")
+    return float(value)
 
 
-@checker("step7.gan_samples")
-def check_gan_samples(generator: Any, noise_dim: int) -> str:
-    if generator is None:  # the training cell could not run: the exercises above are not done yet
-        raise NotImplementedError
-    expect_callable(generator, "generator")
-    rng = np.random.default_rng(SAMPLES_SEED)
-    z = rng.normal(size=(SAMPLES, int(noise_dim))).astype(np.float32)
-    x = as_array(generator(z), f"generator(z) for z of shape {z.shape}")
-    if x.shape != (SAMPLES, 2):
-        raise CheckFailed(
-            f"generator(z) for z of shape {z.shape} returned shape {x.shape}; expected ({SAMPLES}, 2)"
+SATURATION_P = 0.01  # σ(f), the discriminator's belief that a generated sample is real
+SATURATION_RATIO = (1 - SATURATION_P) / SATURATION_P  # |d(−log σ(f))/df| / |d log(1 − σ(f))/df| = 99
+
+
+@checker("step7.gan_saturation")
+def check_gan_saturation(saturation_ratio: Any) -> str:
+    value = _number(saturation_ratio, "saturation_ratio()")
+    if np.isclose(value, SATURATION_RATIO, rtol=0.01):
+        return (
+            f"{SATURATION_RATIO:g}: d/df of −log σ(f) is −(1 − σ(f)) = −0.99, of log(1 − σ(f)) it is "
+            "−σ(f) = −0.01; where the discriminator wins, the saturating loss barely moves the generator"
         )
-    if not np.all(np.isfinite(x)):
-        raise CheckFailed("the generator's samples contain nan or inf: training diverged")
-    s = sample_statistics(x)
-    m, c = s["mean"], s["cov"]
-    summary = (
-        f"mean ({m[0]:.2f}, {m[1]:.2f}), variances {c[0, 0]:.2f} and {c[1, 1]:.2f} (target 2.01), "
-        f"{s['near']:.0%} of samples within {NEAR:g} of a mode, {s['covered']} of {RING_MODES} modes covered"
+    p = SATURATION_P
+    causes = [
+        (1 / SATURATION_RATIO, "that is the inverse: the non-saturating gradient is the larger one"),
+        (1 / p, "1/σ(f) is the ratio of the losses' slopes in σ(f), not in the logit f"),
+        ((1 - p) / p**2, "that is the ratio of the slopes with respect to σ(f); the question is about f"),
+        (-np.log(p) / -np.log(1 - p), "that is the ratio of the loss values, not of their gradients"),
+        (1.0, "the two gradients are not the same size: look at the right-hand plot at σ(f) = 0.01"),
+    ]
+    cause = next((why for v, why in causes if np.isclose(value, v, rtol=0.01)), "")
+    raise CheckFailed(
+        f"saturation_ratio() is {value:g}; at σ(f) = {p}, |d(−log σ(f))/df| / |d log(1 − σ(f))/df| "
+        f"= (1 − σ(f)) / σ(f) = {SATURATION_RATIO:g}" + (f" — {cause}" if cause else "")
     )
-    where = f"on {SAMPLES} samples the checker drew from your generator: {summary}"
-    shares = ", ".join(f"{v:.0%}" for v in s["shares"])
-    if s["near"] < MIN_NEAR:
+
+
+D_STAR_RATIO = 3.0  # p_data(x) = 3 p_g(x)
+
+
+@checker("step7.optimal_discriminator")
+def check_optimal_discriminator(d_star: Any) -> str:
+    if callable(d_star):
+        d_star = d_star()
+    if not isinstance(d_star, dict) or set(d_star) != {"probability", "logit"}:
         raise CheckFailed(
-            f"{where}; needs {MIN_NEAR:.0%} near a mode — the samples are spread between the modes: "
-            "the generator has not learned the target's shape yet"
+            f"d_star() should return a dict with the keys 'logit' and 'probability'; got {d_star!r}"
         )
-    if s["covered"] < RING_MODES:
+    r = D_STAR_RATIO
+    prob = _number(d_star["probability"], "d_star()['probability']")
+    logit = _number(d_star["logit"], "d_star()['logit']")
+    want_p, want_logit = r / (1 + r), float(np.log(r))
+    if not np.isclose(prob, want_p, atol=1e-3):
+        causes = [
+            (r, "that is the density ratio itself; a probability lies in [0, 1]"),
+            (1 / (1 + r), "that is p_g / (p_data + p_g): σ(D(x)) is the belief that x is REAL"),
+            (0.5, "½ is the optimum only where the two densities are equal"),
+            (1.0, "a discriminator that is sure is not optimal where the generator also puts mass"),
+        ]
+        cause = next((why for v, why in causes if np.isclose(prob, v, atol=1e-3)), "")
         raise CheckFailed(
-            f"{where}. Mode shares: {shares} (each needs {MIN_MODE_SHARE:.1%}) — the generator "
-            "collapsed onto some modes: check the losses and the order of the two updates"
+            f"d_star()['probability'] is {prob:g}; where p_data(x) = {r:g} p_g(x) the best discriminator "
+            "is not that" + (f" — {cause}" if cause else " — maximise p_data log y + p_g log(1 − y) over y")
         )
-    if np.any(np.abs(m) > MAX_MEAN):
-        raise CheckFailed(f"{where}; the mean must be within {MAX_MEAN} of (0, 0) in each coordinate")
-    if not (COV_DIAG[0] <= c[0, 0] <= COV_DIAG[1] and COV_DIAG[0] <= c[1, 1] <= COV_DIAG[1]):
-        raise CheckFailed(f"{where}; each variance must lie in {COV_DIAG}")
-    if abs(c[0, 1]) > MAX_COV_OFF:
-        raise CheckFailed(f"{where}; the covariance {c[0, 1]:.2f} must be within ±{MAX_COV_OFF}")
-    return f"{where}; smallest mode share {s['shares'].min():.1%}"
+    if not np.isclose(logit, want_logit, atol=1e-3):
+        causes = [
+            (want_p, "that is the probability again; the logit is the a with σ(a) = that probability"),
+            (r, "close: the logit is the LOG of the density ratio"),
+            (-want_logit, "the sign is reversed: log(p_data / p_g), positive where data is more likely"),
+            (float(np.log10(r)), "that is log10; a logit uses the natural log"),
+        ]
+        cause = next((why for v, why in causes if np.isclose(logit, v, atol=1e-3)), "")
+        raise CheckFailed(
+            f"d_star()['logit'] is {logit:g}, but σ of it is {1 / (1 + np.exp(-logit)):.4f}, not "
+            f"{want_p:g}" + (f" — {cause}" if cause else "")
+        )
+    return (
+        f"σ(D*(x)) = p_data / (p_data + p_g) = {want_p:g} and D*(x) = log(p_data / p_g) = {want_logit:.4f}: "
+        "the optimal discriminator's logit is the log density ratio"
+    )
+
+
+# The Dirac-GAN ------------------------------------------------------------------------------
+
+
+def dirac_gan_reference(
+    theta: float, psi: float, lr: float, steps: int, simultaneous: bool = True, *, slip: str = ""
+) -> np.ndarray:
+    """Gradient steps on the minimax game L_D = log 2 + softplus(ψθ): D descends it in ψ, the
+    generator climbs it in θ; simultaneous or alternating (the discriminator first). ``slip``
+    makes a known wrong version, to name a learner's mistake."""
+    path = [(theta, psi)]
+    for _ in range(steps):
+        s = float(sigmoid(np.array(psi * theta)))
+        if slip == "no_sigmoid":
+            s = 1.0
+        elif slip == "half":
+            s = 0.5
+        g_psi = (psi if slip == "chain" else theta) * s  # dL_D/dψ = θ σ(ψθ)
+        new_psi = psi - lr * g_psi
+        if slip == "d_ascent":
+            new_psi = psi + lr * g_psi
+        use_psi = new_psi if (not simultaneous) != (slip == "order") else psi
+        s_g = float(sigmoid(np.array(use_psi * theta)))
+        if slip == "no_sigmoid":
+            s_g = 1.0
+        elif slip == "half":
+            s_g = 0.5
+        elif slip == "non_saturating":
+            s_g = float(sigmoid(np.array(-use_psi * theta)))
+        g_theta = (theta if slip == "chain" else use_psi) * s_g  # dL_D/dθ = ψ σ(ψθ)
+        theta = theta - lr * g_theta if slip == "g_descent" else theta + lr * g_theta
+        psi = new_psi
+        path.append((theta, psi))
+    return np.array(path)  # (steps + 1, 2)
+
+
+DIRAC_SLIPS = {
+    "order": "",  # filled in by the message: it depends on which scheme was asked for
+    "no_sigmoid": "σ(ψθ) is missing: d softplus(a)/da = σ(a), so dL_D/dψ = θ σ(ψθ)",
+    "half": (
+        "you used σ(ψθ) = ½, its value at the equilibrium only; recompute σ(ψθ) at every step from the "
+        "current θ and ψ"
+    ),
+    "chain": "the chain rule: d softplus(ψθ)/dψ = θ σ(ψθ) and d/dθ = ψ σ(ψθ), not the other way round",
+    "d_ascent": "the discriminator climbed its loss: ψ moves against dL_D/dψ, ψ − lr·θ σ(ψθ)",
+    "g_descent": (
+        "the generator descended L_D; in this minimax game it maximises the discriminator's loss, "
+        "θ + lr·ψ σ(ψθ)"
+    ),
+    "non_saturating": (
+        "that is the non-saturating generator, with σ(−ψθ); this exercise plays the original minimax "
+        "game, where the generator climbs L_D itself"
+    ),
+}
+DIRAC_RTOL, DIRAC_ATOL = 1e-4, 1e-6  # float32 answers pass; every known slip differs by far more
+DIRAC_CHOICES = ("converges", "circles", "spirals out")
+DIRAC_TRUTH = {"simultaneous": "spirals out", "alternating": "circles"}
+
+
+def _dirac_case(dirac_gan: Any, theta: float, psi: float, lr: float, steps: int, simultaneous: bool) -> None:
+    scheme = "simultaneous" if simultaneous else "alternating"
+    what = f"dirac_gan({theta}, {psi}, lr={lr}, steps={steps}, simultaneous={simultaneous})"
+    got = as_array(dirac_gan(theta, psi, lr, steps, simultaneous=simultaneous), what)
+    want = dirac_gan_reference(theta, psi, lr, steps, simultaneous)
+    if got.shape != want.shape:
+        if got.shape == (steps, 2):
+            why = "the start (θ, ψ) belongs in row 0, then one row after each step"
+        elif got.shape == (2, steps + 1):
+            why = "one row per point: shape (steps + 1, 2), columns θ and ψ"
+        else:
+            why = "the start, then one row (θ, ψ) after each step"
+        raise CheckFailed(f"{what} returned shape {got.shape}; expected {want.shape} — {why}")
+    if np.allclose(got, want, atol=DIRAC_ATOL, rtol=DIRAC_RTOL):  # float32 answers pass too
+        return
+    row = int(np.argmax(np.any(~np.isclose(got, want, atol=DIRAC_ATOL, rtol=DIRAC_RTOL), axis=1)))
+    why = ""
+    for slip, text in DIRAC_SLIPS.items():
+        slipped = dirac_gan_reference(theta, psi, lr, steps, simultaneous, slip=slip)
+        if np.allclose(got, slipped, atol=DIRAC_ATOL, rtol=DIRAC_RTOL):
+            if slip == "order":
+                text = (
+                    "the generator used the discriminator's NEW ψ: in a simultaneous step both gradients "
+                    "are taken at the old (θ, ψ)"
+                    if simultaneous
+                    else "the generator used the OLD ψ: alternating means the discriminator steps first, "
+                    "then the generator's gradient is taken at the new ψ"
+                )
+            why = text
+            break
+    if not why and np.allclose(got[::-1], want, atol=DIRAC_ATOL, rtol=DIRAC_RTOL):
+        why = "the rows run backwards: the start first"
+    if not why and np.allclose(got[:, ::-1], want, atol=DIRAC_ATOL, rtol=DIRAC_RTOL):
+        why = "the columns are swapped: θ first, then ψ"
+    raise CheckFailed(
+        f"{what} ({scheme}): row {row} is ({got[row, 0]:.6f}, {got[row, 1]:.6f}), expected "
+        f"({want[row, 0]:.6f}, {want[row, 1]:.6f})"
+        + (
+            f" — {why}"
+            if why
+            else " — ψ ← ψ − lr·dL_D/dψ, θ ← θ + lr·dL_D/dθ, with L_D = log 2 + softplus(ψθ)"
+        )
+    )
+
+
+@checker("step7.dirac_gan")
+def check_dirac_gan(dirac_gan: Any, dirac_prediction: Any) -> str:
+    expect_callable(dirac_gan, "dirac_gan")
+    for args in (
+        (1.0, 0.0, 0.1, 3, True),
+        (1.0, 0.0, 0.1, 3, False),
+        (0.5, -0.3, 0.3, 6, True),
+        (-0.8, 0.6, 0.25, 5, False),
+        (2.0, 1.5, 0.5, 8, True),
+    ):
+        _dirac_case(dirac_gan, *args)
+    if callable(dirac_prediction):
+        dirac_prediction = dirac_prediction()
+    if not isinstance(dirac_prediction, dict) or set(dirac_prediction) != set(DIRAC_TRUTH):
+        raise CheckFailed(
+            "dirac_prediction() should return a dict with the keys 'simultaneous' and 'alternating'; "
+            f"got {dirac_prediction!r}"
+        )
+    for scheme, truth in DIRAC_TRUTH.items():
+        said = dirac_prediction[scheme]
+        if said not in DIRAC_CHOICES:
+            raise CheckFailed(
+                f"dirac_prediction()[{scheme!r}] is {said!r}; choose one of "
+                + ", ".join(map(repr, DIRAC_CHOICES))
+            )
+        if said != truth:
+            path = dirac_gan_reference(1.0, 0.0, 0.1, 1000, scheme == "simultaneous")
+            radius = np.hypot(path[:, 0], path[:, 1])
+            raise CheckFailed(
+                f"dirac_prediction()[{scheme!r}] is {said!r}, but from (θ, ψ) = (1, 0) with lr = 0.1 the "
+                f"{scheme} steps end at distance {radius[-1]:.2f} from the equilibrium after 1000 steps, "
+                f"having ranged over {radius.min():.2f}–{radius.max():.2f}: it {truth}"
+            )
+    return (
+        "the Dirac-GAN's simultaneous and alternating steps are right, and so are both predictions: "
+        "simultaneous steps spiral out, alternating ones circle, neither converges"
+    )

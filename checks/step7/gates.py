@@ -1,5 +1,6 @@
 """Checkers for step 7's second notebook (02_why_gates_matter): ``step7.recall_data``,
-``step7.build_model`` and ``step7.gates_matter``.
+``step7.build_model`` and ``step7.held_out_accuracy`` (and, through ``gradients``, the gradient
+exercises).
 
 The task is *marked recall*: every step of a sequence shows one of ``n_symbols`` symbols (one-hot)
 and one step, anywhere, carries a marker; the label is the symbol shown at the marked step. The
@@ -7,7 +8,7 @@ network answers only at the end, so it must hold the marked symbol for up to ``s
 while every later step shows another symbol.
 
 ``recall_data`` is checked on hand cases and on statistics of a large sample; ``build_model`` on the
-structure and output of the models it returns; ``gates_matter`` takes the learner's three trained
+structure and output of the models it returns; ``held_out_accuracy`` takes the learner's three trained
 models, trains nothing, and measures their accuracy itself on sequences it generates with its own
 seed: the gated models must have learned the task, the SimpleRNN must not have, and the accuracies
 the learner reports must agree with the checker's. Keras is imported inside the checkers.
@@ -30,7 +31,10 @@ TASK_SYMBOLS = 4  # chance is 1 / 4
 HELD_OUT = 1000  # fresh sequences the checker generates to measure each model
 HELD_OUT_SEED = 7_007
 GATED_MIN_ACCURACY = 0.90
-PLAIN_MAX_ACCURACY = 0.40  # "near chance": chance is 0.25
+# Trained with the notebook's recipe, the SimpleRNN holds a symbol marked a few steps before the end
+# but loses it further back, where the gated models stay right: on the delays of TASK_STEPS // 2 or
+# more it must stay at least this far below the weaker gated model.
+PLAIN_FAR_GAP = 0.15
 REPORT_TOLERANCE = 0.06  # two samples of 1,000 sequences differ by up to ~3 standard errors
 
 
@@ -176,13 +180,32 @@ def check_recall_data(make_recall_data: Any) -> str:
 def _recurrent_layers(keras: Any, model: Any) -> list[Any]:
     found = []
     for layer in getattr(model, "layers", []):
-        if isinstance(
-            layer, keras.layers.RNN | keras.layers.SimpleRNN | keras.layers.LSTM | keras.layers.GRU
-        ):
+        if isinstance(layer, keras.layers.RNN):  # SimpleRNN, LSTM and GRU are RNN layers too
             found.append(layer)
         if hasattr(layer, "layers"):
             found.extend(_recurrent_layers(keras, layer))
     return found
+
+
+# keras.layers.RNN(keras.layers.LSTMCell(units)) is the same network as keras.layers.LSTM(units)
+CELL_LAYERS = {"SimpleRNNCell": "SimpleRNN", "LSTMCell": "LSTM", "GRUCell": "GRU"}
+
+
+def layer_kind(layer: Any) -> str:
+    """ "SimpleRNN", "LSTM" or "GRU" for the plain layers and for RNN(cell) alike; else the class name."""
+    name = type(layer).__name__
+    if name in LAYER_NAMES.values():
+        return name
+    cell = getattr(layer, "cell", None)
+    cell_name = type(cell).__name__
+    return CELL_LAYERS.get(cell_name, f"{name}({cell_name})" if cell is not None else name)
+
+
+def layer_units(layer: Any) -> int | None:
+    units = getattr(layer, "units", None)
+    if units is None:
+        units = getattr(getattr(layer, "cell", None), "units", None)
+    return None if units is None else int(units)
 
 
 @checker("step7.build_model")
@@ -203,15 +226,17 @@ def check_build_model(build_model: Any) -> str:
         recurrent = _recurrent_layers(keras, model)
         want = LAYER_NAMES[kind]
         if len(recurrent) != 1:
-            names = [type(la).__name__ for la in recurrent]
+            names = [layer_kind(la) for la in recurrent]
             raise CheckFailed(
                 f"{what} has {len(recurrent)} recurrent layers {names}; expected exactly one {want}"
             )
         layer = recurrent[0]
-        if type(layer).__name__ != want:
-            raise CheckFailed(f"{what} has a {type(layer).__name__} layer; expected a {want}")
-        if layer.units != units:
-            raise CheckFailed(f"{what}: the {want} has {layer.units} units; use the units argument ({units})")
+        if layer_kind(layer) != want:
+            raise CheckFailed(f"{what} has a {layer_kind(layer)} layer; expected a {want}")
+        if layer_units(layer) != units:
+            raise CheckFailed(
+                f"{what}: the {want} has {layer_units(layer)} units; use the units argument ({units})"
+            )
         out = as_array(model(x), f"{what} called on x of shape {x.shape}")
         if out.shape == (3, steps, n_classes) or layer.return_sequences:
             raise CheckFailed(
@@ -236,11 +261,11 @@ def check_build_model(build_model: Any) -> str:
     )
 
 
-# gates_matter --------------------------------------------------------------------------------
+# held_out_accuracy --------------------------------------------------------------------------------
 
 
-@checker("step7.gates_matter")
-def check_gates_matter(models: Any, accuracy: Any) -> str:
+@checker("step7.held_out_accuracy")
+def check_held_out_accuracy(models: Any, accuracy: Any) -> str:
     """``accuracy`` is the learner's ``accuracy(model, x, y)``, which the checker calls on its
     own held-out sequences; a dict of reported accuracies (notebooks copied before this
     version) is still accepted and compared with the checker's measurement."""
@@ -267,6 +292,8 @@ def _accuracy_function(accuracy: Any) -> Any:
         got = accuracy(model, x, y)
         if got is None:
             raise CheckFailed(f"{what} returned None; did you forget a `return`?")
+        if not isinstance(got, bool) and np.shape(got) == () and hasattr(got, "dtype"):
+            got = np.asarray(got).item()  # a 0-d array or tensor (np.mean, keras.ops.mean)
         if isinstance(got, bool) or not isinstance(got, int | float | np.number):
             raise CheckFailed(f"{what} returned {type(got).__name__}; expected one number between 0 and 1")
         got = float(got)
@@ -313,12 +340,12 @@ def _judge_models(keras: Any, models: dict[str, Any], judge: Any) -> str:
         if not isinstance(model, keras.Model):
             raise CheckFailed(f"models[{kind!r}] is a {type(model).__name__}; expected a trained Keras model")
         recurrent = _recurrent_layers(keras, model)
-        names = [type(la).__name__ for la in recurrent]
+        names = [layer_kind(la) for la in recurrent]
         if names != [LAYER_NAMES[kind]]:
             raise CheckFailed(
                 f"models[{kind!r}] has the recurrent layers {names}; expected one {LAYER_NAMES[kind]}"
             )
-        units[kind] = recurrent[0].units
+        units[kind] = layer_units(recurrent[0])
         shape = tuple(model.input_shape)
         if shape[1:] != (TASK_STEPS, TASK_SYMBOLS + 1):
             raise CheckFailed(
@@ -359,10 +386,12 @@ def _judge_models(keras: Any, models: dict[str, Any], judge: Any) -> str:
                     else " — it has started to learn; train it for the given number of epochs"
                 )
             )
-    if measured["simple_rnn"] > PLAIN_MAX_ACCURACY:
+    gated_far = min(far_acc["lstm"], far_acc["gru"])
+    if far_acc["simple_rnn"] > gated_far - PLAIN_FAR_GAP:
         raise CheckFailed(
-            f"on {HELD_OUT:,} fresh sequences: {figures}. The SimpleRNN scores well above chance "
-            f"({chance:.2f}); trained with the same width and budget as the gated models it should not "
-            "be able to hold the marked symbol — did it train for more epochs than the others?"
+            f"on {HELD_OUT:,} fresh sequences: {figures}. On the markers {TASK_STEPS // 2} or more steps "
+            f"from the end the SimpleRNN scores {far_acc['simple_rnn']:.3f}, as well as the gated models; "
+            "trained with the notebook's recipe (the same stages, epochs and learning rates for all "
+            "three) it falls behind them there — was it trained longer, or with another recipe?"
         )
     return f"measured on {HELD_OUT:,} fresh sequences of {TASK_STEPS} steps (chance {chance:.2f}): {figures}"

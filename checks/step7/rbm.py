@@ -1,11 +1,13 @@
 """Checkers for step 7's fifth notebook (05_rbm): ``step7.rbm_conditionals``,
-``step7.rbm_sample``, ``step7.cd1_update`` and ``step7.rbm_train``.
+``step7.free_energy``, ``step7.rbm_exact_gradient``, ``step7.cd1_update`` and ``step7.cd1_vs_exact``.
 
 A binary restricted Boltzmann machine with ``W`` of shape (n_visible, n_hidden), visible biases
-``b`` and hidden biases ``c``. The facts: tiny cases worked by hand, the formulas of Hinton's
-"A Practical Guide to Training RBMs" computed here on random cases (the learner's sampling is
-made checkable by passing the uniform random numbers in), and a reconstruction error this module
-measures itself on binarised held-out digits. Numpy only.
+``b`` and hidden biases ``c``. The facts: tiny cases worked by hand; the free energy compared with
+its definition, a log-sum over every hidden vector; the exact log-likelihood gradient compared
+with central differences of the log-likelihood, its log Z summed over every visible vector; CD-1
+by the formulas of Hinton's "A Practical Guide to Training RBMs" (the learner's sampling is made
+checkable by passing the uniform random numbers in); and a prediction about CD-1 at W = 0 against
+what enumeration shows. Numpy only.
 """
 
 from __future__ import annotations
@@ -17,10 +19,6 @@ import numpy as np
 
 from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import as_array, expect_callable
-
-# Training: the bound on the held-out reconstruction error, and what it is compared with.
-RBM_MAX_ERROR = 0.08  # the notebook's solution reaches 0.054-0.056 (seeds 0, 1, 2)
-RBM_MIN_HIDDEN = 16
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
@@ -193,43 +191,6 @@ def check_rbm_conditionals(p_h_given_v: Any, p_v_given_h: Any) -> str:
     )
 
 
-# Sampling -----------------------------------------------------------------------------------
-
-
-@checker("step7.rbm_sample")
-def check_rbm_sample(sample_bernoulli: Any) -> str:
-    expect_callable(sample_bernoulli, "sample_bernoulli")
-    p = np.array([[0.2, 0.5, 0.9, 0.0, 1.0, 0.3]])
-    u = np.array([[0.1, 0.7, 0.95, 0.0, 0.999, 0.3]])
-    want = np.array([[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
-    what = "sample_bernoulli(p, u) with p = (0.2, 0.5, 0.9, 0, 1, 0.3), u = (0.1, 0.7, 0.95, 0, 0.999, 0.3)"
-    got = _call(sample_bernoulli, what, p, u)
-    if got.shape != want.shape:
-        raise CheckFailed(f"{what} returned shape {got.shape}; expected {want.shape}, the shape of p")
-    if not np.array_equal(got, want):
-        if np.array_equal(got, 1.0 - want) or np.array_equal(got, (u > p).astype(float)):
-            why = "every unit is the opposite: a unit is on when u < p (that happens with probability p)"
-        elif np.array_equal(got, (u <= p).astype(float)):
-            why = "with p = 0 and u = 0 your unit fired: use a strict u < p, so probability 0 never fires"
-        elif np.array_equal(got, np.round(p)):
-            why = "you rounded p instead of comparing it with the random numbers u"
-        elif np.array_equal(got, p):
-            why = "you returned the probabilities themselves; a sample is 0 or 1"
-        else:
-            why = "a unit is on (1.0) exactly when u < p"
-        raise CheckFailed(f"{what} returned {got.ravel().tolist()}; expected {want.ravel().tolist()} — {why}")
-    rng = np.random.default_rng(3)
-    p = rng.random((400, 50))
-    u = rng.random((400, 50))
-    got = _call(sample_bernoulli, "sample_bernoulli(p, u) on a (400, 50) batch", p, u)
-    if got.shape != p.shape or not np.array_equal(got, (u < p).astype(float)):
-        raise CheckFailed(
-            "on a random (400, 50) batch your samples differ from (u < p): draw no random numbers "
-            "of your own, compare p with the u passed in"
-        )
-    return "units fire exactly when u < p (probability 0 never, probability 1 always)"
-
-
 # CD-1 ---------------------------------------------------------------------------------------
 
 
@@ -388,58 +349,253 @@ def check_cd1_update(cd1_update: Any) -> str:
     )
 
 
-# Training on binarised digits ---------------------------------------------------------------
+# Free energy --------------------------------------------------------------------------------
 
 
-def binarised_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The fixed split of the digits as binary vectors: pixels above one half are on."""
-    from dl7 import datasets
-
-    split = datasets.load("digits").split()
-    v_train = (split.x_train.reshape(len(split.x_train), -1) > 0.5).astype(float)  # (1438, 64)
-    v_test = (split.x_test.reshape(len(split.x_test), -1) > 0.5).astype(float)  # (359, 64)
-    return v_train, v_test
+def softplus(a: np.ndarray) -> np.ndarray:
+    """log(1 + e^a) without overflow."""
+    return np.asarray(np.logaddexp(0.0, np.asarray(a, dtype=float)))
 
 
-def reconstruction_error(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
-    """Mean squared difference between v and its mean-field reconstruction σ(σ(vW + c) Wᵀ + b)."""
-    return float(np.mean((v - _ref_pv(_ref_ph(v, w, c), w, b)) ** 2))
+def ref_free_energy(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """F(v) = −b·v − Σ_j softplus(c_j + (vW)_j), one value per row of v."""
+    return np.asarray(-(v @ b) - softplus(v @ w + c).sum(axis=1))  # (N,)
 
 
-@checker("step7.rbm_train")
-def check_rbm_train(w: Any, b: Any, c: Any) -> str:
-    if w is None:  # the training cell could not run: the exercises above are not done yet
-        raise NotImplementedError
-    w, b, c = as_array(w, "W"), as_array(b, "b"), as_array(c, "c")
-    v_train, v_test = binarised_digits()
-    nv = v_test.shape[1]
-    if w.ndim != 2 or w.shape[0] != nv:
-        raise CheckFailed(f"W has shape {w.shape}; expected ({nv}, n_hidden), one row per pixel")
-    nh = w.shape[1]
-    if nh < RBM_MIN_HIDDEN:
-        raise CheckFailed(f"W has {nh} hidden units; use at least {RBM_MIN_HIDDEN}")
-    if b.shape != (nv,) or c.shape != (nh,):
-        raise CheckFailed(f"b has shape {b.shape} and c {c.shape}; expected ({nv},) and ({nh},)")
-    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b)) and np.all(np.isfinite(c))):
-        raise CheckFailed("the parameters contain nan or inf: is the learning rate too large?")
-    before = reconstruction_error(v_test, np.zeros_like(w), np.zeros(nv), np.zeros(nh))  # 0.25
-    p = v_train.mean(axis=0)
-    marginal = float(np.mean((v_test - p) ** 2))  # each pixel guessed from its training frequency
-    after = reconstruction_error(v_test, w, b, c)
-    where = f"on the {len(v_test)} held-out binarised digits"
-    if after >= before:
-        raise CheckFailed(
-            f"reconstruction error {after:.4f} {where}, no better than {before:.2f} for an untrained RBM: "
-            "check the sign of the CD-1 update and that the training loop uses the updated parameters"
+def all_states(n: int) -> np.ndarray:
+    """Every binary vector of length n, one per row: (2**n, n)."""
+    return ((np.arange(2**n)[:, None] >> np.arange(n)[::-1]) & 1).astype(float)
+
+
+def brute_free_energy(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """−log Σ_h e^{−E(v, h)}, summing over all 2^n_hidden hidden vectors: the definition itself."""
+    h = all_states(w.shape[1])  # (2^nh, nh)
+    minus_e = (v @ w) @ h.T + (v @ b)[:, None] + (h @ c)[None, :]  # (N, 2^nh): −E(v, h)
+    return np.asarray(-np.logaddexp.reduce(minus_e, axis=1))  # (N,)
+
+
+def _diagnose_free_energy(got: np.ndarray, v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> str:
+    a = v @ w + c  # (N, nh)
+    right = ref_free_energy(v, w, b, c)
+    if np.allclose(got, -right):
+        return "the sign is reversed: p(v) ∝ e^{−F(v)}, so F(v) = −log Σ_h e^{−E(v, h)}"
+    if np.allclose(got, -softplus(a).sum(axis=1)) and np.any(v @ b != 0):
+        return "the visible bias term −b·v is missing: it does not depend on h, so it comes out of the sum"
+    if np.allclose(got, -(v @ b) - a.sum(axis=1)):
+        return (
+            "you replaced log(1 + e^a) by a: that keeps only h_j = 1; summing h_j over {0, 1} "
+            "gives e^0 + e^a = 1 + e^a for each hidden unit"
         )
-    if after > RBM_MAX_ERROR:
+    if np.allclose(got, -(v @ b) - np.log(np.exp(np.clip(a, -50, 50)).sum(axis=1))):
+        return "you took the log of a sum over the hidden units; the sum over h factorises into a product"
+    if np.allclose(got, -(v @ b) - softplus(v @ w).sum(axis=1)) and np.any(c != 0):
+        return "the hidden bias c is missing inside the softplus: each hidden unit's input is c_j + (vW)_j"
+    if np.allclose(got, -(v @ b) + softplus(a).sum(axis=1)):
+        return "the softplus term has the wrong sign: both terms of F(v) are negative"
+    return "expected F(v) = −log Σ_h e^{−E(v, h)}, one number per row of v"
+
+
+@checker("step7.free_energy")
+def check_free_energy(free_energy: Any) -> str:
+    expect_callable(free_energy, "free_energy")
+    rng = np.random.default_rng(5)
+    cases = [
+        (
+            HAND_V,
+            HAND_W,
+            HAND_B,
+            HAND_C,
+            "v = [[1, 0, 1]], W = [[1, -1], [2, 0], [0, 1]], b = (0, 0, -2), c = (0, -1)",
+        )
+    ]
+    for n, nv, nh in ((5, 6, 4), (3, 4, 7)):
+        v = (rng.random((n, nv)) < 0.5).astype(float)
+        w, b, c = rng.normal(size=(nv, nh)), rng.normal(size=nv), rng.normal(size=nh)
+        cases.append((v, w, b, c, f"v {v.shape}, W {w.shape}, b, c"))
+    for v, w, b, c, desc in cases:
+        what = f"free_energy({desc})"
+        got = _call(free_energy, what, v, w, b, c)
+        want = brute_free_energy(v, w, b, c)
+        if got.shape != want.shape:
+            if got.size == 1:
+                why = "a single number: sum over the hidden units only (axis=1), keeping one value per row"
+            elif got.shape == (len(v), 1):
+                why = "a column; return a flat array of shape (N,)"
+            elif got.shape == (w.shape[1],) or got.shape == (v.shape[1],):
+                why = "the sum ran over the examples (axis 0); sum over the hidden units (axis=1)"
+            else:
+                why = "one free energy per row of v"
+            raise CheckFailed(f"{what} returned shape {got.shape}; expected {want.shape} — {why}")
+        if not np.allclose(got, want, atol=1e-6):
+            i = int(np.argmax(np.abs(got - want)))
+            why = _diagnose_free_energy(got, v, w, b, c)
+            raise CheckFailed(
+                f"{what}: row {i} is {got[i]:.4f}, but −log Σ_h e^(−E(v, h)) over all "
+                f"{2 ** w.shape[1]} hidden vectors is {want[i]:.4f} — {why}"
+            )
+    big_w = np.array([[800.0, -800.0]])
+    what = "free_energy(v = [[1]], W = [[800, -800]], b = 0, c = 0)"
+    with np.errstate(all="ignore"):
+        got = _call(free_energy, what, np.ones((1, 1)), big_w, np.zeros(1), np.zeros(2))
+    if got.size != 1 or not np.all(np.isfinite(got)) or not np.isclose(float(got.ravel()[0]), -800.0):
         raise CheckFailed(
-            f"reconstruction error {after:.4f} {where}; needs at most {RBM_MAX_ERROR} "
-            f"(an untrained RBM: {before:.2f}; each pixel's training frequency alone: {marginal:.3f}) — "
-            "train longer, or check the bias updates"
+            f"{what} returned {np.ravel(got).tolist()}; expected [-800.0] — e^800 overflows to inf: "
+            "compute log(1 + e^a) as np.logaddexp(0, a)"
         )
     return (
-        f"reconstruction error {after:.4f} {where} (measured by the checker), "
-        f"down from {before:.2f} untrained; "
-        f"pixel frequencies alone give {marginal:.3f}"
+        "F(v) = −log Σ_h e^(−E(v, h)) on every row: equal to the sum over all hidden vectors, "
+        "and finite at inputs of ±800"
+    )
+
+
+# The exact gradient of a tiny RBM -----------------------------------------------------------
+
+
+def mean_log_likelihood(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+    """mean_n log p(v_n), with log Z summed over all 2^n_visible visible vectors."""
+    f_all = ref_free_energy(all_states(w.shape[0]), w, b, c)  # (2^nv,)
+    log_z = float(np.logaddexp.reduce(-f_all))
+    return float(np.mean(-ref_free_energy(v, w, b, c)) - log_z)
+
+
+def numerical_gradient_ll(
+    v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Central differences of the mean log-likelihood: the fact the learner's gradient meets."""
+    params = [w.copy(), b.copy(), c.copy()]
+    grads = []
+    for k, p in enumerate(params):
+        g = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + eps
+            up = mean_log_likelihood(v, *params)
+            p[idx] = old - eps
+            down = mean_log_likelihood(v, *params)
+            p[idx] = old
+            g[idx] = (up - down) / (2 * eps)
+        grads.append(g)
+        params[k] = p
+    return grads[0], grads[1], grads[2]
+
+
+def _gradient_parts(
+    v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The data and model terms, and their slips, to name a wrong answer (never the reference)."""
+    s = all_states(w.shape[0])
+    f = ref_free_energy(s, w, b, c)
+    p = np.exp(-f - np.logaddexp.reduce(-f))  # (2^nv,) p(v) of every state
+    q = np.exp(f - np.logaddexp.reduce(f))  # the same with e^{+F}
+    u = np.full(len(s), 1.0 / len(s))  # every state weighted alike
+    ph, ps = sigmoid(v @ w + c), sigmoid(s @ w + c)
+    data = (v.T @ ph / len(v), v.mean(axis=0), ph.mean(axis=0))
+
+    def model(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return s.T @ (weights[:, None] * ps), weights @ s, weights @ ps
+
+    out = {"data": data}
+    for name, weights in (("model", p), ("model_plus_f", q), ("model_uniform", u)):
+        m = model(weights)
+        out[name] = m
+        out[name + "_minus"] = (data[0] - m[0], data[1] - m[1], data[2] - m[2])
+    out["sum"] = (
+        v.T @ ph - len(v) * out["model"][0],
+        v.sum(0) - len(v) * out["model"][1],
+        ph.sum(0) - len(v) * out["model"][2],
+    )
+    return out
+
+
+def _same3(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], tol: float = 1e-6) -> bool:
+    return all(x.shape == y.shape and np.allclose(x, y, atol=tol) for x, y in zip(a, b, strict=True))
+
+
+# The tiny RBM of the notebook: 6 visible and 4 hidden units, 2^10 joint states.
+TINY_VISIBLE, TINY_HIDDEN = 6, 4
+
+
+@checker("step7.rbm_exact_gradient")
+def check_rbm_exact_gradient(exact_gradient: Any) -> str:
+    expect_callable(exact_gradient, "exact_gradient")
+    rng = np.random.default_rng(17)
+    for n, nv, nh in ((9, TINY_VISIBLE, TINY_HIDDEN), (5, 3, 5), (7, 4, 4)):
+        v = (rng.random((n, nv)) < 0.5).astype(float)
+        w = rng.normal(scale=0.8, size=(nv, nh))
+        b, c = rng.normal(scale=0.5, size=nv), rng.normal(scale=0.5, size=nh)
+        what = f"exact_gradient(V {v.shape}, W {w.shape}, b, c)"
+        out = _call(exact_gradient, what, v, w, b, c)
+        got = _unpack_update(out, what)
+        want = numerical_gradient_ll(v, w, b, c)
+        for name, g, ref in zip(("dW", "db", "dc"), got, want, strict=True):
+            if g.shape != ref.shape:
+                extra = " (transposed?)" if g.shape == ref.shape[::-1] else ""
+                raise CheckFailed(f"{what}: {name} has shape {g.shape}; expected {ref.shape}{extra}")
+        if _same3(got, want, 1e-5):
+            continue
+        parts = _gradient_parts(v, w, b, c)
+        if _same3(got, parts["data"]):
+            why = (
+                "that is the data term alone: log p(v) = −F(v) − log Z, and log Z depends on the "
+                "parameters too — subtract the same statistics averaged over the model's p(v)"
+            )
+        elif _same3(got, tuple(-x for x in want)):
+            why = "the sign is reversed: this is the gradient of −log p(v); data term minus model term"
+        elif _same3(got, parts["model_uniform_minus"]):
+            why = (
+                "the model term averages every visible state alike; weight each state by "
+                "p(v) = e^(−F(v)) / Z, with Z the sum of e^(−F) over all states"
+            )
+        elif _same3(got, parts["model_plus_f_minus"]):
+            why = "the model term weights the states by e^(+F(v)); p(v) is proportional to e^(−F(v))"
+        elif _same3(got, parts["sum"]):
+            why = f"the gradient is {n} times too large: average the data term over the N = {n} rows"
+        else:
+            errs = [float(np.max(np.abs(g - r))) for g, r in zip(got, want, strict=True)]
+            worst = ("dW", "db", "dc")[int(np.argmax(errs))]
+            why = (
+                f"{worst} is off by up to {max(errs):.3g}: the gradient of −F(v) with respect to it, "
+                "averaged over the data, minus the same averaged over p(v)"
+            )
+        raise CheckFailed(
+            f"{what} differs from central differences of the mean log-likelihood "
+            f"(log Z summed over all {2**nv} visible vectors) — {why}"
+        )
+    return (
+        "dW, db and dc equal central differences of the exact mean log-likelihood, "
+        "log Z summed over every visible vector"
+    )
+
+
+# A prediction: CD-1 at W = 0 ----------------------------------------------------------------
+
+
+@checker("step7.cd1_vs_exact")
+def check_cd1_vs_exact(cd1_cosine_at_zero: Any) -> str:
+    if callable(cd1_cosine_at_zero):  # the notebook passes the prediction as a function: a stub is not done
+        cd1_cosine_at_zero = cd1_cosine_at_zero()
+    if isinstance(cd1_cosine_at_zero, bool) or not isinstance(
+        cd1_cosine_at_zero, int | float | np.floating | np.integer
+    ):
+        raise CheckFailed(f"cd1_cosine_at_zero() returned {cd1_cosine_at_zero!r}; expected one number")
+    value = float(cd1_cosine_at_zero)
+    if np.isclose(value, 1.0, atol=1e-3):
+        return (
+            "1: with W = 0 one Gibbs step already draws from the model, so CD-1's expected update "
+            "is the exact gradient; the bias appears only as the weights grow"
+        )
+    if not -1.0 <= value <= 1.0:
+        why = f"a cosine similarity lies in [−1, 1], and {value:g} does not"
+    elif abs(value) < 0.05:
+        why = "CD-1's update is not unrelated to the gradient: its data term is the exact one"
+    elif 0.4 <= value <= 0.7:
+        why = (
+            "that is about what one sampled batch of 20 gives (the sampling noise); the question is "
+            "about the expected update, averaged over every random draw"
+        )
+    else:
+        why = "work out the reconstruction's distribution when W = 0: does it depend on v0?"
+    raise CheckFailed(
+        f"cd1_cosine_at_zero() is {value:g}; the cell above measured the cosine between CD-1's expected "
+        f"update and the exact gradient at W = 0 — {why}"
     )

@@ -1,10 +1,12 @@
 """Step 7, notebook 3 checkers: an autoencoder against PCA, Gaussian corruption, a denoiser.
 
 Each passes a right answer and one written differently, and fails the slips beginners make (no
-bottleneck, an untrained model, a softmax or unbounded output, noise added in place, the
-variance for the standard deviation, one noise for all images, no clipping, a model that copies
-its noisy input) with a message that names them. Training a real model takes seconds even on
-digits, so those tests are marked slow.
+bottleneck, a builder that ignores its code size, an untrained model, a softmax or unbounded
+output, noise added in place, the variance for the standard deviation, one noise for all images,
+no clipping, one corruption repeated in every copy, a model that copies its noisy input, raw
+bases for principal angles, degrees, a flipped or averaged KL, the variance as sigma, numpy
+cutting the gradient, a wrong prediction) with a message that names them. Training a real model
+takes seconds even on digits, so those tests are marked slow.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def test_autoencoder_trained_passes() -> None:
     x_train, _ = ae.digits_flat()
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
     model.fit(x_train, x_train, epochs=30, batch_size=64, verbose=0)
-    r = evaluate("step7.autoencoder", encoder, decoder)
+    r = evaluate("step7.autoencoder", build, encoder, decoder)
     assert r.status == "passed", r.message
     assert "PCA with 8 components: 0.02" in r.message
 
@@ -95,7 +97,7 @@ def test_autoencoder_convolutional_passes() -> None:
     images = x_train.reshape(-1, 8, 8, 1)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
     model.fit(images, images, epochs=40, batch_size=64, verbose=0)
-    r = evaluate("step7.autoencoder", encoder, decoder)
+    r = evaluate("step7.autoencoder", build, encoder, decoder)
     assert r.status == "passed", r.message
     assert "code of 6 numbers" in r.message
 
@@ -105,12 +107,14 @@ def test_autoencoder_untrained() -> None:
 
     keras.utils.set_random_seed(0)
     encoder, decoder, _ = build(8)
-    expect_failed(evaluate("step7.autoencoder", encoder, decoder), "needs at most 0.018", "is it trained")
+    expect_failed(
+        evaluate("step7.autoencoder", build, encoder, decoder), "needs at most 0.018", "is it trained"
+    )
 
 
 def test_autoencoder_no_bottleneck() -> None:
     expect_failed(
-        evaluate("step7.autoencoder", lambda x: x, lambda c: c), "64 numbers per image", "at most 8"
+        evaluate("step7.autoencoder", build, lambda x: x, lambda c: c), "64 numbers per image", "at most 8"
     )
 
 
@@ -119,27 +123,32 @@ def test_autoencoder_softmax_output() -> None:
 
     keras.utils.set_random_seed(0)
     encoder, decoder, _ = build(8, out="softmax")
-    expect_failed(evaluate("step7.autoencoder", encoder, decoder), "softmax")
+    expect_failed(evaluate("step7.autoencoder", build, encoder, decoder), "softmax")
 
 
 def test_autoencoder_pca_is_not_enough() -> None:
     encode, decode = pca_pair(8)
-    r = evaluate("step7.autoencoder", encode, decode)
+    r = evaluate("step7.autoencoder", build, encode, decode)
     expect_failed(r, "0.0241", "needs at most 0.018")
 
 
 def test_autoencoder_unbounded_output() -> None:
     encode, decode = pca_pair(8)
-    expect_failed(evaluate("step7.autoencoder", encode, lambda c: 3 * decode(c) - 1), "[0, 1]", "sigmoid")
+    expect_failed(
+        evaluate("step7.autoencoder", build, encode, lambda c: 3 * decode(c) - 1), "[0, 1]", "sigmoid"
+    )
 
 
 def test_autoencoder_wrong_decoder_shape() -> None:
     encode, decode = pca_pair(8)
-    expect_failed(evaluate("step7.autoencoder", encode, lambda c: decode(c)[:, :32]), "64 pixels per image")
+    expect_failed(
+        evaluate("step7.autoencoder", build, encode, lambda c: decode(c)[:, :32]), "64 pixels per image"
+    )
 
 
 def test_autoencoder_not_run() -> None:
-    assert evaluate("step7.autoencoder", None, None).status == "not_attempted"
+    assert evaluate("step7.autoencoder", build, None, None).status == "not_attempted"
+    assert evaluate("step7.autoencoder", stub, None, None).status == "not_attempted"
 
 
 def test_pca_reference() -> None:
@@ -304,3 +313,269 @@ def test_corruption_is_what_the_text_says() -> None:
     noisy = ae.corrupt(x_test, ae.NOISE, ae.NOISE_SEED)
     assert noisy.min() >= 0.0 and noisy.max() <= 1.0
     assert float(np.mean((noisy - x_test) ** 2)) == pytest.approx(0.05, abs=0.005)
+
+
+# The builder honours its code size --------------------------------------------------------------
+
+
+def test_autoencoder_builder_ignores_code_size() -> None:
+    # The sweep's wrong answer that passed: a fixed Dense(8) code gives a fine 8-number model, but
+    # build_autoencoder(2) and build_autoencoder(32) later in the notebook silently build it again.
+    encode, decode = pca_pair(8)
+    r = evaluate("step7.autoencoder", lambda code_size: build(8), encode, decode)
+    expect_failed(r, "build_autoencoder(3)'s encoder gives codes of 8 numbers", "ignores its code_size")
+
+
+def test_autoencoder_builder_returns_two_models() -> None:
+    r = evaluate("step7.autoencoder", lambda k: build(k)[:2], None, None)
+    expect_failed(r, "expected (encoder, decoder, autoencoder)")
+
+
+def test_autoencoder_builder_functional_api_passes_the_builder_part() -> None:
+    """Written differently: functional-API models; the builder part passes, then PCA fails the bound."""
+    import keras
+    from keras import layers
+
+    def functional(code_size: int) -> tuple[Any, Any, Any]:
+        x = keras.Input((64,))
+        code = layers.Dense(code_size)(layers.Dense(64, activation="relu")(x))
+        encoder = keras.Model(x, code)
+        c = keras.Input((code_size,))
+        decoder = keras.Model(
+            c, layers.Dense(64, activation="sigmoid")(layers.Dense(64, activation="relu")(c))
+        )
+        return encoder, decoder, keras.Model(x, decoder(encoder(x)))
+
+    encode, decode = pca_pair(8)
+    expect_failed(evaluate("step7.autoencoder", functional, encode, decode), "needs at most 0.018")
+
+
+# Principal angles ---------------------------------------------------------------------------
+
+
+def angles_svd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    qa, _ = np.linalg.qr(a)
+    qb, _ = np.linalg.qr(b)
+    return np.arccos(np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), -1.0, 1.0))
+
+
+def angles_via_svd_bases(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Written differently: orthonormal bases from the SVD's U, float32, angles ascending."""
+    ua = np.linalg.svd(a.astype(np.float32), full_matrices=False)[0]
+    ub = np.linalg.svd(b.astype(np.float32), full_matrices=False)[0]
+    cos = np.linalg.svd(ua.T @ ub, compute_uv=False)
+    return np.sort(np.arccos(np.minimum(cos, 1.0)).astype(np.float64))
+
+
+def test_principal_angles_right() -> None:
+    r = evaluate("step7.principal_angles", angles_svd)
+    assert r.status == "passed", r.message
+
+
+def test_principal_angles_scipy_passes() -> None:
+    from scipy.linalg import subspace_angles
+
+    r = evaluate("step7.principal_angles", subspace_angles)
+    assert r.status == "passed", r.message
+
+
+def test_principal_angles_written_differently() -> None:
+    # float32 rounding puts one subspace in two bases ~4e-4 rad apart (arccos near 1): it passes
+    r = evaluate("step7.principal_angles", angles_via_svd_bases)
+    assert r.status == "passed", r.message
+
+
+def test_principal_angles_raw_bases() -> None:
+    def raw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.arccos(np.clip(np.linalg.svd(a.T @ b, compute_uv=False), -1.0, 1.0))
+
+    expect_failed(evaluate("step7.principal_angles", raw), "orthonormal", "np.linalg.qr")
+
+
+def test_principal_angles_degrees() -> None:
+    expect_failed(evaluate("step7.principal_angles", lambda a, b: np.degrees(angles_svd(a, b))), "degrees")
+
+
+def test_principal_angles_cosines() -> None:
+    def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.cos(angles_svd(a, b))
+
+    expect_failed(evaluate("step7.principal_angles", cosines), "cosines", "arccos")
+
+
+def test_principal_angles_not_clipped() -> None:
+    def nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.full(a.shape[1], np.nan)
+
+    expect_failed(evaluate("step7.principal_angles", nan), "clip the cosines")
+
+
+def test_principal_angles_stub() -> None:
+    assert evaluate("step7.principal_angles", stub).status == "not_attempted"
+
+
+# Denoising pairs with noise -------------------------------------------------------------------
+
+
+def test_denoising_pairs_one_corruption_repeated() -> None:
+    def repeated(x: np.ndarray, sigma: float, copies: int, rng: np.random.Generator) -> Any:
+        noisy = noise_right(x, sigma, rng)
+        return np.tile(noisy, (copies, 1)), np.tile(x, (copies, 1))
+
+    r = evaluate("step7.denoising_autoencoder", oracle, repeated)
+    expect_failed(r, "copy 2 of the inputs carries exactly the same noise as copy 1", "once per copy")
+
+
+def test_denoising_pairs_global_random() -> None:
+    def global_random(x: np.ndarray, sigma: float, copies: int, rng: np.random.Generator) -> Any:
+        inputs = [np.clip(x + np.random.normal(0, sigma, x.shape), 0, 1) for _ in range(copies)]
+        return np.concatenate(inputs), np.tile(x, (copies, 1))
+
+    r = evaluate("step7.denoising_autoencoder", oracle, global_random)
+    expect_failed(r, "same seed gave different inputs", "rng passed in")
+
+
+def test_denoising_pairs_noisy_targets() -> None:
+    def noisy_targets(x: np.ndarray, sigma: float, copies: int, rng: np.random.Generator) -> Any:
+        inputs = np.concatenate([noise_right(x, sigma, rng) for _ in range(copies)])
+        return inputs, inputs
+
+    r = evaluate("step7.denoising_autoencoder", oracle, noisy_targets)
+    expect_failed(r, "only the inputs are corrupted")
+
+
+def test_denoising_pass_message_has_pca_baseline() -> None:
+    r = evaluate("step7.denoising_autoencoder", oracle, pairs_tile)
+    assert "PCA with 16 components on the same noisy digits: 0.02" in r.message
+
+
+# The VAE's KL -------------------------------------------------------------------------------
+
+
+def kl_ops(mu: Any, log_var: Any) -> Any:
+    from keras import ops
+
+    return 0.5 * ops.sum(mu**2 + ops.exp(log_var) - 1.0 - log_var, axis=-1)
+
+
+def reparam_ops(mu: Any, log_var: Any, eps: Any) -> Any:
+    from keras import ops
+
+    return mu + ops.exp(0.5 * log_var) * eps
+
+
+def kl_tf_loop(mu: Any, log_var: Any) -> Any:
+    """Written differently: tf ops, -1/2 sum(1 + log σ² - μ² - σ²), as Kingma and Welling write it."""
+    import tensorflow as tf
+
+    mu = tf.cast(mu, tf.float32)
+    log_var = tf.cast(log_var, tf.float32)
+    return -0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mu) - tf.exp(log_var), axis=1)
+
+
+def reparam_sqrt(mu: Any, log_var: Any, eps: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.cast(mu, tf.float32) + tf.sqrt(tf.exp(tf.cast(log_var, tf.float32))) * tf.cast(eps, tf.float32)
+
+
+def test_vae_kl_right() -> None:
+    r = evaluate("step7.vae_kl", kl_ops, reparam_ops)
+    assert r.status == "passed", r.message
+    assert "Monte-Carlo from your reparameterise" in r.message
+
+
+def test_vae_kl_written_differently() -> None:
+    r = evaluate("step7.vae_kl", kl_tf_loop, reparam_sqrt)
+    assert r.status == "passed", r.message
+
+
+def test_vae_kl_sign_flipped() -> None:
+    expect_failed(evaluate("step7.vae_kl", lambda m, v: -kl_ops(m, v), reparam_ops), "never negative", "sign")
+
+
+def test_vae_kl_mean_over_dimensions() -> None:
+    from keras import ops
+
+    def mean_kl(mu: Any, log_var: Any) -> Any:
+        return 0.5 * ops.mean(mu**2 + ops.exp(log_var) - 1.0 - log_var, axis=-1)
+
+    expect_failed(evaluate("step7.vae_kl", mean_kl, reparam_ops), "divided by 2", "do not average")
+
+
+def test_vae_kl_no_half() -> None:
+    expect_failed(evaluate("step7.vae_kl", lambda m, v: 2 * kl_ops(m, v), reparam_ops), "1/2")
+
+
+def test_vae_kl_log_sigma_for_log_var() -> None:
+    from keras import ops
+
+    def log_sigma(mu: Any, log_var: Any) -> Any:
+        return 0.5 * ops.sum(mu**2 + ops.exp(2 * log_var) - 1.0 - 2 * log_var, axis=-1)
+
+    expect_failed(evaluate("step7.vae_kl", log_sigma, reparam_ops), "log of the variance")
+
+
+def test_vae_kl_summed_over_the_batch() -> None:
+    from keras import ops
+
+    def batch_sum(mu: Any, log_var: Any) -> Any:
+        return 0.5 * ops.sum(mu**2 + ops.exp(log_var) - 1.0 - log_var, axis=0)
+
+    expect_failed(evaluate("step7.vae_kl", batch_sum, reparam_ops), "shape (2,)", "axis=-1")
+
+
+def test_vae_reparameterise_variance_as_sigma() -> None:
+    from keras import ops
+
+    r = evaluate("step7.vae_kl", kl_ops, lambda m, v, e: m + ops.exp(v) * e)
+    expect_failed(r, "exp(log_var), the variance", "exp(log_var / 2)")
+
+
+def test_vae_reparameterise_numpy_cuts_the_gradient() -> None:
+    r = evaluate("step7.vae_kl", kl_ops, lambda m, v, e: m + np.exp(0.5 * np.asarray(v)) * e)
+    expect_failed(r, "no gradient reaches log_var", "ops.exp")
+
+
+def test_vae_kl_numpy_fails_in_the_graph() -> None:
+    def kl_numpy(mu: Any, log_var: Any) -> Any:
+        return 0.5 * np.sum(np.asarray(mu) ** 2 + np.exp(log_var) - 1.0 - np.asarray(log_var), axis=-1)
+
+    expect_failed(evaluate("step7.vae_kl", kl_numpy, reparam_ops), "tf.function", "keras.ops")
+
+
+def test_vae_kl_stub() -> None:
+    assert evaluate("step7.vae_kl", stub, reparam_ops).status == "not_attempted"
+
+
+# The grid prediction ------------------------------------------------------------------------
+
+MEASURED = {"ae": 0.00358, "vae": 0.00094}  # the notebook's solved run
+
+
+def test_grid_prediction_right() -> None:
+    r = evaluate("step7.grid_prediction", lambda: "VAE ", MEASURED)
+    assert r.status == "passed", r.message
+    assert "3.8×" in r.message
+
+
+def test_grid_prediction_ae() -> None:
+    expect_failed(evaluate("step7.grid_prediction", lambda: "ae", MEASURED), "you predicted 'ae'", "gaps")
+
+
+def test_grid_prediction_same() -> None:
+    expect_failed(evaluate("step7.grid_prediction", lambda: "same", MEASURED), "clouds of codes")
+
+
+def test_grid_prediction_not_a_choice() -> None:
+    expect_failed(evaluate("step7.grid_prediction", lambda: 1, MEASURED), "expected one of ae, vae, same")
+
+
+def test_grid_prediction_follows_the_measurement() -> None:
+    r = evaluate("step7.grid_prediction", lambda: "vae", {"ae": 0.001, "vae": 0.0012})
+    expect_failed(r, "so 'same'")
+
+
+def test_grid_prediction_not_measured_or_stub() -> None:
+    assert evaluate("step7.grid_prediction", lambda: "vae", None).status == "not_attempted"
+    assert evaluate("step7.grid_prediction", stub, MEASURED).status == "not_attempted"

@@ -302,3 +302,48 @@ def test_param_counts_written_differently() -> None:
 )
 def test_param_counts_mistakes(lstm: Any, gru: Any, fragments: tuple[str, ...]) -> None:
     expect_failed(evaluate("step7.param_counts", lstm, gru), *fragments)
+
+
+# forget_bias ---------------------------------------------------------------------------------
+
+
+def test_forget_bias_right() -> None:
+    r = evaluate("step7.forget_bias", lambda: 4.05)
+    assert r.status == "passed", r.message
+    assert "0.50" in r.message
+
+
+def test_forget_bias_written_differently() -> None:
+    q = np.float32(0.5 ** (1 / 40))
+    assert evaluate("step7.forget_bias", lambda: np.log(q / (1 - q))).status == "passed"
+
+
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [
+        (0.983, "the value the gate σ(b_f) must take"),
+        (4.37, "multiplied by σ(b_f) at every step"),
+        (0, "halves the cell at every step"),
+        (1.0, "solve σ(b_f)^40 = 1/2"),
+    ],
+)
+def test_forget_bias_mistakes(answer: float, fragment: str) -> None:
+    expect_failed(evaluate("step7.forget_bias", lambda: answer), fragment, "not 0.5")
+
+
+def test_forget_bias_stub_and_type() -> None:
+    assert evaluate("step7.forget_bias", stub).status == "not_attempted"
+    expect_failed(evaluate("step7.forget_bias", lambda: "4"), "expected one number")
+
+
+def test_gru_float32_is_close_enough() -> None:
+    def gru32(
+        x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray
+    ) -> np.ndarray:
+        x, kernel, recurrent_kernel, bias = (
+            a.astype(np.float32) for a in (x, kernel, recurrent_kernel, bias)
+        )
+        return gru_fused(x, kernel, recurrent_kernel, bias)
+
+    r = evaluate("step7.gru_forward", gru32)
+    assert r.status == "passed", r.message

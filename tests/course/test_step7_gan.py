@@ -1,9 +1,10 @@
-"""Step 7, notebook 4 checkers: GAN losses from logits, one alternating update, sample statistics.
+"""Step 7, notebook 4 checkers: GAN losses from logits, two predictions (the saturating loss's
+gradient, the optimal discriminator), one alternating update, and the Dirac-GAN.
 
 Each passes a right answer and one written differently, and fails the slips beginners make
 (the saturating generator loss, swapped labels, a sigmoid applied twice, an unstable log, the
-wrong variable list, a simultaneous instead of an alternating update, gradient ascent, mode
-collapse) with a message that names them.
+wrong variable list, a simultaneous instead of an alternating update, gradient ascent, an
+ignored argument, a missing chain-rule factor) with a message that names them.
 """
 
 from __future__ import annotations
@@ -146,11 +147,18 @@ def make_step(
     g_sign: float = 1.0,
     use_apply: bool = False,
     skip_g: bool = False,
+    swap_labels: bool = False,
+    ignore_g_loss: bool = False,
 ) -> Any:
-    def step(gen: Any, disc: Any, g_opt: Any, d_opt: Any, real: Any, z: Any) -> Any:
+    def step(gen: Any, disc: Any, g_opt: Any, d_opt: Any, real: Any, z: Any, g_loss: Any = g_loss) -> Any:
+        if ignore_g_loss:
+            g_loss = globals()["g_loss"]
         with tf.GradientTape(persistent=True) as tape:
             fake = gen(z, training=True)
-            dl = d_loss(disc(real, training=True), disc(fake, training=True))
+            if swap_labels:
+                dl = d_loss(disc(fake, training=True), disc(real, training=True))
+            else:
+                dl = d_loss(disc(real, training=True), disc(fake, training=True))
             gl0 = g_loss(disc(fake, training=True))
         d_vars = disc.trainable_variables + (gen.trainable_variables if d_vars_all else [])
         grads = tape.gradient(dl, d_vars)
@@ -175,14 +183,16 @@ def make_step(
     return step
 
 
-def step_stop_gradient(gen: Any, disc: Any, g_opt: Any, d_opt: Any, real: Any, z: Any) -> Any:
+def step_stop_gradient(
+    gen: Any, disc: Any, g_opt: Any, d_opt: Any, real: Any, z: Any, g_loss: Any = g_loss_keras
+) -> Any:
     """Written differently: fakes detached by stop_gradient, Keras 3's optimizer.apply, a tf.function."""
     fake = tf.stop_gradient(gen(z))
     with tf.GradientTape() as tape:
         dl = d_loss_keras(disc(real), disc(fake))
     d_opt.apply(tape.gradient(dl, disc.trainable_variables), disc.trainable_variables)
     with tf.GradientTape() as tape:
-        gl = g_loss_keras(disc(gen(z)))
+        gl = g_loss(disc(gen(z)))
     g_opt.apply(tape.gradient(gl, gen.trainable_variables), gen.trainable_variables)
     return dl, gl
 
@@ -221,83 +231,224 @@ def test_step_generator_not_updated() -> None:
     )
 
 
+def test_step_labels_swapped_named() -> None:
+    # The sweep: swapped real and fake labels were told to check the losses exercise, which passes.
+    r = evaluate("step7.gan_train_step", make_step(swap_labels=True))
+    expect_failed(r, "discriminator's new weights", "labels are swapped", "real first")
+    assert "gan_losses" not in r.message
+
+
+def test_step_ignores_g_loss() -> None:
+    r = evaluate("step7.gan_train_step", make_step(ignore_g_loss=True))
+    expect_failed(r, "g_loss=saturating", "trained with generator_loss although g_loss was passed")
+
+
+def test_step_without_g_loss_parameter() -> None:
+    inner = make_step()
+
+    def six_args(gen: Any, disc: Any, g_opt: Any, d_opt: Any, real: Any, z: Any) -> Any:
+        return inner(gen, disc, g_opt, d_opt, real, z)
+
+    expect_failed(evaluate("step7.gan_train_step", six_args), "takes no g_loss argument")
+
+
 def test_step_stub() -> None:
     assert evaluate("step7.gan_train_step", stub).status == "not_attempted"
 
 
-# Samples ------------------------------------------------------------------------------------
+# Predictions --------------------------------------------------------------------------------
 
 
-def ring_generator(z: np.ndarray) -> np.ndarray:
-    """A perfect sampler of the target, as a function of the noise: mode by angle, offset by z."""
-    z = np.asarray(z, dtype=float)
-    angle = np.arctan2(z[:, 1], z[:, 0])
-    idx = np.floor((angle + np.pi) / (2 * np.pi) * gan.RING_MODES).astype(int) % gan.RING_MODES
-    other = np.roll(z, 1, axis=0)[:, :2]  # independent of this row's angle
-    return gan.ring_centres()[idx] + gan.RING_STD * other
-
-
-def test_samples_perfect_generator() -> None:
-    r = evaluate("step7.gan_samples", ring_generator, 2)
+@pytest.mark.parametrize("value", [99, 99.0, np.float32(99.0), 0.99 / 0.01])
+def test_saturation_right(value: Any) -> None:
+    r = evaluate("step7.gan_saturation", lambda: value)
     assert r.status == "passed", r.message
-    assert "8 of 8 modes" in r.message
 
 
-def test_samples_keras_generator_shape() -> None:
-    gen = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    r = evaluate("step7.gan_samples", gen, 3)
-    assert r.status == "failed"
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (1 / 99, "inverse"),
+        (100.0, "slopes in σ(f)"),
+        (1.0, "not the same size"),
+        (float(np.log(0.01) / np.log(0.99)), "loss values"),
+        (42.0, "(1 − σ(f)) / σ(f) = 99"),
+    ],
+)
+def test_saturation_wrong(value: float, fragment: str) -> None:
+    expect_failed(evaluate("step7.gan_saturation", lambda: value), "saturation_ratio() is", fragment)
 
 
-def test_samples_collapsed() -> None:
-    def collapsed(z: np.ndarray) -> np.ndarray:
-        return gan.ring_centres()[0] + gan.RING_STD * np.asarray(z)[:, :2]
-
-    expect_failed(evaluate("step7.gan_samples", collapsed, 2), "1 of 8 modes", "collapsed")
+def test_saturation_not_a_number() -> None:
+    expect_failed(evaluate("step7.gan_saturation", lambda: [99]), "one number")
 
 
-def test_samples_partly_collapsed() -> None:
-    def six_modes(z: np.ndarray) -> np.ndarray:
-        x = ring_generator(z)
-        far = np.linalg.norm(x - gan.ring_centres()[3], axis=1) < 1
-        x[far] = ring_generator(z[far] * -1)  # send mode 3's samples to the opposite mode 7
-        far7 = np.linalg.norm(x - gan.ring_centres()[5], axis=1) < 1
-        x[far7] = gan.ring_centres()[1] + (x[far7] - gan.ring_centres()[5])
-        return x
-
-    expect_failed(evaluate("step7.gan_samples", six_modes, 2), "6 of 8 modes")
+def test_saturation_stub() -> None:
+    assert evaluate("step7.gan_saturation", stub).status == "not_attempted"
 
 
-def test_samples_blur() -> None:
-    expect_failed(evaluate("step7.gan_samples", lambda z: np.sqrt(2.0) * np.asarray(z), 2), "spread between")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"probability": 0.75, "logit": float(np.log(3))},
+        {"probability": 3 / 4, "logit": np.float32(1.0986)},
+        {"logit": np.log(0.75 / 0.25), "probability": np.float64(0.75)},
+    ],
+)
+def test_optimal_discriminator_right(answer: dict[str, Any]) -> None:
+    r = evaluate("step7.optimal_discriminator", lambda: answer)
+    assert r.status == "passed", r.message
 
 
-def test_samples_uniform_ring() -> None:
-    def ring(z: np.ndarray) -> np.ndarray:
-        angle = np.arctan2(z[:, 1], z[:, 0])
-        return 2.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [
+        ({"probability": 3.0, "logit": 1.0986}, "density ratio itself"),
+        ({"probability": 0.25, "logit": -1.0986}, "belief that x is REAL"),
+        ({"probability": 0.5, "logit": 0.0}, "equal"),
+        ({"probability": 0.75, "logit": 0.75}, "probability again"),
+        ({"probability": 0.75, "logit": 3.0}, "LOG of the density ratio"),
+        ({"probability": 0.75, "logit": -1.0986}, "sign is reversed"),
+        ({"probability": 0.75, "logit": float(np.log10(3))}, "log10"),
+    ],
+)
+def test_optimal_discriminator_wrong(answer: dict[str, float], fragment: str) -> None:
+    expect_failed(evaluate("step7.optimal_discriminator", lambda: answer), fragment)
 
-    expect_failed(evaluate("step7.gan_samples", ring, 2), "within 0.3 of a mode")
+
+def test_optimal_discriminator_keys() -> None:
+    expect_failed(evaluate("step7.optimal_discriminator", lambda: 0.75), "keys")
 
 
-def test_samples_not_trained() -> None:
-    assert evaluate("step7.gan_samples", None, 2).status == "not_attempted"
+def test_optimal_discriminator_stub() -> None:
+    assert evaluate("step7.optimal_discriminator", stub).status == "not_attempted"
 
 
-def test_target_statistics() -> None:
-    s = gan.sample_statistics(gan.sample_ring(4000, np.random.default_rng(0)))
-    assert s["covered"] == 8 and s["near"] > 0.98
-    assert np.allclose(np.diag(s["cov"]), 2.01, atol=0.1)
+# The Dirac-GAN ------------------------------------------------------------------------------
+
+
+def sig(a: float) -> float:
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def dirac(theta: float, psi: float, lr: float, steps: int, simultaneous: bool = True) -> np.ndarray:
+    path = [(theta, psi)]
+    for _ in range(steps):
+        new_psi = psi - lr * theta * sig(psi * theta)
+        seen = psi if simultaneous else new_psi
+        theta = theta + lr * seen * sig(seen * theta)
+        psi = new_psi
+        path.append((theta, psi))
+    return np.array(path)
+
+
+def dirac_float32(theta: float, psi: float, lr: float, steps: int, simultaneous: bool = True) -> Any:
+    """Written differently: a preallocated float32 array, vector updates, tanh for σ."""
+    out = np.zeros((steps + 1, 2), dtype=np.float32)
+    p = np.array([theta, psi], dtype=np.float32)
+    out[0] = p
+    for k in range(steps):
+        s = 0.5 * (1 + np.tanh(0.5 * p[0] * p[1]))
+        if simultaneous:
+            p = p + lr * s * np.array([p[1], -p[0]], dtype=np.float32)
+        else:
+            p[1] = p[1] - lr * p[0] * s
+            p[0] = p[0] + lr * p[1] * 0.5 * (1 + np.tanh(0.5 * p[0] * p[1]))
+        out[k + 1] = p
+    return out.tolist()
+
+
+TRUTH = {"simultaneous": "spirals out", "alternating": "circles"}
+
+
+def test_dirac_right() -> None:
+    r = evaluate("step7.dirac_gan", dirac, lambda: TRUTH)
+    assert r.status == "passed", r.message
+
+
+def test_dirac_written_differently() -> None:
+    r = evaluate("step7.dirac_gan", dirac_float32, lambda: dict(TRUTH))
+    assert r.status == "passed", r.message
+
+
+def test_dirac_reference_spirals_and_circles() -> None:
+    sim = gan.dirac_gan_reference(1.0, 0.0, 0.1, 1000, True)
+    alt = gan.dirac_gan_reference(1.0, 0.0, 0.1, 1000, False)
+    assert np.hypot(*sim[-1]) > 2.0
+    radius = np.hypot(alt[:, 0], alt[:, 1])
+    assert radius.min() > 0.95 and radius.max() < 1.05
+    assert np.allclose(sim, dirac(1.0, 0.0, 0.1, 1000, True))
+
+
+@pytest.mark.parametrize(
+    ("slip", "fragment"),
+    [
+        ("order", "NEW ψ"),
+        ("no_sigmoid", "σ(ψθ) is missing"),
+        ("half", "value at the equilibrium only"),
+        ("chain", "chain rule"),
+        ("d_ascent", "discriminator climbed"),
+        ("g_descent", "generator descended"),
+        ("non_saturating", "non-saturating"),
+    ],
+)
+def test_dirac_slips(slip: str, fragment: str) -> None:
+    def wrong(theta: float, psi: float, lr: float, steps: int, simultaneous: bool = True) -> np.ndarray:
+        return gan.dirac_gan_reference(theta, psi, lr, steps, simultaneous, slip=slip)
+
+    expect_failed(evaluate("step7.dirac_gan", wrong, lambda: TRUTH), "dirac_gan(", fragment)
+
+
+def test_dirac_alternating_uses_old_psi() -> None:
+    def always_simultaneous(
+        theta: float, psi: float, lr: float, steps: int, simultaneous: bool = True
+    ) -> Any:
+        return dirac(theta, psi, lr, steps, True)
+
+    expect_failed(evaluate("step7.dirac_gan", always_simultaneous, lambda: TRUTH), "OLD ψ")
+
+
+def test_dirac_missing_start() -> None:
+    r = evaluate("step7.dirac_gan", lambda *a, **k: dirac(*a, **k)[1:], lambda: TRUTH)
+    expect_failed(r, "row 0")
+
+
+def test_dirac_transposed() -> None:
+    expect_failed(
+        evaluate("step7.dirac_gan", lambda *a, **k: dirac(*a, **k).T, lambda: TRUTH), "one row per point"
+    )
+
+
+def test_dirac_columns_swapped() -> None:
+    r = evaluate("step7.dirac_gan", lambda *a, **k: dirac(*a, **k)[:, ::-1], lambda: TRUTH)
+    expect_failed(r, "columns are swapped")
+
+
+@pytest.mark.parametrize(
+    ("prediction", "fragment"),
+    [
+        ({"simultaneous": "converges", "alternating": "circles"}, "it spirals out"),
+        ({"simultaneous": "spirals out", "alternating": "converges"}, "it circles"),
+        ({"simultaneous": "spirals out", "alternating": "spirals out"}, "0.99–1.02"),
+        ({"simultaneous": "grows", "alternating": "circles"}, "choose one of"),
+        ({"simultaneous": "spirals out"}, "keys"),
+    ],
+)
+def test_dirac_prediction_wrong(prediction: dict[str, str], fragment: str) -> None:
+    expect_failed(evaluate("step7.dirac_gan", dirac, lambda: prediction), fragment)
+
+
+def test_dirac_stub() -> None:
+    assert evaluate("step7.dirac_gan", stub, stub).status == "not_attempted"
+    assert evaluate("step7.dirac_gan", dirac, stub).status == "not_attempted"
 
 
 # The notebook, unsolved ---------------------------------------------------------------------
 
 
-def test_unsolved_notebook_plots_nothing_instead_of_raising() -> None:
-    # Unsolved, the training cell takes the step-0 snapshot before train_step raises; the
-    # snapshot cell then made one Axes and failed "'Axes' object is not iterable", an error a
-    # learner who had not reached section 5 yet could not have caused.
-
+def test_unsolved_notebook_runs_to_the_end() -> None:
+    # Run All on a learner's copy: every demo cell is wrapped, so no cell raises. Before, the
+    # snapshot cell made one Axes and failed "'Axes' object is not iterable".
     import matplotlib
     import nbformat
 
@@ -308,12 +459,8 @@ def test_unsolved_notebook_plots_nothing_instead_of_raising() -> None:
     cells = learner_version(nbformat.read(notebook, as_version=4)).cells
     namespace: dict[str, Any] = {}
     for cell in cells:
-        if cell.cell_type != "code" or cell.source.lstrip().startswith("check("):
+        source = cell.source
+        if cell.cell_type != "code" or source.lstrip().startswith("check("):
             continue
-        try:
-            exec(cell.source, namespace)
-        except NotImplementedError:
-            pass  # an exercise cell, as the learner finds it
-        if cell.get("id") == "909a72ed":  # the snapshot plots
-            break
-    assert namespace["generator"] is None and namespace["snapshots"] == {}
+        exec(source, namespace)  # raises if a cell that uses an unwritten exercise is not wrapped
+    assert "generator" not in namespace and "slow_snapshots" not in namespace

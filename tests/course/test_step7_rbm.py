@@ -1,8 +1,9 @@
-"""Step 7, notebook 5 checkers: an RBM's conditionals, Bernoulli sampling, CD-1, and training.
+"""Step 7, notebook 5 checkers: an RBM's conditionals, free energy, exact gradient, CD-1, and a
+prediction about CD-1 against the exact gradient.
 
 Each passes a right answer and one written differently, and fails the slips beginners make
-(a transposed W, a missing bias, samples where probabilities belong, a reversed sign, no 1/N)
-with a message that names them.
+(a transposed W, a missing bias, an overflowing log, a forgotten log Z, samples where
+probabilities belong, a reversed sign, no 1/N) with a message that names them.
 """
 
 from __future__ import annotations
@@ -114,41 +115,6 @@ def test_conditionals_in_place() -> None:
 
 def test_conditionals_stub() -> None:
     assert evaluate("step7.rbm_conditionals", stub, stub).status == "not_attempted"
-
-
-# Sampling -----------------------------------------------------------------------------------
-
-
-def test_sample_right() -> None:
-    r = evaluate("step7.rbm_sample", lambda p, u: (u < p).astype(float))
-    assert r.status == "passed", r.message
-
-
-def test_sample_written_differently() -> None:
-    r = evaluate("step7.rbm_sample", lambda p, u: np.where(p > u, 1, 0))
-    assert r.status == "passed", r.message
-
-
-def test_sample_reversed() -> None:
-    expect_failed(evaluate("step7.rbm_sample", lambda p, u: (u > p).astype(float)), "opposite")
-
-
-def test_sample_boundary() -> None:
-    expect_failed(evaluate("step7.rbm_sample", lambda p, u: (u <= p).astype(float)), "strict u < p")
-
-
-def test_sample_draws_its_own() -> None:
-    rng = np.random.default_rng(0)
-    r = evaluate("step7.rbm_sample", lambda p, u: (rng.random(p.shape) < p).astype(float))
-    expect_failed(r)
-
-
-def test_sample_rounds() -> None:
-    expect_failed(evaluate("step7.rbm_sample", lambda p, u: np.round(p)), "rounded p")
-
-
-def test_sample_stub() -> None:
-    assert evaluate("step7.rbm_sample", stub).status == "not_attempted"
 
 
 # CD-1 ---------------------------------------------------------------------------------------
@@ -271,48 +237,218 @@ def test_cd1_stub() -> None:
     assert evaluate("step7.cd1_update", stub).status == "not_attempted"
 
 
-# Training -----------------------------------------------------------------------------------
+# Free energy --------------------------------------------------------------------------------
 
 
-def train(epochs: int, lr: float = 0.1, seed: int = 0, update: Any = None) -> tuple[np.ndarray, ...]:
-    update = update or make_cd1()
-    v_train, _ = rbm.binarised_digits()
-    rng = np.random.default_rng(seed)
-    w = 0.01 * rng.normal(size=(64, 64))
-    b, c = np.zeros(64), np.zeros(64)
-    for _ in range(epochs):
-        order = rng.permutation(len(v_train))
-        for i in range(0, len(v_train), 20):
-            v0 = v_train[order[i : i + 20]]
-            w, b, c = update(v0, w, b, c, lr, rng.random((len(v0), 64)), rng.random(v0.shape))
-    return w, b, c
+def free_energy(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return -(v @ b) - np.logaddexp(0, v @ w + c).sum(axis=1)
 
 
-@pytest.mark.slow
-def test_train_passes_after_training() -> None:
-    r = evaluate("step7.rbm_train", *train(12))
+def free_energy_loops(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> list[float]:
+    """Written differently: a list, one row at a time, softplus as max(a, 0) + log1p(exp(-|a|))."""
+    out = []
+    for row in v.astype(np.float32):
+        a = row @ w + c
+        out.append(float(-row @ b - np.sum(np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))))))
+    return out
+
+
+def test_free_energy_right() -> None:
+    r = evaluate("step7.free_energy", free_energy)
     assert r.status == "passed", r.message
-    assert "down from 0.25" in r.message
 
 
-def test_train_too_short() -> None:
-    expect_failed(evaluate("step7.rbm_train", *train(1)), "needs at most 0.08")
+def test_free_energy_written_differently() -> None:
+    r = evaluate("step7.free_energy", free_energy_loops)
+    assert r.status == "passed", r.message
 
 
-def test_train_reversed_sign() -> None:
-    expect_failed(evaluate("step7.rbm_train", *train(2, update=make_cd1(sign=-1.0))), "sign")
+def test_free_energy_is_the_sum_over_hidden_vectors() -> None:
+    rng = np.random.default_rng(0)
+    v = (rng.random((4, 5)) < 0.5).astype(float)
+    w, b, c = rng.normal(size=(5, 3)), rng.normal(size=5), rng.normal(size=3)
+    assert np.allclose(rbm.ref_free_energy(v, w, b, c), rbm.brute_free_energy(v, w, b, c))
 
 
-def test_train_wrong_shape() -> None:
-    w, b, c = train(1)
-    expect_failed(evaluate("step7.rbm_train", w.T[:10], b, c), "shape")
+def test_free_energy_no_visible_bias() -> None:
+    r = evaluate("step7.free_energy", lambda v, w, b, c: -np.logaddexp(0, v @ w + c).sum(axis=1))
+    expect_failed(r, "visible bias term −b·v is missing")
 
 
-def test_train_not_run() -> None:
-    assert evaluate("step7.rbm_train", None, None, None).status == "not_attempted"
+def test_free_energy_overflow() -> None:
+    def naive(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return -(v @ b) - np.log(1 + np.exp(v @ w + c)).sum(axis=1)
+
+    expect_failed(evaluate("step7.free_energy", naive), "overflows", "np.logaddexp(0, a)")
 
 
-@pytest.mark.parametrize("k", [0, 5])
-def test_reconstruction_error_untrained_is_a_quarter(k: int) -> None:
-    v = (np.random.default_rng(k).random((10, 64)) < 0.5).astype(float)
-    assert rbm.reconstruction_error(v, np.zeros((64, 3)), np.zeros(64), np.zeros(3)) == pytest.approx(0.25)
+def test_free_energy_only_h_equal_one() -> None:
+    r = evaluate("step7.free_energy", lambda v, w, b, c: -(v @ b) - (v @ w + c).sum(axis=1))
+    expect_failed(r, "1 + e^a")
+
+
+def test_free_energy_sign() -> None:
+    expect_failed(evaluate("step7.free_energy", lambda v, w, b, c: -free_energy(v, w, b, c)), "sign")
+
+
+def test_free_energy_no_hidden_bias() -> None:
+    r = evaluate("step7.free_energy", lambda v, w, b, c: -(v @ b) - np.logaddexp(0, v @ w).sum(axis=1))
+    expect_failed(r, "hidden bias c is missing")
+
+
+def test_free_energy_summed_over_batch() -> None:
+    expect_failed(
+        evaluate("step7.free_energy", lambda v, w, b, c: free_energy(v, w, b, c).sum()),
+        "a single number",
+        "axis=1",
+    )
+
+
+def test_free_energy_wrong_axis() -> None:
+    def axis0(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return -(v @ b).sum() - np.logaddexp(0, v @ w + c).sum(axis=0)
+
+    expect_failed(evaluate("step7.free_energy", axis0), "axis")
+
+
+def test_free_energy_stub() -> None:
+    assert evaluate("step7.free_energy", stub).status == "not_attempted"
+
+
+# The exact gradient -------------------------------------------------------------------------
+
+
+def exact_gradient(
+    v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray, *, slip: str = ""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = rbm.all_states(w.shape[0])
+    m = -free_energy(s, w, b, c)
+    if slip == "plus_f":
+        m = -m
+    p = np.exp(m - np.logaddexp.reduce(m))
+    if slip == "uniform":
+        p = np.full(len(s), 1 / len(s))
+    ph, ps = ph_fn(v, w, c), ph_fn(s, w, c)
+    n = 1 if slip == "sum" else len(v)
+    k = len(v) if slip == "sum" else 1
+    data = (v.T @ ph / n, v.sum(0) / (len(v) if n != 1 else 1), ph.sum(0) / (len(v) if n != 1 else 1))
+    if slip == "data":
+        return data
+    model = (s.T @ (p[:, None] * ps), p @ s, p @ ps)
+    out = tuple(d - k * m_ for d, m_ in zip(data, model, strict=True))
+    if slip == "sign":
+        out = tuple(-x for x in out)
+    return out  # type: ignore[return-value]
+
+
+ph_fn = ph
+
+
+def exact_gradient_float32_loops(
+    v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Written differently: itertools.product over states, unnormalised weights divided at the end."""
+    import itertools
+
+    states = np.array(list(itertools.product([0.0, 1.0], repeat=w.shape[0])))
+    f = np.array([-(s @ b) - np.sum(np.logaddexp(0, s @ w + c)) for s in states])
+    weights = np.exp(-(f - f.min()))
+    z = weights.sum()
+    dw, db, dc = np.zeros_like(w), np.zeros_like(b), np.zeros_like(c)
+    for s, wt in zip(states, weights, strict=True):
+        a = 1 / (1 + np.exp(-(s @ w + c)))
+        dw -= wt / z * np.outer(s, a)
+        db -= wt / z * s
+        dc -= wt / z * a
+    for row in v:
+        a = 1 / (1 + np.exp(-(row @ w + c)))
+        dw += np.outer(row, a) / len(v)
+        db += row / len(v)
+        dc += a / len(v)
+    return dw.astype(np.float32), db.astype(np.float32), dc.astype(np.float32)
+
+
+def test_exact_gradient_right() -> None:
+    r = evaluate("step7.rbm_exact_gradient", exact_gradient)
+    assert r.status == "passed", r.message
+
+
+def test_exact_gradient_written_differently() -> None:
+    r = evaluate("step7.rbm_exact_gradient", exact_gradient_float32_loops)
+    assert r.status == "passed", r.message
+
+
+@pytest.mark.parametrize(
+    ("slip", "fragment"),
+    [
+        ("data", "data term alone"),
+        ("uniform", "every visible state alike"),
+        ("plus_f", "e^(+F(v))"),
+        ("sign", "sign is reversed"),
+        ("sum", "times too large"),
+    ],
+)
+def test_exact_gradient_slips(slip: str, fragment: str) -> None:
+    r = evaluate("step7.rbm_exact_gradient", lambda v, w, b, c: exact_gradient(v, w, b, c, slip=slip))
+    expect_failed(r, "central differences", fragment)
+
+
+def test_exact_gradient_transposed() -> None:
+    def transposed(v: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray) -> Any:
+        dw, db, dc = exact_gradient(v, w, b, c)
+        return dw.T, db, dc
+
+    expect_failed(evaluate("step7.rbm_exact_gradient", transposed), "dW has shape", "transposed")
+
+
+def test_exact_gradient_stub() -> None:
+    assert evaluate("step7.rbm_exact_gradient", stub).status == "not_attempted"
+
+
+def test_numerical_gradient_matches_the_formula() -> None:
+    rng = np.random.default_rng(1)
+    v = (rng.random((6, 4)) < 0.5).astype(float)
+    w, b, c = rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=3)
+    for got, want in zip(exact_gradient(v, w, b, c), rbm.numerical_gradient_ll(v, w, b, c), strict=True):
+        assert np.allclose(got, want, atol=1e-6)
+
+
+# The prediction -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1.0, 1, np.float32(1.0), 0.9999])
+def test_prediction_right(value: Any) -> None:
+    r = evaluate("step7.cd1_vs_exact", lambda: value)
+    assert r.status == "passed", r.message
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [(0.0, "not unrelated"), (0.55, "one sampled batch"), (2.0, "lies in [−1, 1]"), (0.9, "depend on v0")],
+)
+def test_prediction_wrong(value: float, fragment: str) -> None:
+    expect_failed(evaluate("step7.cd1_vs_exact", lambda: value), "cd1_cosine_at_zero() is", fragment)
+
+
+def test_prediction_not_a_number() -> None:
+    expect_failed(evaluate("step7.cd1_vs_exact", lambda: "one"), "expected one number")
+
+
+def test_prediction_stub() -> None:
+    assert evaluate("step7.cd1_vs_exact", stub).status == "not_attempted"
+
+
+def test_expected_cd1_is_exact_at_zero_weights() -> None:
+    # The fact the prediction is checked against: with W = 0 the reconstruction is drawn from the
+    # model, whatever the biases, so CD-1's expected update equals the exact gradient.
+    rng = np.random.default_rng(2)
+    v = (rng.random((30, 4)) < 0.5).astype(float)
+    w, b, c = np.zeros((4, 3)), rng.normal(size=4), rng.normal(size=3)
+    s, h = rbm.all_states(4), rbm.all_states(3)
+    p0 = ph(v, w, c)
+    p_h = np.prod(np.where(h[None] == 1, p0[:, None], 1 - p0[:, None]), axis=2)
+    p_v = np.prod(np.where(s[None] == 1, pv(h, w, b)[:, None], 1 - pv(h, w, b)[:, None]), axis=2)
+    q = (p_h @ p_v).mean(axis=0)
+    expected = (v.T @ p0 / len(v) - s.T @ (q[:, None] * ph(s, w, c)), v.mean(0) - q @ s)
+    exact = exact_gradient(v, w, b, c)
+    assert np.allclose(expected[0], exact[0]) and np.allclose(expected[1], exact[1])
