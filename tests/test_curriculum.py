@@ -233,3 +233,23 @@ def test_a_source_path_never_leaves_the_course(course: Path, path: str) -> None:
     nb = dataclasses.replace(c.step("step1").notebooks[0], path=path)
     with pytest.raises(Dl7Error, match="outside the course folder"):
         c.source_path(nb)
+
+
+def test_the_epilogue_comes_after_the_seven_steps() -> None:
+    steps = load().steps
+    assert [s.id for s in steps if s.epilogue] == ["step8"]
+    assert sum(not s.epilogue for s in steps) == 7
+
+
+def test_a_step_after_an_epilogue_is_refused_with_its_line(course: Path) -> None:
+    manifest = course / "curriculum.yaml"
+    text = manifest.read_text()
+    # The fixture's first step becomes an epilogue: every step after it is out of place.
+    manifest.write_text(
+        text.replace(
+            "  - id: step1\n    title: Basics\n", "  - id: step1\n    title: Basics\n    epilogue: true\n"
+        )
+    )
+    with pytest.raises(ManifestError, match="cannot come after an epilogue") as caught:
+        load(course)
+    assert "curriculum.yaml:" in str(caught.value.message)

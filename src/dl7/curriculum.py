@@ -100,6 +100,9 @@ class Step:
     summary: str
     readings: tuple[Reading, ...]
     notebooks: tuple[Notebook, ...]
+    # After the course proper (the seven steps' attention and transformers): offered once the
+    # steps before it are done, and counted apart ("step 3 of 7"; "after the 7 steps").
+    epilogue: bool = False
 
     @property
     def exercises(self) -> tuple[Exercise, ...]:
@@ -339,6 +342,7 @@ class _Parser:
         self.registered: set[str] = set()
         self.cell_timeout, self.budget = DEFAULT_CELL_TIMEOUT, DEFAULT_BUDGET
         self.version = FORMAT_VERSION
+        self.epilogue_seen = False
 
     def since(self, version: int, value: Mapping, keys: tuple[str, ...]) -> None:
         """Refuse a key that this manifest's format does not have yet."""
@@ -443,14 +447,19 @@ class _Parser:
         return KernelNeeds(env, k.positive("warm_timeout", DEFAULT_WARM_TIMEOUT), tuple(libraries), install)
 
     def step(self, spath: tuple[Any, ...], value: Any) -> Step:
-        s = _mapping(self.doc, spath, value, {"id", "title", "summary", "readings", "notebooks"})
+        s = _mapping(self.doc, spath, value, {"id", "title", "summary", "readings", "notebooks", "epilogue"})
         step_id = s.get("id", str)
         if not _ID.match(step_id):
             raise self.doc.error(spath + ("id",), f"{step_id!r} {_BAD_ID}")
         self.unique("step", step_id, spath + ("id",))
         readings = tuple(self.reading(path, v) for path, v in s.items("readings", required=False))
         notebooks = tuple(self.notebook(path, v, step_id) for path, v in s.items("notebooks", required=False))
-        return Step(step_id, s.get("title", str), s.get("summary", str).strip(), readings, notebooks)
+        epilogue = bool(s.get("epilogue", bool, required=False, default=False))
+        if not epilogue and self.epilogue_seen:
+            raise self.doc.error(spath + ("id",), "a step cannot come after an epilogue", hint="move it up")
+        self.epilogue_seen = self.epilogue_seen or epilogue
+        summary = s.get("summary", str).strip()
+        return Step(step_id, s.get("title", str), summary, readings, notebooks, epilogue)
 
     def reading(self, rpath: tuple[Any, ...], value: Any) -> Reading:
         r = _mapping(self.doc, rpath, value, {"id", "title", "author", "kind", "url", "minutes", "optional"})

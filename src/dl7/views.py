@@ -197,10 +197,11 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7:
         render_finished(console, journey, dl7)
         return
     step = state.step
-    total = len(journey.steps)
+    total = sum(not s.step.epilogue for s in journey.steps)
     index = journey.steps.index(state) + 1
+    where = f"after the {total} steps: an epilogue" if step.epilogue else f"step {index} of {total}"
     parts: list[Any] = [
-        _markup(f"[dim]{escape(journey.course_title)} · step {index} of {total}[/]"),
+        _markup(f"[dim]{escape(journey.course_title)} · {where}[/]"),
         _markup(f"[bold]{escape(step.id)} — {escape(step.title)}[/]\n"),
         Text(reflow(step.summary) + "\n"),
     ]
@@ -254,8 +255,11 @@ def render_finished(console: Console, journey: Journey, dl7: str = "dl7") -> Non
     last = journey.steps[-1].step if journey.steps else None
     parts: list[Any] = [
         _markup(
-            f"[bold green]Congratulations![/] You have completed all {len(journey.steps)} steps of "
-            f"[bold]{escape(journey.course_title)}[/]: all {journey.exercises_passed} exercises pass.\n"
+            f"[bold green]Congratulations![/] You have completed all "
+            f"{sum(not s.step.epilogue for s in journey.steps)} steps of "
+            f"[bold]{escape(journey.course_title)}[/]"
+            + (" and its epilogue" if any(s.step.epilogue for s in journey.steps) else "")
+            + f": all {journey.exercises_passed} exercises pass.\n"
         )
     ]
     unread = journey.unread()
