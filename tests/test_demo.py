@@ -61,3 +61,18 @@ def test_a_skipped_demo_leaves_no_empty_figure(capsys: pytest.CaptureFixture[str
         _stub(1)
     assert plt.get_fignums() == [kept.number]
     plt.close("all")
+
+
+def test_none_left_by_a_skipped_demo_is_passed_over(capsys: pytest.CaptureFixture[str]) -> None:
+    model = None
+    with demo():
+        model = _stub(1)
+    with demo():
+        model.predict()  # type: ignore[attr-defined]
+    assert "left as None" in capsys.readouterr().out
+
+
+def test_none_without_a_skipped_demo_is_the_learners_bug() -> None:
+    model = None
+    with pytest.raises(AttributeError), demo():
+        model.predict()  # type: ignore[attr-defined]

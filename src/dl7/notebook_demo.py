@@ -6,9 +6,10 @@ would stop JupyterLab's Run All at the first stub, and the learner would never s
 below it. Wrapped in ``with demo():``, such a cell prints one line naming the function still to
 write and lets Run All go on; every ``check(...)`` still runs and says what is wrong.
 
-Two things are passed over, nothing else: ``NotImplementedError`` (a stub), and a ``NameError``
-when an earlier demo in this kernel was passed over (the name it would have made is missing).
-Any other exception, a learner's bug included, is raised as usual: a demo must not hide one.
+Passed over, and nothing else: ``NotImplementedError`` (a stub); and, once an earlier demo in
+this kernel was passed over, a ``NameError`` (the name it would have made is missing) or an
+error about ``None`` (``model.predict`` on the ``model = None`` it left). Any other exception, a
+learner's bug included, is raised as usual: a demo must not hide one.
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def demo() -> Iterator[None]:
         missing = getattr(exc, "name", None) or (quoted.group(1) if quoted else "a name")
         _close_new_figures(figures)
         print(f"(skipped: needs `{missing}`, which a skipped cell above did not make)")
+    except (AttributeError, TypeError) as exc:
+        # `model = None` before a skipped training demo, then `model.predict(...)` here: the same
+        # consequence of a skipped demo as a missing name, and only then.
+        if not _passed_over or "'NoneType'" not in str(exc):
+            raise
+        _close_new_figures(figures)
+        print("(skipped: it uses a value that a skipped cell above left as None)")
     finally:
         sys.stdout.flush()
 
