@@ -193,3 +193,12 @@ def test_q_quits_and_puts_the_terminal_back(terminal: tuple[Tmux, Path]) -> None
     assert (folder / "code").read_text().strip() == "0"
     stty = (folder / "stty").read_text().split()
     assert "icanon" in stty and "echo" in stty
+
+
+def test_a_long_hint_is_wrapped_whole_not_cut_at_the_edge() -> None:
+    # Before: "1. The answer has one entry per ROW of A. Start with `m, n = A.shape` and an ar…"
+    hint = "1. The answer has one entry per ROW of A. Start with `m, n = A.shape` and an array of zeros"
+    lines = watch_lines(_screen(note=(hint,), note_title="hint 1 of 3 for matvec"), 80, 24)
+    assert max(_widths(lines)) <= 80
+    whole = " ".join(" ".join(line.plain.split()) for line in lines)
+    assert " ".join(hint.split()) in whole

@@ -176,17 +176,26 @@ def _command(console: Console, command: str, comment: str) -> list[Any]:
 
 
 def reading_note(step: Step, reading: str | None) -> str:
-    """`` · reading 2``: which of the step's numbered readings an exercise builds on."""
+    """``reading 2``: which of the step's numbered readings an exercise builds on."""
     numbers = {r.id: n for n, r in enumerate(step.readings, start=1)}
-    return f" · reading {numbers[reading]}" if reading in numbers else ""
+    return f"reading {numbers[reading]}" if reading in numbers else ""
 
 
-def exercises_table(state: StepState) -> Table:
+# Columns from which an exercise's row names its reading ("reading 3"). Narrower, every title
+# would wrap for it: the readings listed above keep their numbers, and the rows do without.
+WIDE_ENOUGH_FOR_READINGS = 90
+
+
+def exercises_table(state: StepState, wide: bool = True) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+    for _ in range(3):
+        table.add_column()
+    if wide:
+        table.add_column(no_wrap=True)  # "reading 3": the title wraps, never the number
     readings = {e.id: e.reading for e in state.step.exercises}
     for ex in state.exercises:
-        note = reading_note(state.step, readings.get(ex.id))
-        table.add_row(badge(ex.status), escape(ex.id), f"[dim]{escape(ex.title)}{note}[/]")
+        row: list[Text | str] = [badge(ex.status), escape(ex.id), f"[dim]{escape(ex.title)}[/]"]
+        table.add_row(*row, *([f"[dim]{reading_note(state.step, readings.get(ex.id))}[/]"] if wide else []))
     return table
 
 
@@ -224,11 +233,19 @@ def render_next(console: Console, curriculum: Curriculum, journey: Journey, dl7:
             parts.append(_markup(f"[bold]{escape(nb.title)}[/]"))
             parts.append(Whole(f"[cyan]{escape(str(path))}[/]", str(path)))
             table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+            for _ in range(4):
+                table.add_column()
+            wide = console.width >= WIDE_ENOUGH_FOR_READINGS
+            if wide:
+                table.add_column(no_wrap=True)  # "reading 3": the title wraps, never the number
             for ex in nb.exercises:
-                note = reading_note(step, ex.reading)
-                table.add_row(
-                    "  ", badge(by_id[ex.id].status), escape(ex.name), f"[dim]{escape(ex.title)}{note}[/]"
-                )
+                row: list[Text | str] = [
+                    "  ",
+                    badge(by_id[ex.id].status),
+                    escape(ex.name),
+                    f"[dim]{escape(ex.title)}[/]",
+                ]
+                table.add_row(*row, *([f"[dim]{reading_note(step, ex.reading)}[/]"] if wide else []))
                 if todo_nb is None and not (by_id[ex.id].status == "passed" and by_id[ex.id].run_passed):
                     todo_nb = path  # a pass checked only in the notebook still wants its run
             parts += [table]
@@ -618,7 +635,7 @@ def render_show(console: Console, journey: Journey, state: StepState) -> None:
         parts += [_markup(f"[bold]{escape(nb.title)}[/]"), Whole(f"[cyan]{escape(path)}[/]", path)]
         parts.append(_markup(f"[dim]time limits: {nb.cell_timeout} s a cell, {nb.budget} s in all[/]"))
     if state.exercises:
-        parts.append(exercises_table(state))
+        parts.append(exercises_table(state, console.width >= WIDE_ENOUGH_FOR_READINGS))
     _emit(console, parts, f"dl7 show {step.id}", "cyan")
 
 
@@ -839,7 +856,9 @@ def watch_lines(screen: WatchScreen, width: int = 80, height: int = 24) -> list[
     body: list[Text] = []
     if screen.note:
         body.append(_fit(Text(screen.note_title, style="bold yellow"), width))
-        body += [Text(line) for line in screen.note]
+        # A hint or a solution in full, wrapped to the screen: cut at its edge, it would lose
+        # exactly the part the learner asked for.
+        body += [Text(part) for line in screen.note for part in _wrapped(line, width, "")]
     else:
         failing = next(((i, s, m) for i, s, m, _ in shown if s != "passed"), None)
         if failing is not None:
