@@ -68,7 +68,7 @@ def main() -> None:
     env.pop("DL7_CURRICULUM", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     for _ in range(2):  # create the workspace, then warm the bytecode and manifest caches
-        subprocess.run([*DL7, "status"], env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run([*DL7, "next"], env=env, stdout=subprocess.DEVNULL, check=True)
     instant = interleaved(
         {
             "python -c pass": [PY, "-c", "pass"],
@@ -97,7 +97,7 @@ def main() -> None:
     course = tmp / "course"
     shutil.copytree(FIXTURE, course)
     fenv = {**env, "DL7_HOME": str(tmp / "fixture-ws"), "DL7_CURRICULUM": str(course)}
-    subprocess.run([*DL7, "status"], env=fenv, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run([*DL7, "next"], env=fenv, stdout=subprocess.DEVNULL, check=True)
     shutil.copy(course / "notebooks" / "basics.ipynb", tmp / "fixture-ws" / "notebooks" / "basics.ipynb")
     raw = (
         "import nbformat, sys; from nbclient import NotebookClient; "

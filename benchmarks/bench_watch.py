@@ -135,7 +135,7 @@ def main() -> None:
             home = Path(tmp)
             env = {**os.environ, "DL7_HOME": str(home), "COLUMNS": "100"}
             env.pop("DL7_CURRICULUM", None)
-            subprocess.run([PY, "-m", "dl7", "status"], capture_output=True, env=env, check=True)
+            subprocess.run([PY, "-m", "dl7", "next"], capture_output=True, env=env, check=True)
             path = solved_copy(step, name, home)
             for how, (walls, own) in (
                 ("run", bench_run(env, step, name, args.repeat)),
