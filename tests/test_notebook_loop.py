@@ -147,6 +147,34 @@ def test_solution_in_the_notebook_only_after_a_pass(course: Path, isolated: Path
     assert "BEGIN SOLUTION" not in outputs[4]
 
 
+def test_solution_still_works_when_the_import_cell_runs_again(course: Path, isolated: Path) -> None:
+    """Run All after a first `solution(...)`: the import cell runs again in the same kernel, and
+    `from dl7 import solution` must still give the function (it gave the `dl7.solution` module,
+    so the call failed with "'module' object is not callable")."""
+    dl7(course, "next")
+    cells = (
+        "from dl7 import check, solution",
+        DOUBLE,
+        'check("step1.double", double)',
+        'solution("double")',
+        "from dl7 import check, solution",
+        'solution("double")',
+    )
+    outputs = in_lab(isolated / NOTEBOOK, *cells)
+    assert "not callable" not in outputs[5] and "return 2 * x" in outputs[5], outputs
+
+
+def test_no_runner_module_shadows_a_notebook_function() -> None:
+    """Importing a submodule sets it as an attribute of the package: one named like a function
+    of `dl7.__all__` would replace that function for every later `from dl7 import ...`."""
+    import pkgutil
+
+    import dl7
+
+    modules = {m.name for m in pkgutil.iter_modules(dl7.__path__)}
+    assert not modules & set(dl7.__all__), modules & set(dl7.__all__)
+
+
 def test_a_notebook_outside_a_workspace_is_untouched(course: Path, isolated: Path, tmp_path: Path) -> None:
     """The checker module named as an author previewing would; no workspace above: nothing written."""
     dl7(course, "next")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from dl7.cli import app
 from dl7.curriculum import load
 from dl7.progress import Progress
-from dl7.solution import reference_solution
+from dl7.solutions import reference_solution
 
 runner = CliRunner()
 
@@ -86,7 +86,7 @@ def test_known_mistakes_are_not_part_of_the_solution(course: Path) -> None:
 @pytest.mark.kernel
 def test_a_real_run_unlocks_the_solution(course: Path, isolated: Path) -> None:
     pytest.importorskip("ipykernel")
-    dl7(course, "status")
+    dl7(course, "next")  # `status` only reads: `next` makes the workspace
     shutil.copy(course / "notebooks" / "basics.ipynb", isolated / "notebooks" / "basics.ipynb")
     assert dl7(course, "run", "step1")[0] == 0
     code, output = dl7(course, "solution", "step1", "greet")

@@ -71,6 +71,9 @@ def test_many_exercises_and_a_long_note_still_fit() -> None:
     plain = [line.plain for line in lines]
     assert any("more: `l` lists them" in p for p in plain), "exercises that do not fit say so"
     assert plain[-1].startswith("h hint"), "the keys stay on screen"
+    # A solution cut to fit: "press r" (run again) would not show the rest of it.
+    cut = next(p for p in plain if p.strip().startswith("…") and "more:" not in p)
+    assert "press r" not in cut and "taller terminal" in cut, cut
 
 
 class Tmux:

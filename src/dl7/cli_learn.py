@@ -31,7 +31,7 @@ def solution(step: StepArg, exercise: ExerciseArg = None) -> None:
     """
     from rich.syntax import Syntax
 
-    from dl7.solution import has_passed, reference_solution
+    from dl7.solutions import has_passed, reference_solution
 
     curriculum, _, progress = _open(step=step)
     with progress:

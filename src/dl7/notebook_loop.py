@@ -222,7 +222,7 @@ def _solution_note(exercise: str) -> _Note:
             "this notebook is not in a dl7 workspace", "`dl7 solution STEP EXERCISE` in a terminal"
         )
     try:
-        from dl7.solution import has_passed, reference_solution
+        from dl7.solutions import has_passed, reference_solution
 
         curriculum = _course(place)
         step, ex = find(curriculum, exercise)

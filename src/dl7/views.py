@@ -877,9 +877,10 @@ def watch_lines(screen: WatchScreen, width: int = 80, height: int = 24) -> list[
             body += [Text(line, style="yellow") for line in _wrapped(screen.problem, width, "")]
     space = room - len(rows) - 1
     if len(body) > space:
-        body = body[: max(0, space - 1)] + [
-            Text("  … (the rest: press r, or run `dl7 run` in a terminal)", style="dim")
-        ]
+        # A note (hint, solution, list) is whole in a taller terminal; re-running shows a
+        # failure's message whole in `dl7 run`, but would not show a note's rest.
+        rest = "a taller terminal shows it all" if screen.note else "press r, or run `dl7 run` in a terminal"
+        body = body[: max(0, space - 1)] + [Text(f"  … (the rest: {rest})", style="dim")]
     lines = head + rows + [Text("")] + body
     lines += [Text("")] * (height - len(lines) - len(foot)) + foot
     return [_fit(line, width) for line in lines[:height]]

@@ -451,7 +451,7 @@ class Interactive:
         return bool(nb.exercises) and all(states.get(e.id, ("",))[0] == "passed" for e in nb.exercises)
 
     def draw(self) -> None:
-        from dl7.solution import has_passed
+        from dl7.solutions import has_passed
         from dl7.views import WatchScreen, draw_watch
 
         states = self.states()
@@ -580,7 +580,7 @@ class Interactive:
         self.say(f"hint {shown} of {len(ex.hints)} for {ex.name} ({more})", lines)
 
     def solution(self) -> None:
-        from dl7.solution import has_passed, reference_solution
+        from dl7.solutions import has_passed, reference_solution
 
         passed = [e for e in self.current.exercises if has_passed(self.progress, e.id)]
         if not passed:
