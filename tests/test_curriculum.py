@@ -253,3 +253,16 @@ def test_a_step_after_an_epilogue_is_refused_with_its_line(course: Path) -> None
     with pytest.raises(ManifestError, match="cannot come after an epilogue") as caught:
         load(course)
     assert "curriculum.yaml:" in str(caught.value.message)
+
+
+def test_a_notebook_path_names_its_notebook_for_every_command(tmp_path: Path) -> None:
+    c = load()
+    ref = c.resolve("notebooks/step2/01_linear_algebra.ipynb")
+    assert ref.step.id == "step2" and [nb.path for nb in ref.notebooks] == [
+        "notebooks/step2/01_linear_algebra.ipynb"
+    ]
+    # The learner's copy in their workspace names the same notebook.
+    mine = tmp_path / "ws" / "notebooks" / "step2" / "01_linear_algebra.ipynb"
+    assert c.resolve(str(mine)).notebooks == ref.notebooks
+    with pytest.raises(Dl7Error):
+        c.resolve("notebooks/step2/nope.ipynb")

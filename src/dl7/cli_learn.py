@@ -219,7 +219,8 @@ def open_(
     ref = curriculum.resolve(step) if step is not None else None
     state = j.state(ref.step.id) if ref is not None else (j.current or j.steps[0])
     # An exercise named: the notebook it is in; else the step's first one not passing yet.
-    nb = ref.notebooks[0] if ref is not None and ref.exercise is not None else first_unfinished(state)
+    named = ref is not None and (ref.exercise is not None or ref.notebook is not None)
+    nb = ref.notebooks[0] if ref is not None and named else first_unfinished(state)
     log_path = ws.lab_log
     port = port or free_port()  # chosen here, so that the lock can name it to a second `dl7 open`
     with contextlib.ExitStack() as held:

@@ -119,10 +119,13 @@ class Ref:
 
     step: Step
     exercise: Exercise | None = None
+    notebook: Notebook | None = None  # named by its path (`dl7 open notebooks/step2/01_x.ipynb`)
 
     @property
     def notebooks(self) -> tuple[Notebook, ...]:
-        """The named exercise's notebook; else every notebook of the step."""
+        """The named notebook, or the named exercise's; else every notebook of the step."""
+        if self.notebook is not None:
+            return (self.notebook,)
         if self.exercise is None:
             return self.step.notebooks
         return tuple(nb for nb in self.step.notebooks if self.exercise in nb.exercises)
@@ -172,6 +175,11 @@ class Curriculum:
         tape_derivative``), of which ``ref`` must be an exercise. Every command that takes a step
         or an exercise resolves it here; nothing found is one line naming the closest ids."""
         text = ref.strip()
+        if within is None and (text.endswith(".ipynb") or "/" in text or os.sep in text):
+            # A notebook by its path: the course's, or the learner's copy in the workspace.
+            nb = self.find_notebook(text)
+            if nb is not None:
+                return Ref(self.step(nb.step), notebook=nb)
         if within is None:
             for candidate in (text, f"step{text}"):
                 for step in self.steps:
@@ -232,8 +240,14 @@ class Curriculum:
         every = list(self.notebooks)
         by_path = [nb for nb in every if ref == nb.path]
         if not by_path and ref.endswith(".ipynb"):
-            target = Path(ref).resolve()
+            target = Path(ref).expanduser().resolve()
             by_path = [nb for nb in every if (self.root / nb.path).resolve() == target]
+            if not by_path:  # the learner's copy: the same path, under their workspace
+                by_path = [
+                    nb
+                    for nb in every
+                    if target.parts[-len(PurePosixPath(nb.path).parts) :] == PurePosixPath(nb.path).parts
+                ]
         by_name = [nb for nb in every if ref in (Path(nb.path).name, nb.name)]
         found = by_path or by_name
         return found[0] if len(found) == 1 else None
