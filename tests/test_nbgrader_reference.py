@@ -380,7 +380,7 @@ def test_dl7_grades_nbgrader_material_as_nbgrader_does(case: Case, tmp_path: Pat
         for ex in nb.get("exercises", []):
             where[(Path(nb["path"]).stem, ex["test_cell"])] = (ex["id"], float(ex.get("points", 0)))
     curriculum = ["--curriculum", str(course)]
-    dl7(*curriculum, "status")  # the learner's copies
+    dl7(*curriculum, "next")  # the learner's copies
     rels = {Path(nb["path"]).stem: nb["path"] for nb in step["notebooks"]}
 
     problems: list[str] = []
