@@ -102,6 +102,16 @@ def _sdpa_slips(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: Any) -> list[
             reference_attention(q, k, v, mask, axis=-2)[1],
         ),
     ]
+    sizes = {f"q.shape[{a}]": q.shape[a] for a in range(q.ndim - 1)} | {"v.shape[-1]": v.shape[-1]}
+    for name, size in sizes.items():
+        if size != d_k:
+            slips.append(
+                (
+                    f"the scores were divided by √{size}, the square root of {name}; d_k is the size of "
+                    f"each query and key vector, q.shape[-1] = {d_k}",
+                    reference_attention(q, k, v, mask, scale=1 / math.sqrt(size))[1],
+                )
+            )
     if mask is not None:
         slips += [
             (
@@ -244,6 +254,15 @@ def check_softmax_entropy(attention_entropy: Any, prediction: Any) -> str:
                     float(-np.sum(w * np.log(np.where(w > 0, w, 1.0)), axis=-2).mean()),
                     "the sum ran over the wrong axis: each query's weights are the last axis",
                 ),
+                (
+                    float(-np.sum(w * np.log(np.where(w > 0, w, 1.0)), axis=0).mean()),
+                    "the sum ran over axis 0 (the batch); each query's weights are the last axis",
+                ),
+                (
+                    want / w.shape[-1],
+                    "that is the mean of -w ln w over every weight; sum over each row (the last axis), "
+                    "then average the rows",
+                ),
             ]
             cause = next((c for v, c in causes if abs(value - v) <= 1e-4), "")
             raise CheckFailed(
@@ -381,8 +400,12 @@ def reference_mha(
     out_bias: bool = True,
     in_bias: bool = True,
     heads_as_one: bool = False,
+    kv_from_q: bool = False,
+    merge_unmoved: bool = False,
 ) -> np.ndarray:
     wq, bq, wk, bk, wv, bv, wo, bo = weights
+    if kv_from_q:
+        x_kv = x_q
     if not in_bias:
         bq, bk, bv = (np.zeros_like(b) for b in (bq, bk, bv))
     q = np.einsum("ntd,dhk->nhtk", x_q, wq) + bq[:, None, :]  # (N, h, Tq, key_dim)
@@ -395,11 +418,14 @@ def reference_mha(
     out, _ = reference_attention(q, k, v, m, scale=1 / math.sqrt(d))
     if heads_as_one:
         out = out.reshape(out.shape[0], out.shape[2], wo.shape[0], wo.shape[1]).transpose(0, 2, 1, 3)
+    if merge_unmoved:  # (N, h, Tq, v) reshaped straight to (N, Tq, h·v): rows of different heads mixed
+        merged = out.reshape(out.shape[0], out.shape[2], -1)
+        return np.asarray(merged @ wo.reshape(-1, wo.shape[-1]) + bo)
     return np.asarray(np.einsum("nhtv,hvd->ntd", out, wo) + (bo if out_bias else 0.0))
 
 
 def _mha_slips(x_q: Any, x_kv: Any, w: Any, mask: Any) -> list[tuple[str, np.ndarray]]:
-    return [
+    slips = [
         (
             "the scores were divided by √d_model, not by √key_dim: each head's dot products have key_dim "
             "terms, and Keras scales the queries by 1/√key_dim",
@@ -422,7 +448,21 @@ def _mha_slips(x_q: Any, x_kv: Any, w: Any, mask: Any) -> list[tuple[str, np.nda
             "over its own key_dim-wide slice",
             reference_mha(x_q, x_kv, w, mask, heads_as_one=True),
         ),
+        (
+            "the heads (N, heads, Tq, value_dim) were reshaped to (N, Tq, heads · value_dim) without "
+            "first moving the heads axis next to value_dim (transpose(0, 2, 1, 3)): the rows of "
+            "different heads and steps got mixed",
+            reference_mha(x_q, x_kv, w, mask, merge_unmoved=True),
+        ),
     ]
+    if mask is None:  # x_q has another length than x_kv: a mask would not fit it
+        slips.append(
+            (
+                "the keys and values were computed from x_q; they come from x_kv (the queries from x_q)",
+                reference_mha(x_q, x_kv, w, mask, kv_from_q=True),
+            )
+        )
+    return slips
 
 
 @checker("step8.multi_head")
@@ -504,12 +544,26 @@ def _position_slips(t: int, d: int) -> list[tuple[str, np.ndarray]]:
             per_col,
         ),
         ("the cosine columns use the next frequency; columns 2i and 2i+1 share 10000^(2i/d)", odd),
+        (
+            "pair i got the frequency 1/10000^(i/d); the exponent is 2i/d, with 2i the sine's column",
+            _interleave(np.arange(t)[:, None] / 10000 ** (np.arange(d // 2) / d)),
+        ),
     ]
+
+
+def _interleave(angles: np.ndarray) -> np.ndarray:
+    pe = np.zeros((angles.shape[0], 2 * angles.shape[1]))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles)
+    return pe
 
 
 def reference_shift(k: int, d: int) -> np.ndarray:
     """M with PE[t + k] = PE[t] @ M: one 2×2 rotation by k·ω_i per frequency."""
-    rates = 1.0 / 10000 ** (np.arange(0, d, 2) / d)
+    return _shift_at(k, 1.0 / 10000 ** (np.arange(0, d, 2) / d))
+
+
+def _shift_at(k: int, rates: np.ndarray) -> np.ndarray:
+    d = 2 * len(rates)
     m = np.zeros((d, d))
     for i, w in enumerate(rates):
         c, s = math.cos(k * w), math.sin(k * w)
@@ -559,6 +613,13 @@ def check_positions(sinusoidal_positions: Any, shift_matrix: Any) -> str:
             cause = " — that is the shift by one step whatever k; block i turns by k · ω_i"
         elif np.allclose(m, angle_k, atol=1e-6):
             cause = " — every block turns by k radians; block i must turn by k · ω_i, ω_i = 1/10000^(2i/d)"
+        elif np.allclose(m, _shift_at(k, 1.0 / 10000 ** (np.arange(8) / 16)), atol=1e-6):
+            cause = " — block i turns by k/10000^(i/d); its frequency is ω_i = 1/10000^(2i/d)"
+        elif np.allclose(m, np.diag(np.diag(m)), atol=1e-12):
+            cause = (
+                " — M is diagonal: a shift turns each (sin, cos) pair, so each 2×2 block needs its sine "
+                "terms, [[cos kω_i, -sin kω_i], [sin kω_i, cos kω_i]]"
+            )
         raise CheckFailed(
             f"{what}: PE[t] @ M is off from PE[t + k] by up to {err:.3g} over t = {lo} … {hi - 1}{cause}"
         )

@@ -14,6 +14,7 @@ length doubles: T² score entries for attention, T steps for a recurrent layer.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,8 @@ def _layer_norm_cause(got: np.ndarray, x: np.ndarray, gamma: np.ndarray, beta: n
         return " — the output is not scaled by gamma and shifted by beta"
     if close(gamma * (x - mean) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)):
         return " — beta is missing: add it after scaling by gamma"
+    if close(gamma * (x - mean) / (x.var(axis=-1, keepdims=True) + eps) + beta):
+        return " — you divided by the variance; divide by its square root, the standard deviation"
     return ""
 
 
@@ -132,6 +135,7 @@ def _wirings(x: np.ndarray, f: dict[str, Callable[[np.ndarray], np.ndarray]]) ->
         "norm on the residual path": n1(x) + attn(n1(x)) + mlp(n2(n1(x) + attn(n1(x)))),
         "norms swapped": (x + attn(n2(x))) + mlp(n1(x + attn(n2(x)))),
         "a final norm": n2(h + mlp(n2(h))),
+        "norms after the sublayers": (x + n1(attn(x))) + n2(mlp(x + n1(attn(x)))),
     }
 
 
@@ -152,9 +156,37 @@ _BLOCK_CAUSES = {
     "norm on the residual path": "you normalise x itself and carry the normalised x on: only the "
     "sublayers' inputs are normalised; the residual path carries x unchanged",
     "norms swapped": "norm1 belongs to attention and norm2 to the MLP",
+    "norms after the sublayers": "you normalise the sublayers' outputs, norm1(attn(x)); pre-norm "
+    "normalises their inputs: h = x + attn(norm1(x)), then h + mlp(norm2(h))",
     "a final norm": "the block ends with h + mlp(norm2(h)); there is no norm after the last addition "
     "(GPT adds one final layer norm after the whole stack, not per block)",
 }
+
+
+def _on_tensors(pre_norm_block: Any) -> None:
+    """The notebook calls the block on TensorFlow tensors with Keras layers: it must work there too."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    from keras import ops
+
+    rng = np.random.default_rng(85)
+    x = rng.normal(0.0, 1.5, size=(2, 3, 4)).astype(np.float32)
+    a, m = (rng.normal(0, 0.5, (4, 4)).astype(np.float32) for _ in range(2))
+    f = {"attn": lambda h: np.tanh(h @ a), "mlp": lambda h: np.maximum(h @ m, 0.0) - 0.3}
+    t = {"attn": lambda h: ops.tanh(ops.matmul(h, a)), "mlp": lambda h: ops.relu(ops.matmul(h, m)) - 0.3}
+    for name in ("norm1", "norm2"):
+        f[name] = t[name] = lambda h: h * 0.5 + 0.1
+    try:
+        got = np.asarray(ops.convert_to_numpy(pre_norm_block(ops.convert_to_tensor(x), *t.values())))
+    except Exception as exc:  # the learner's code meets tensors: any failure is theirs to read
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise CheckFailed(
+            "pre_norm_block works on numpy arrays but fails on the TensorFlow tensors the notebook's Keras "
+            f"layers give it ({type(exc).__name__}: {first}) — use only + and the four functions passed "
+            "in; a tensor has no .copy() and cannot be written into (h = x + ... makes a new one)"
+        ) from None
+    if not np.allclose(got, _wirings(x, f)["right"], atol=1e-4):
+        raise CheckFailed("pre_norm_block gives other numbers on TensorFlow tensors than on numpy arrays")
 
 
 @checker("step8.pre_norm_block")
@@ -183,6 +215,7 @@ def check_pre_norm_block(pre_norm_block: Any) -> str:
             "expected h = x + attn(norm1(x)), then h + mlp(norm2(h))",
         )
         raise CheckFailed(f"{what} does not match the pre-norm block — {cause}")
+    _on_tensors(pre_norm_block)
     return "h = x + attn(norm1(x)); out = h + mlp(norm2(h)), checked with four distinct maps on 2 shapes"
 
 
@@ -214,6 +247,10 @@ def _param_slips(v: int, t: int, d: int, n: int) -> dict[int, str]:
         right - biases_norms: "the biases and the layer norms' gamma and beta are missing",
         right - n * 4 * d - 2 * d: "the layer norms are missing: each has a gamma and a beta of d numbers, "
         "two per block and one at the end",
+        right - 2 * d: "the final layer norm is missing: after the last block, before the output layer, "
+        "a gamma and a beta of d numbers",
+        right - n * (d * d + d): "attention has four projections, each d·d + d: query, key, value and the "
+        "output one that mixes the heads",
         right - n * 9 * d - v: "the biases are missing: Dense and MultiHeadAttention have them by default",
         12 * n * d * d + v * d + t * d + d * v: "that is 12·L·d² plus the embeddings and the output layer: "
         "the approximation; the exact count adds every bias and every layer norm's gamma and beta",

@@ -118,7 +118,16 @@ def check_gpt_model(build_gpt: Any) -> str:
         raise CheckFailed(f"{what} returned {type(model).__name__}; expected a keras.Model")
     rng = np.random.default_rng(85)
     x = rng.integers(0, v, size=(4, t))
-    out = _logits(model, x)
+    try:
+        out = _logits(model, x)
+    except Exception as exc:
+        if f"not in [0, {t})" not in str(exc):
+            raise
+        raise CheckFailed(
+            f"{what}: an Embedding of {t} rows was given ids up to {v - 1}: the position embedding "
+            "takes the positions 0 … seq_len - 1, keras.ops.zeros_like(ids_in) + keras.ops.arange(seq_len), "
+            "not the character ids"
+        ) from None
     if out.shape != (4, t, v):
         raise CheckFailed(
             f"{what} on a batch of 4 windows of {t} ids gave shape {out.shape}; expected (4, {t}, {v}): "
@@ -136,8 +145,9 @@ def check_gpt_model(build_gpt: Any) -> str:
     if at >= 0:
         raise CheckFailed(
             f"{what} leaks the future: the logits at position {at} moved by {moved:.2g} when only the "
-            f"characters after position {at} changed — no causal mask. Pass attention_mask= your "
-            "causal mask (or use_causal_mask=True) to every MultiHeadAttention call"
+            f"characters after position {at} changed — no causal mask, or one that lets a position see "
+            "later ones. Pass attention_mask=np.tril(...) (True where query i may see key j ≤ i; np.triu "
+            "is the future) or use_causal_mask=True to every MultiHeadAttention call"
         )
     keras.utils.set_random_seed(8)
     one = build_gpt(v, t, d_model=16, n_layers=1, n_heads=2)  # with 2 blocks a causal model can
@@ -182,6 +192,11 @@ def check_get_batch(get_batch: Any) -> str:
         if arr.dtype.kind not in "iu":
             raise CheckFailed(f"{what}: {name} has dtype {arr.dtype}; an Embedding needs integer ids")
     starts = x[:, 0]
+    if np.all(starts == starts[0]):
+        raise CheckFailed(
+            f"{what}: all {b} windows of the batch start at {starts[0]}: draw one start per window, "
+            "rng.integers(0, len(ids) - seq_len, size=batch_size)"
+        )
     if not np.array_equal(x, starts[:, None] + np.arange(t)):
         raise CheckFailed(f"{what}: x row {x[0].tolist()} is not a window of consecutive ids")
     if np.array_equal(y, x):
@@ -282,6 +297,11 @@ def check_sample_top_k(sample_top_k: Any) -> str:
             msg += (
                 " — the temperature changed nothing: dividing the probabilities by T and renormalising "
                 "cancels it; divide the LOGITS by T, then take the softmax"
+            )
+        elif t != 1.0 and 0.5 * np.abs(freq - top_k_probs(logits, k, 1 / t)).sum() <= tol:
+            msg += (
+                f" — the logits were multiplied by T = {t}; divide them by it: a T below 1 sharpens the "
+                "distribution, a T above 1 flattens it"
             )
         elif len(drawn) == 1:
             msg += " — every draw was the same id: draw at random, rng.choice(len(p), p=p)"
@@ -400,10 +420,18 @@ def check_small_gpt(model: Any, vocab: Any, seen_x: Any = None) -> str:
             f"held-out perplexity {ppl:.2f} {where}; the bar is {MAX_PERPLEXITY:g}, under 6.2's LSTM "
             f"(about {LSTM_PERPLEXITY:g}). The count ladder on the same split: {rungs}"
         )
+        recorded = np.asarray(seen_x)
+        distinct = len(np.unique(recorded, axis=0))
         if same < 2.0:
             msg += (
                 f" — the model predicts the character it is given (perplexity {same:.2f} on the current "
                 "one): were the targets shifted by one?"
+            )
+        elif len(recorded) >= 200 and distinct <= 0.1 * len(recorded):
+            msg += (
+                f" — the {len(recorded):,} recorded training windows hold only {distinct:,} different ones: "
+                "the model saw the same windows over and over. Draw a new batch at every step, each "
+                "window from its own random start (get_batch inside the loop)"
             )
         elif ppl >= 0.9 * steps[1]:
             msg += " — no better than character counts: is the model trained?"

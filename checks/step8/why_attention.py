@@ -203,8 +203,14 @@ def check_attention_pool(attention_pool: Any) -> str:
                 context, weights = _call_pool(attention_pool, what, *copies)
                 if any(c is not None and not np.array_equal(c, a) for c, a in zip(copies, args, strict=True)):
                     raise CheckFailed(f"{what} changed its input arrays; compute new arrays instead")
-                _diagnose_weights(weights, scores, m, what)
                 want, _ = reference_pool(scores, values, m)
+                if context.shape == scores.shape and weights.shape == want.shape:
+                    raise CheckFailed(
+                        f"{what} returned the pair the wrong way round: its first item has the weights' "
+                        f"shape {scores.shape}, its second the context's {want.shape} — return "
+                        "(context, weights), in that order"
+                    )
+                _diagnose_weights(weights, scores, m, what)
                 if context.shape != want.shape:
                     raise CheckFailed(
                         f"{what}: the context has shape {context.shape}; expected (N, Tq, D) = {want.shape}, "
@@ -237,6 +243,52 @@ def _weights_2d(weights: Any, n: int, what: str) -> np.ndarray:
     return w
 
 
+def _judge_marker(
+    weight_on_marker: Any, weights: np.ndarray, x: np.ndarray, marked: np.ndarray, on: str
+) -> None:
+    n = len(x)
+    what = f"weight_on_marker(weights, x){on}"
+    got = weight_on_marker(weights.copy(), x.copy())
+    if got is None:
+        raise CheckFailed(f"{what} returned None; did you forget a `return`?")
+    if isinstance(got, bool) or not isinstance(got, int | float | np.number):
+        arr = np.asarray(got)
+        if arr.shape == (n,):
+            raise CheckFailed(
+                f"{what} returned one number per sequence, shape {arr.shape}; return their mean, one float"
+            )
+        raise CheckFailed(f"{what} returned {type(got).__name__}; expected one float")
+    got = float(got)
+    on_marker = float(weights[np.arange(n), marked].mean())
+    causes = [
+        (on_marker * n, "that is the sum over the sequences; return the mean"),
+        (
+            float(np.mean(np.argmax(weights, axis=1) == marked)),
+            "that is the share of sequences whose largest weight is on the marked step; the exercise "
+            "asks for the weight itself there, averaged",
+        ),
+        (
+            float(weights.max(axis=1).mean()),
+            "that is the mean of each sequence's largest weight, wherever it is; take the weight on the "
+            "marked step, np.argmax(x[:, :, -1], axis=1)",
+        ),
+        (
+            float(weights[np.arange(n), np.argmax(x[..., 0], axis=1)].mean()),
+            "you looked up the step of symbol 0 (column 0); the marker is the last column, x[:, :, -1]",
+        ),
+        (
+            float(weights[:, -1].mean()),
+            "that is the weight on the last step; use each sequence's marked step",
+        ),
+    ]
+    if abs(got - on_marker) > 1e-5:
+        cause = next((c for value, c in causes if abs(got - value) <= 1e-5), "")
+        raise CheckFailed(
+            f"{what} returned {got:.6g} on the checker's sequences, where the mean weight on the marked "
+            f"step is {on_marker:.6g}" + (f" — {cause}" if cause else "")
+        )
+
+
 @checker("step8.recall_attention")
 def check_recall_attention(model: Any, weights_model: Any, rnn_model: Any, weight_on_marker: Any) -> str:
     if model is None:
@@ -258,41 +310,11 @@ def check_recall_attention(model: Any, weights_model: Any, rnn_model: Any, weigh
         f"{on_marker:.3f}"
     )
 
-    what = "weight_on_marker(weights, x)"
-    got = weight_on_marker(weights.copy(), x.copy())
-    if got is None:
-        raise CheckFailed(f"{what} returned None; did you forget a `return`?")
-    if isinstance(got, bool) or not isinstance(got, int | float | np.number):
-        arr = np.asarray(got)
-        if arr.shape == (HELD_OUT,):
-            raise CheckFailed(
-                f"{what} returned one number per sequence, shape {arr.shape}; return their mean, one float"
-            )
-        raise CheckFailed(f"{what} returned {type(got).__name__}; expected one float")
-    got = float(got)
-    hits = float(np.mean(np.argmax(weights, axis=1) == marked))
-    causes = [
-        (on_marker * HELD_OUT, "that is the sum over the sequences; return the mean"),
-        (
-            hits,
-            "that is the share of sequences whose largest weight is on the marked step; the exercise "
-            "asks for the weight itself there, averaged",
-        ),
-        (
-            float(weights[np.arange(HELD_OUT), np.argmax(x[..., 0], axis=1)].mean()),
-            "you looked up the step of symbol 0 (column 0); the marker is the last column, x[:, :, -1]",
-        ),
-        (
-            float(weights[:, -1].mean()),
-            "that is the weight on the last step; use each sequence's marked step",
-        ),
-    ]
-    if abs(got - on_marker) > 1e-5:
-        cause = next((c for value, c in causes if abs(got - value) <= 1e-5), "")
-        raise CheckFailed(
-            f"{what} returned {got:.6g} on the checker's sequences, where the mean weight on the marked "
-            f"step is {on_marker:.6g}" + (f" — {cause}" if cause else "")
-        )
+    _judge_marker(weight_on_marker, weights, x, marked, "")
+    # The trained model's largest weight is nearly always on the marker, so a function that reads
+    # the largest weight would agree there: random weights, whose peak is mostly elsewhere, tell.
+    noise = np.random.default_rng(HELD_OUT_SEED + 1).dirichlet(np.ones(TASK_STEPS), size=HELD_OUT)
+    _judge_marker(weight_on_marker, noise, x, marked, " (random weights, their largest mostly elsewhere)")
     if acc < ATTENTION_MIN_ACCURACY:
         raise CheckFailed(
             f"{figures}. The attention model should reach {ATTENTION_MIN_ACCURACY:.0%}: run the notebook "
@@ -366,6 +388,29 @@ def check_teacher_forcing(teacher_forcing: Any) -> str:
 # alignment -------------------------------------------------------------------------------------
 
 
+_ALIGNMENT_CAUSES: list[tuple[Any, str]] = [
+    (lambda i, n: i, "that is the diagonal, the alignment of copying; reversing reads the source backwards"),
+    (lambda i, n: n - i, "one past the end: positions count from 0, so the last one is length - 1"),
+    (
+        lambda i, n: n - 1,
+        "the same position for every output step: step i reads one position further back than step 0",
+    ),
+    (
+        lambda i, n: MAX_LEN - 1 - i,
+        "counted back from the padded end, MAX_LEN - 1 - i; the string ends at length - 1, the pads "
+        "come after it",
+    ),
+]
+
+
+def _follows(source_position: Any, rule: Any) -> bool:
+    """Whether source_position gives rule's answer for every (i, length) the checker asks about."""
+    try:
+        return all(source_position(i, n) == rule(i, n) for n in range(1, 13) for i in range(n))
+    except Exception:  # the learner's function may fail on some input; then it follows no rule
+        return False
+
+
 @checker("step8.alignment")
 def check_alignment(source_position: Any, weights_model: Any) -> str:
     expect_callable(source_position, "source_position")
@@ -381,10 +426,7 @@ def check_alignment(source_position: Any, weights_model: Any) -> str:
             want = length - 1 - i
             if got == want:
                 continue
-            cause = {
-                i: "that is the diagonal, the alignment of copying; reversing reads the source backwards",
-                length - i: "one past the end: positions count from 0, so the last one is length - 1",
-            }.get(int(got), "")
+            cause = next((c for rule, c in _ALIGNMENT_CAUSES if _follows(source_position, rule)), "")
             raise CheckFailed(
                 f"{what} returned {got}; output step {i} of a reversed string of length {length} is the "
                 f"source's digit at position {want}" + (f" — {cause}" if cause else "")

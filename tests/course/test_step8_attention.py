@@ -334,3 +334,64 @@ def test_shift_wrong_way_and_radians() -> None:
 
     expect_failed(evaluate("step8.positions", pe, radians), "k radians")
     expect_failed(evaluate("step8.positions", pe, lambda k, d: shift(1, d)), "shift by one step")
+
+
+# Mistakes found by running learners' answers through `dl7 run`: each failed before with no cause.
+
+
+def test_sdpa_scaled_by_another_size() -> None:
+    def by_batch(q: Any, k: Any, v: Any, mask: Any = None) -> Any:
+        scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[0])  # the batch size, not d_k
+        if mask is not None:
+            scores = np.where(mask, scores, -1e9)
+        w = softmax(scores)
+        return w @ v, w
+
+    expect_failed(evaluate("step8.sdpa", by_batch), "square root of q.shape[0]", "q.shape[-1]")
+
+
+@pytest.mark.parametrize(
+    ("fn", "fragments"),
+    [
+        (lambda w: float(np.mean(-np.sum(w * np.log(np.where(w > 0, w, 1.0)), axis=0))), ("axis 0",)),
+        (lambda w: float(-np.mean(w * np.log(np.where(w > 0, w, 1.0)))), ("over every weight",)),
+    ],
+)
+def test_entropy_summed_elsewhere(fn: Any, fragments: tuple[str, ...]) -> None:
+    expect_failed(evaluate("step8.softmax_entropy", fn, {"unscaled": "falls", "scaled": "stays"}), *fragments)
+
+
+def test_mha_heads_merged_without_transpose() -> None:
+    def unmoved(x_q: Any, x_kv: Any, weights: Any, mask: Any = None) -> Any:
+        wq, bq, wk, bk, wv, bv, wo, bo = weights
+        q = np.einsum("ntd,dhk->nhtk", x_q, wq) + bq[:, None, :]
+        k = np.einsum("ntd,dhk->nhtk", x_kv, wk) + bk[:, None, :]
+        v = np.einsum("ntd,dhk->nhtk", x_kv, wv) + bv[:, None, :]
+        heads, _ = sdpa(q, k, v, None if mask is None else mask[:, None])
+        return heads.reshape(x_q.shape[0], x_q.shape[1], -1) @ wo.reshape(-1, wo.shape[-1]) + bo
+
+    expect_failed(evaluate("step8.multi_head", unmoved), "without first moving the heads axis")
+
+
+def test_mha_keys_from_the_queries() -> None:
+    expect_failed(evaluate("step8.multi_head", lambda q, kv, w, m=None: mha(q, q, w)), "computed from x_q")
+
+
+def test_positions_pair_index_exponent() -> None:
+    def pair_index(t: int, d: int) -> np.ndarray:
+        angles = np.arange(t)[:, None] / 10000 ** (np.arange(d // 2) / d)
+        p = np.zeros((t, d))
+        p[:, 0::2], p[:, 1::2] = np.sin(angles), np.cos(angles)
+        return p
+
+    expect_failed(evaluate("step8.positions", pair_index, shift), "1/10000^(i/d)", "2i/d")
+
+
+def test_shift_pair_index_and_no_sines() -> None:
+    def pair_index(k: int, d: int) -> np.ndarray:
+        return attention._shift_at(k, 1.0 / 10000 ** (np.arange(d // 2) / d))
+
+    expect_failed(evaluate("step8.positions", pe, pair_index), "k/10000^(i/d)")
+    expect_failed(
+        evaluate("step8.positions", pe, lambda k, d: np.diag(np.diag(shift(k, d)))), "M is diagonal"
+    )

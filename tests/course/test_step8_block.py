@@ -79,6 +79,14 @@ def test_layer_norm_sample_variance_and_no_affine() -> None:
     expect_failed(evaluate("step8.layer_norm", plain), "gamma", "beta")
 
 
+def test_layer_norm_divided_by_the_variance() -> None:
+    def by_var(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+        mean = x.mean(axis=-1, keepdims=True)
+        return gamma * (x - mean) / (x.var(axis=-1, keepdims=True) + eps) + beta
+
+    expect_failed(evaluate("step8.layer_norm", by_var), "divided by the variance")
+
+
 def test_layer_norm_in_place_and_stub() -> None:
     def in_place(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
         x -= x.mean(axis=-1, keepdims=True)
@@ -97,10 +105,10 @@ def block_right(x: Any, attn: Fn, mlp: Fn, norm1: Fn, norm2: Fn) -> Any:
 
 
 def block_other_form(x: Any, attn: Fn, mlp: Fn, norm1: Fn, norm2: Fn) -> Any:
-    """The same, as a loop over the two sublayers, each added to a running sum, in float32."""
-    stream = np.array(x, dtype=np.float32)
+    """The same, as a loop over the two sublayers, each added to a running sum."""
+    stream = x
     for sub, norm in ((attn, norm1), (mlp, norm2)):
-        stream = stream + sub(norm(stream)).astype(np.float32)
+        stream = stream + sub(norm(stream))
     return stream
 
 
@@ -119,10 +127,22 @@ def test_pre_norm_block_right_two_ways() -> None:
         (lambda x, a, m, n1, n2: m(n2(x + a(n1(x)))), ("replaces h",)),
         (lambda x, a, m, n1, n2: block_right(x, a, m, n2, n1), ("norm1 belongs to attention",)),
         (lambda x, a, m, n1, n2: (lambda h: h + m(n2(h)))(n1(x) + a(n1(x))), ("normalise x itself",)),
+        (lambda x, a, m, n1, n2: (lambda h: h + n2(m(h)))(x + n1(a(x))), ("sublayers' outputs",)),
     ],
 )
 def test_pre_norm_block_wrong_wirings(wrong: Any, fragments: tuple[str, ...]) -> None:
     expect_failed(evaluate("step8.pre_norm_block", wrong), *fragments)
+
+
+def test_pre_norm_block_numpy_only() -> None:
+    """Right on numpy arrays, but the notebook calls it on TensorFlow tensors, which have no .copy()."""
+
+    def with_copy(x: Any, attn: Fn, mlp: Fn, norm1: Fn, norm2: Fn) -> Any:
+        h = x.copy()
+        h = h + attn(norm1(h))
+        return h + mlp(norm2(h))
+
+    expect_failed(evaluate("step8.pre_norm_block", with_copy), "fails on the TensorFlow tensors", "copy")
 
 
 def test_pre_norm_block_in_place() -> None:
@@ -180,6 +200,8 @@ def test_param_count_matches_keras() -> None:
         (lambda v, t, d, n: count_right(v, t, d, n) - t * d, ("position embedding",)),
         (lambda v, t, d, n: count_right(v, t, d, n) - n * 4 * d - 2 * d, ("layer norms are missing",)),
         (lambda v, t, d, n: count_right(v, t, d, n) + 0.5, ("whole number",)),
+        (lambda v, t, d, n: count_right(v, t, d, n) - 2 * d, ("final layer norm is missing",)),
+        (lambda v, t, d, n: count_right(v, t, d, n) - n * (d * d + d), ("four projections",)),
     ],
 )
 def test_param_count_slips(wrong: Any, fragments: tuple[str, ...]) -> None:

@@ -33,12 +33,15 @@ def gpt(
     causal: bool = True,
     positions: str = "learnt",
     final: str | None = None,
+    upper: bool = False,
 ) -> Any:
     import keras
     from keras import layers
 
     ids = keras.Input((seq_len,), dtype="int32")
     x = layers.Embedding(vocab_size, d_model)(ids)
+    if positions == "ids":  # the slip: the position table looked up with the character ids
+        x = x + layers.Embedding(seq_len, d_model)(ids)
     if positions == "learnt":
         x = x + layers.Embedding(seq_len, d_model)(keras.ops.zeros_like(ids) + keras.ops.arange(seq_len))
     elif positions == "sinusoidal":
@@ -48,7 +51,11 @@ def gpt(
         x = x + pe
     for _ in range(n_layers):
         h = layers.LayerNormalization()(x)
-        x = x + layers.MultiHeadAttention(n_heads, d_model // n_heads)(h, h, use_causal_mask=causal)
+        attention = layers.MultiHeadAttention(n_heads, d_model // n_heads)
+        if upper:  # the slip: a mask the wrong way round, np.triu
+            x = x + attention(h, h, attention_mask=np.triu(np.ones((seq_len, seq_len), dtype=bool)))
+        else:
+            x = x + attention(h, h, use_causal_mask=causal)
         h = layers.LayerNormalization()(x)
         x = x + layers.Dense(d_model)(layers.Dense(4 * d_model, activation="relu")(h))
     out = layers.Dense(vocab_size, activation=final)(layers.LayerNormalization()(x))
@@ -64,6 +71,16 @@ def test_gpt_model_right_two_ways() -> None:
 def test_gpt_model_no_causal_mask() -> None:
     r = evaluate("step8.gpt_model", lambda *a, **k: gpt(*a, causal=False, **k))
     expect_failed(r, "leaks the future", "no causal mask")
+
+
+def test_gpt_model_mask_upper_triangle() -> None:
+    r = evaluate("step8.gpt_model", lambda *a, **k: gpt(*a, upper=True, **k))
+    expect_failed(r, "leaks the future", "np.triu is the future")
+
+
+def test_gpt_model_positions_from_the_ids() -> None:
+    r = evaluate("step8.gpt_model", lambda *a, **k: gpt(*a, positions="ids", **k))
+    expect_failed(r, "an Embedding of 12 rows was given ids up to 22", "not the character ids")
 
 
 def test_gpt_model_no_positions() -> None:
@@ -102,6 +119,14 @@ def test_get_batch_right_two_ways() -> None:
     for fn in (batch_right, batch_loop):
         r = evaluate("step8.get_batch", fn)
         assert r.status == "passed", r.message
+
+
+def test_get_batch_one_start_for_the_whole_batch() -> None:
+    def one_start(ids: np.ndarray, b: int, t: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        s = int(rng.integers(0, len(ids) - t))
+        return np.tile(ids[s : s + t], (b, 1)), np.tile(ids[s + 1 : s + t + 1], (b, 1))
+
+    expect_failed(evaluate("step8.get_batch", one_start), "all 16 windows of the batch start at")
 
 
 def test_get_batch_targets_not_shifted() -> None:
@@ -169,6 +194,13 @@ def test_sample_top_k_temperature_after_softmax() -> None:
         return int(rng.choice(len(p), p=p / p.sum()))
 
     expect_failed(evaluate("step8.sample_top_k", after), "temperature=0.5", "changed nothing", "LOGITS")
+
+
+def test_sample_top_k_temperature_multiplied() -> None:
+    def times(logits: np.ndarray, k: int, t: float, rng: np.random.Generator) -> int:
+        return top_k_right(logits * t * t, k, t, rng)  # top_k_right divides by t: logits * t overall
+
+    expect_failed(evaluate("step8.sample_top_k", times), "temperature=0.5", "multiplied by T = 0.5")
 
 
 def test_sample_top_k_no_cut_and_argmax() -> None:
@@ -256,6 +288,14 @@ def test_small_gpt_trained_on_heldout(text_ids: tuple[list[str], np.ndarray]) ->
     seen = np.concatenate([train_windows(ids), train_windows(ids, n=60, held=True)])
     r = evaluate("step8.small_gpt", table_model(bigram_logits(ids, len(vocab))), vocab, seen)
     expect_failed(r, "trained on held-out text", "train_ids only")
+
+
+def test_small_gpt_one_batch_over_and_over(text_ids: tuple[list[str], np.ndarray]) -> None:
+    """The loop drew one batch before it and trained on it at every step: 2,000 steps, 32 windows."""
+    vocab, ids = text_ids
+    seen = np.tile(train_windows(ids, n=32), (100, 1))
+    r = evaluate("step8.small_gpt", table_model(np.zeros((len(vocab), len(vocab)))), vocab, seen)
+    expect_failed(r, "hold only 32 different ones", "get_batch inside the loop")
 
 
 def test_small_gpt_untrained_and_missing(text_ids: tuple[list[str], np.ndarray]) -> None:

@@ -87,6 +87,11 @@ def test_pool_mask_ignored() -> None:
     expect_failed(evaluate("step8.attention_pool", lambda s, v, m=None: pool(s, v)), "the mask is ignored")
 
 
+def test_pool_pair_swapped() -> None:
+    r = evaluate("step8.attention_pool", lambda *a: pool(*a)[::-1])
+    expect_failed(r, "the wrong way round", "(context, weights)")
+
+
 def test_pool_numpy_fails_inside_a_model() -> None:
     expect_failed(evaluate("step8.attention_pool", pool_numpy), "fails inside a Keras model", "keras.ops")
 
@@ -161,6 +166,8 @@ def test_recall_written_differently(recall_models: Any) -> None:
         (lambda w, x: on_marker(w, x[:, :, ::-1]), ("symbol 0 (column 0)",)),
         (lambda w, x: on_marker(w, x) * len(x), ("the sum over the sequences",)),
         (lambda w, x: w[np.arange(len(x)), np.argmax(x[:, :, -1], 1)], ("one number per sequence",)),
+        # agrees with the right answer on a model whose peak is always on the marker: random weights tell
+        (lambda w, x: float(np.mean(np.max(w, axis=1))), ("random weights", "largest weight, wherever")),
     ],
 )
 def test_recall_weight_mistakes(recall_models: Any, fn: Any, fragments: tuple[str, ...]) -> None:
@@ -270,6 +277,8 @@ def test_alignment_right_and_different() -> None:
         (lambda i, n: i, ("returned 0", "the diagonal")),
         (lambda i, n: n - i, ("one past the end",)),
         (lambda i, n: 0, ("returned 0", "position 1")),
+        (lambda i, n: n - 1, ("returned 1", "the same position for every output step")),
+        (lambda i, n: why.MAX_LEN - 1 - i, ("returned 9", "padded end")),
         (lambda i, n: (n - 1 - i) / 2, ("expected a position",)),
     ],
 )
