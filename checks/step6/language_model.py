@@ -302,6 +302,24 @@ def heldout_perplexity(
     return next_ppl, same_ppl, probs
 
 
+def text_ids(text: str, vocab: Any) -> np.ndarray:
+    """The text as the learner's character ids (id = position in ``vocab``), or a failure that
+    says what is wrong with ``vocab``. Shared with the epilogue's GPT checker."""
+    try:
+        chars = list(vocab)
+    except TypeError:
+        raise CheckFailed(f"vocab should be the list of characters; got {type(vocab).__name__}") from None
+    if len(set(chars)) != len(chars) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+        raise CheckFailed("vocab should be a list of distinct single characters, id = position")
+    index = {c: i for i, c in enumerate(chars)}
+    missing = sorted(set(text) - set(index))
+    if missing:
+        raise CheckFailed(
+            f"vocab lacks {len(missing)} character(s) of the text, e.g. {missing[0]!r}; use sorted(set(text))"
+        )
+    return np.array([index[c] for c in text], dtype=np.int32)
+
+
 @checker("step6.lstm_lm")
 def check_lstm_lm(model: Any, vocab: Any, build_model: Any = None) -> str:
     if model is None:
@@ -323,19 +341,8 @@ def check_lstm_lm(model: Any, vocab: Any, build_model: Any = None) -> str:
         raise CheckFailed("the model has no Embedding layer; start with layers.Embedding(vocab_size, dim)")
     if not any(isinstance(la, keras.layers.LSTM) for la in layers):
         raise CheckFailed("the model has no LSTM layer; the exercise asks for an LSTM language model")
-    try:
-        chars = list(vocab)
-    except TypeError:
-        raise CheckFailed(f"vocab should be the list of characters; got {type(vocab).__name__}") from None
-    if len(set(chars)) != len(chars) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
-        raise CheckFailed("vocab should be a list of distinct single characters, id = position")
-    index = {c: i for i, c in enumerate(chars)}
-    missing = sorted(set(text) - set(index))
-    if missing:
-        raise CheckFailed(
-            f"vocab lacks {len(missing)} character(s) of the text, e.g. {missing[0]!r}; use sorted(set(text))"
-        )
-    ids = np.array([index[c] for c in text], dtype=np.int32)
+    ids = text_ids(text, vocab)
+    chars = list(vocab)
     start = heldout_start(len(ids))
     rungs = ladder(ids[:start], ids[start:], len(chars))  # {1: unigram, ..., 5: 5-gram}
     baseline = rungs[2]

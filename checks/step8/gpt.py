@@ -25,6 +25,7 @@ from dl7.checks import CheckFailed, checker
 from dl7.checks.helpers import all_layers, expect_callable
 
 from ..ngrams import ladder
+from ..step6.language_model import text_ids
 
 TEXT_NAME = "movie-reviews"
 HELDOUT_FRACTION = 0.1
@@ -340,18 +341,7 @@ def heldout_perplexity(model: Any, ids: np.ndarray, seq_len: int) -> tuple[float
 def _text_ids(vocab: Any) -> np.ndarray:
     from dl7 import datasets
 
-    text = datasets.text(TEXT_NAME)
-    try:
-        chars = list(vocab)
-    except TypeError:
-        raise CheckFailed(f"vocab should be the list of characters; got {type(vocab).__name__}") from None
-    if len(set(chars)) != len(chars) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
-        raise CheckFailed("vocab should be a list of distinct single characters, id = position")
-    index = {c: i for i, c in enumerate(chars)}
-    missing = sorted(set(text) - set(index))
-    if missing:
-        raise CheckFailed(f"vocab lacks {len(missing)} character(s) of the text; use sorted(set(text))")
-    return np.array([index[c] for c in text], dtype=np.int32)
+    return text_ids(datasets.text(TEXT_NAME), vocab)  # 6.2's vocabulary rule, 6.2's messages
 
 
 def check_seen(seen_x: Any, ids: np.ndarray, start: int) -> int:

@@ -237,15 +237,8 @@ def _add_side_files(
     brought up to date where the course changed one and the learner's is still the copy dl7
     made ("updated"); left alone, and said once, where the learner changed theirs ("kept")."""
     outcomes: list[tuple[Path, str]] = []
-    if not nb.files:
-        return outcomes
-    folder = ws.learner_path(nb).parent
-    source = curriculum.source_path(nb).parent
-    for rel in nb.files:
-        target = path_inside(folder, rel, "the workspace")
-        key = str(target.relative_to(ws.root)) if target.is_relative_to(ws.root) else str(target)
+    for target, key, real in _side_files(ws, curriculum, nb):
         try:
-            real = _course_file(curriculum, source, rel)
             wanted = _digest(real)
             if target.exists():
                 copied = record.copied.get(key)
@@ -265,6 +258,22 @@ def _add_side_files(
         except OSError as exc:
             raise os_error(exc, "cannot copy a file the notebook needs to", target) from None
     return outcomes
+
+
+def _side_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> list[tuple[Path, str, Path]]:
+    """Each file the notebook reads beside it: (the learner's copy, its key in the record, the
+    course's file)."""
+    folder = ws.learner_path(nb).parent
+    source = curriculum.source_path(nb).parent
+    found = []
+    for rel in nb.files:
+        target = path_inside(folder, rel, "the workspace")
+        key = str(target.relative_to(ws.root)) if target.is_relative_to(ws.root) else str(target)
+        try:
+            found.append((target, key, _course_file(curriculum, source, rel)))
+        except OSError as exc:
+            raise os_error(exc, "cannot read a file the notebook needs:", source / rel) from None
+    return found
 
 
 def _course_file(curriculum: Curriculum, source: Path, rel: str) -> Path:
@@ -297,13 +306,8 @@ def reset_files(ws: Workspace, curriculum: Curriculum, nb: Notebook) -> list[tup
     is backed up first, like their notebook. Returns (file, backup or None) for each file put back."""
     done: list[tuple[Path, Path | None]] = []
     record = _FileRecord(ws)
-    folder = ws.learner_path(nb).parent
-    source = curriculum.source_path(nb).parent
-    for rel in nb.files:
-        target = path_inside(folder, rel, "the workspace")
-        key = str(target.relative_to(ws.root)) if target.is_relative_to(ws.root) else str(target)
+    for target, key, real in _side_files(ws, curriculum, nb):
         try:
-            real = _course_file(curriculum, source, rel)
             wanted = _digest(real)
             backup = None
             if target.exists():
