@@ -182,16 +182,6 @@ def test_lm_predictions_stub() -> None:
 # lstm_lm -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def text_ids() -> tuple[list[str], np.ndarray]:
-    from dl7 import datasets
-
-    text = datasets.text("movie-reviews")
-    vocab = sorted(set(text))
-    index = {c: i for i, c in enumerate(vocab)}
-    return vocab, np.array([index[c] for c in text], dtype=np.int32)
-
-
 def table_lstm(table: np.ndarray) -> Any:
     """An Embedding-LSTM-Dense model whose weights are set by hand so that the logits of the next
     character are ``table[current character]``: the LSTM passes its input straight through."""

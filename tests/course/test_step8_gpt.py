@@ -9,7 +9,6 @@ import os
 from typing import Any
 
 import numpy as np
-import pytest
 
 from dl7.checks import evaluate
 from tests.checking import expect_failed, stub
@@ -211,16 +210,6 @@ def test_sample_top_k_no_cut_and_argmax() -> None:
 
 
 # small_gpt -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def text_ids() -> tuple[list[str], np.ndarray]:
-    from dl7 import datasets
-
-    text = datasets.text("movie-reviews")
-    vocab = sorted(set(text))
-    index = {c: i for i, c in enumerate(vocab)}
-    return vocab, np.array([index[c] for c in text], dtype=np.int32)
 
 
 def table_model(table: np.ndarray, seq_len: int = 64, peek: bool = False) -> Any:
