@@ -192,3 +192,20 @@ def test_a_data_file_the_course_changes_reaches_learners_but_never_over_their_ow
     assert mine.read_text() == course_file.read_text()
     backups = list((mine.parents[2] / "backups").rglob("points.*.csv"))
     assert len(backups) == 1 and backups[0].read_text() == "x,t\n0,9\n"
+
+
+def test_a_course_folder_another_user_planted_is_not_the_course_where_you_stand(
+    tmp_path: Path, made: Path
+) -> None:
+    """A `curriculum.yaml` that user `nobody` owns (a shared folder, a hostile course) is passed
+    by: standing in it does not choose it, and no command runs its checkers."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    for path in (made / "curriculum.yaml", made):
+        os.chown(path, nobody, -1)
+    done = dl7(tmp_path, made / "notebooks", "list")
+    assert done.returncode == 0, done.stderr
+    assert "Linear models" not in done.stdout and "7 Steps to Understanding Deep Learning" in done.stdout
+    validate = dl7(tmp_path, made, "validate", "--json", "nope.ipynb")
+    assert "linear-models" not in validate.stdout + validate.stderr
